@@ -1,0 +1,69 @@
+import type { BackendName, ContextInfo, SessionConfig, TurnError, Usage } from '../domain/types.js';
+
+/**
+ * The agent port: how the broker drives a coding agent without knowing its CLI.
+ *
+ * A backend opens runners; a runner is bound to one agent conversation and runs its turns one
+ * after another. A runner may live across turns (a warm process fed by streaming input) or be
+ * opened per turn: the broker only relies on "one turn at a time, in order".
+ */
+export interface AgentBackend {
+  readonly name: BackendName;
+  /**
+   * Checks what can be known before anything is written: the binary exists, credentials are
+   * present, the config is one this backend accepts. Throws AGENT_UNAVAILABLE or INVALID_INPUT.
+   */
+  preflight(config: SessionConfig, env: NodeJS.ProcessEnv): Promise<void>;
+  /** Opens a runner for one conversation. Cheap: the process starts on the first turn. */
+  open(spec: RunnerSpec): Runner;
+  /** Context window of a model when the agent does not report one. */
+  contextWindow(model: string | undefined): number;
+}
+
+export interface RunnerSpec {
+  config: SessionConfig;
+  /** Conversation to continue; null starts a new one. */
+  resume: string | null;
+  /** Id to give a new conversation (backends that let the caller choose it). */
+  newConversationId?: string;
+  /** Environment of the agent process (already merged: broker env + session env). */
+  env: NodeJS.ProcessEnv;
+  /** What the conversation has cost so far, for backends that report running totals. */
+  priorCostUsd?: number;
+}
+
+export interface Runner {
+  /**
+   * Runs one turn. Yields normalized events and ends with exactly one `result` event; never
+   * throws for agent-side failures (they arrive as a failed result), only for misuse.
+   * Aborting `signal` interrupts the turn; the result then has error code INTERRUPTED.
+   */
+  run(prompt: string, signal: AbortSignal): AsyncIterable<AgentEvent>;
+  /** Ends the agent process, if any. Idempotent. */
+  close(): Promise<void>;
+  /** Pid of the agent process while one runs (for orphan reaping), else null. */
+  readonly pid: number | null;
+}
+
+export type AgentEvent =
+  /** The agent knows its conversation id (new or resumed). */
+  | { type: 'init'; agentSessionId: string; model: string | null }
+  | { type: 'text.delta'; text: string }
+  | { type: 'message'; text: string }
+  | { type: 'tool.use'; toolUseId: string; name: string; input: unknown }
+  | { type: 'tool.result'; toolUseId: string; content: string; isError: boolean }
+  | AgentResult;
+
+export interface AgentResult {
+  type: 'result';
+  ok: boolean;
+  /** Final reply text (empty on failure). */
+  text: string;
+  /** This turn's usage (not the conversation's running total). */
+  usage: Usage;
+  /** Context after the turn; window from the agent, or the fallback table. */
+  context: ContextInfo;
+  agentSessionId: string | null;
+  durationMs: number;
+  error: TurnError | null;
+}

@@ -1,0 +1,84 @@
+import type { TetherEvent, TetherEventType, TurnResult } from '../domain/events.js';
+import type { Labels, PermissionMode, SessionRecord, SessionStatus, TurnRecord } from '../domain/types.js';
+import type { OnBusy, StoreStats } from '../store/store.js';
+
+/** Options of one message. Session settings apply when the message creates a session. */
+export interface SendOptions {
+  /** Owner of the key; the configured default tenant when omitted. */
+  tenant?: string;
+  cwd?: string;
+  model?: string;
+  permissionMode?: PermissionMode;
+  appendSystemPrompt?: string;
+  maxTurns?: number;
+  allowedTools?: string[];
+  disallowedTools?: string[];
+  /** Extra environment for the agent process. */
+  env?: Record<string, string>;
+  labels?: Labels;
+  /** `queue` (default): wait behind a running turn; `reject`: SESSION_BUSY at once. */
+  onBusy?: OnBusy;
+  /** Aborting stops the turn (journaled `interrupted`) or, if it has not started, withdraws it. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A turn in flight: an async iterable of its TetherEvents (from `turn.queued` to `turn.completed`
+ * or `turn.failed`), and `result`, which resolves with the `turn.completed` payload or rejects
+ * with a TetherError. Iterating is optional; events are buffered for one late reader.
+ */
+export interface TurnHandle extends AsyncIterable<TetherEvent> {
+  /** Resolves once the turn is journaled (or rejects if it was refused: busy, full, invalid…). */
+  readonly accepted: Promise<{ turnId: string; sessionId: string; seq: number }>;
+  readonly result: Promise<TurnResult>;
+  /** Stops the turn (same as aborting `signal`). */
+  interrupt(): void;
+}
+
+export interface ListFilter {
+  tenant?: string;
+  status?: SessionStatus;
+  labels?: Labels;
+  limit?: number;
+  offset?: number;
+}
+
+export interface TetherStats extends StoreStats {
+  tenant: string | null;
+  /** Turns running in this process now. */
+  runningHere: number;
+}
+
+export interface GcResult {
+  expired: number;
+  evicted: number;
+  /** Turns ended because their process died. */
+  recovered: number;
+}
+
+export type TetherListener = (event: TetherEvent) => void;
+
+/** The library facade: everything a bridge, the CLI and the HTTP daemon do goes through it. */
+export interface Tether {
+  /** Sends a prompt to the key's conversation, creating the session on first use. */
+  send(key: string, prompt: string, options?: SendOptions): TurnHandle;
+  /** The key's current (or latest) session; null if the key is unknown. */
+  get(key: string, options?: { tenant?: string }): Promise<SessionRecord | null>;
+  /** Read-only busy check: never locks, never counts, never creates. */
+  peek(key: string, options?: { tenant?: string }): Promise<{ exists: boolean; busy: boolean; sessionId: string | null; agentSessionId: string | null; queued: number }>;
+  list(filter?: ListFilter): Promise<SessionRecord[]>;
+  /** Turns of a key, oldest first, across generations. */
+  turns(key: string, options?: { tenant?: string; limit?: number }): Promise<TurnRecord[]>;
+  getTurn(turnId: string, options?: { tenant?: string }): Promise<TurnRecord | null>;
+  /** Closes the key's current session; its next message starts a new generation. */
+  reset(key: string, options?: { tenant?: string }): Promise<SessionRecord>;
+  /** Removes the key with its history. */
+  delete(key: string, options?: { tenant?: string }): Promise<void>;
+  stats(options?: { tenant?: string }): Promise<TetherStats>;
+  /** Runs the janitor's sweeps now. */
+  gc(): Promise<GcResult>;
+  /** Subscribes to every event of every key (`'*'`) or of one type. Returns the unsubscribe. */
+  on(type: TetherEventType | '*', listener: TetherListener): () => void;
+  /** Waits for running turns (interrupting them after `graceMs`), stops the janitor, closes the store. */
+  close(options?: { graceMs?: number }): Promise<void>;
+}

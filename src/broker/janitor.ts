@@ -1,0 +1,84 @@
+import type { Logger } from 'pino';
+import type { SessionEvent } from '../domain/events.js';
+import type { SessionRecord } from '../domain/types.js';
+import { ErrorCode } from '../errors.js';
+import type { Store } from '../store/store.js';
+import type { GcResult } from './api.js';
+import type { OwnerId } from './owner.js';
+
+/** Sessions swept per statement: bounded work per transaction, so writers never wait long. */
+const BATCH = 500;
+
+export interface JanitorDeps {
+  store: Store;
+  owner: OwnerId;
+  logger: Logger;
+  maxSessions: number;
+  emit(event: SessionEvent): void;
+}
+
+/**
+ * The sweeps that keep the store honest: turns and leases of dead processes, idle sessions past
+ * their TTL, live sessions over the cap. Runs at start-up, on an interval, and on demand (`gc`).
+ */
+export class Janitor {
+  readonly #deps: JanitorDeps;
+  #timer: NodeJS.Timeout | null = null;
+  #running: Promise<GcResult> | null = null;
+
+  constructor(deps: JanitorDeps) {
+    this.#deps = deps;
+  }
+
+  start(intervalSec: number): void {
+    if (intervalSec <= 0 || this.#timer) return;
+    this.#timer = setInterval(() => {
+      this.run().catch((err: unknown) => this.#deps.logger.warn({ err }, 'janitor sweep failed'));
+    }, intervalSec * 1000);
+    // The janitor alone must not keep a CLI process alive.
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  /** One pass of every sweep; concurrent calls share the pass in progress. */
+  run(): Promise<GcResult> {
+    this.#running ??= this.#pass().finally(() => {
+      this.#running = null;
+    });
+    return this.#running;
+  }
+
+  async #pass(): Promise<GcResult> {
+    const { store, owner } = this.#deps;
+    const recovered = await store.recover({
+      isOwnerAlive: (id) => owner.isAlive(id),
+      error: { code: ErrorCode.INTERRUPTED, message: 'the Tether process running this turn stopped before it finished' },
+    });
+    let expired = 0;
+    for (;;) {
+      const batch = await store.sweepExpired(BATCH);
+      for (const session of batch) this.#emit('session.expired', session);
+      expired += batch.length;
+      if (batch.length < BATCH) break;
+    }
+    let evicted = 0;
+    for (;;) {
+      const batch = await store.enforceCap(this.#deps.maxSessions, BATCH);
+      for (const session of batch) this.#emit('session.evicted', session);
+      evicted += batch.length;
+      if (batch.length < BATCH) break;
+    }
+    if (recovered.interrupted.length + expired + evicted > 0) {
+      this.#deps.logger.info({ recovered: recovered.interrupted.length, expired, evicted }, 'janitor pass');
+    }
+    return { expired, evicted, recovered: recovered.interrupted.length };
+  }
+
+  #emit(type: 'session.expired' | 'session.evicted', session: SessionRecord): void {
+    this.#deps.emit({ type, tenant: session.tenant, key: session.key, sessionId: session.id, generation: session.generation, at: new Date().toISOString() });
+  }
+}

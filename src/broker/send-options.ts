@@ -1,0 +1,84 @@
+import { realpathSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import type { TetherConfig } from '../config.js';
+import { validateKey, validateLabels, validateTenant } from '../domain/keys.js';
+import { PERMISSION_MODES, type Labels, type SessionConfig } from '../domain/types.js';
+import { invalidInput } from '../errors.js';
+import type { SendOptions } from './api.js';
+
+const PRINTABLE_LINE = /^[^\p{Cc}]*$/u;
+const toolList = z.array(z.string().min(1).max(200).regex(PRINTABLE_LINE)).max(200);
+
+/** One schema for the options of a message, shared by the library, the CLI and HTTP. */
+export const sendOptionsSchema = z
+  .object({
+    tenant: z.string().optional(),
+    cwd: z.string().min(1).max(4096).optional(),
+    model: z.string().min(1).max(200).regex(PRINTABLE_LINE).optional(),
+    permissionMode: z.enum(PERMISSION_MODES).optional(),
+    appendSystemPrompt: z.string().max(100_000).optional(),
+    maxTurns: z.number().int().min(1).max(1000).optional(),
+    allowedTools: toolList.optional(),
+    disallowedTools: toolList.optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(100_000)).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    onBusy: z.enum(['queue', 'reject']).optional(),
+    signal: z.instanceof(AbortSignal).optional(),
+  })
+  .strict();
+
+export interface ResolvedSend {
+  tenant: string;
+  key: string;
+  prompt: string;
+  /** The config a new session would get. */
+  config: SessionConfig;
+  labels: Labels;
+  onBusy: 'queue' | 'reject';
+}
+
+/** An existing directory, absolute, with `..` and symlinks resolved. */
+export function resolveCwd(cwd: string): string {
+  const absolute = isAbsolute(cwd) ? cwd : resolve(cwd);
+  let real: string;
+  try {
+    real = realpathSync(absolute);
+  } catch {
+    throw invalidInput(`cwd ${cwd} does not exist`);
+  }
+  if (!statSync(real).isDirectory()) throw invalidInput(`cwd ${cwd} is not a directory`);
+  return real;
+}
+
+/** Validates a message and its options; throws INVALID_INPUT before anything is written. */
+export function resolveSend(key: unknown, prompt: unknown, options: SendOptions | undefined, config: TetherConfig): ResolvedSend {
+  const parsed = sendOptionsSchema.safeParse(options ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw invalidInput(`invalid option ${issue?.path.join('.') || ''}: ${issue?.message ?? 'invalid'}`.replace('option : ', 'options: '));
+  }
+  const opts = parsed.data;
+  if (typeof prompt !== 'string' || prompt.trim().length === 0) throw invalidInput('prompt must be a non-empty string');
+  if (prompt.length > config.maxPromptChars) {
+    throw invalidInput(`prompt is ${prompt.length} characters long; the limit is ${config.maxPromptChars} (TETHER_MAX_PROMPT_CHARS)`);
+  }
+  const sessionConfig: SessionConfig = { cwd: resolveCwd(opts.cwd ?? config.defaultCwd ?? process.cwd()) };
+  const model = opts.model ?? config.defaultModel;
+  if (model) sessionConfig.model = model;
+  const permissionMode = opts.permissionMode ?? config.defaultPermissionMode;
+  if (permissionMode) sessionConfig.permissionMode = permissionMode;
+  if (opts.appendSystemPrompt) sessionConfig.appendSystemPrompt = opts.appendSystemPrompt;
+  if (opts.maxTurns) sessionConfig.maxTurns = opts.maxTurns;
+  if (opts.allowedTools) sessionConfig.allowedTools = opts.allowedTools;
+  if (opts.disallowedTools) sessionConfig.disallowedTools = opts.disallowedTools;
+  if (opts.env) sessionConfig.env = opts.env;
+  return {
+    tenant: validateTenant(opts.tenant ?? config.tenant),
+    key: validateKey(key),
+    prompt,
+    config: sessionConfig,
+    labels: validateLabels(opts.labels),
+    onBusy: opts.onBusy ?? config.onBusy,
+  };
+}

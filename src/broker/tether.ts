@@ -1,0 +1,331 @@
+import { randomUUID } from 'node:crypto';
+import { pino, type Logger } from 'pino';
+import { createClaudeBackend } from '../agents/claude/index.js';
+import type { AgentBackend } from '../agents/agent.js';
+import { loadConfig, type TetherConfig, type TetherConfigInput } from '../config.js';
+import { systemClock, type Clock } from '../domain/clock.js';
+import { resetAtRatio, type ContextPolicy } from '../domain/context-policy.js';
+import type { SessionEvent, TetherEvent, TetherEventType } from '../domain/events.js';
+import { validateKey, validateTenant } from '../domain/keys.js';
+import type { BackendName, SessionRecord, TurnRecord } from '../domain/types.js';
+import { ErrorCode, TetherError, toTetherError } from '../errors.js';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
+import type { GcResult, ListFilter, SendOptions, Tether, TetherListener, TetherStats, TurnHandle } from './api.js';
+import { EventBus } from './event-bus.js';
+import { Janitor } from './janitor.js';
+import { createOwnerId, type OwnerId } from './owner.js';
+import { resolveSend } from './send-options.js';
+import { TurnHandleImpl } from './turn-handle.js';
+import { runTurn, type TurnDeps } from './turn-runner.js';
+import { Wakeups } from './wakeups.js';
+
+/** Library options: any setting of `config.ts`, plus what cannot come from the environment. */
+export interface CreateTetherOptions extends Partial<TetherConfigInput> {
+  /** Time source for TTLs and leases; tests pass a ManualClock. */
+  clock?: Clock;
+  /** Environment for settings and for the agent processes; defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** A store to use instead of opening one from `db` / `persistence`. Closed with Tether. */
+  store?: Store;
+  /** Agent backends by name; defaults to Claude through the Agent SDK. */
+  backends?: Partial<Record<BackendName, AgentBackend>>;
+  /** Replaces the context rule (default: reset at `resetAt` of the window). */
+  contextPolicy?: ContextPolicy;
+  logger?: Logger;
+}
+
+const DEFAULT_GRACE_MS = 30_000;
+
+/** Opens the store, ends what a dead process left running, starts the janitor. */
+export async function createTether(options: CreateTetherOptions = {}): Promise<Tether> {
+  const { clock, env = process.env, store, backends, contextPolicy, logger, ...settings } = options;
+  const config = loadConfig(settings, env);
+  const log = logger ?? pino({ level: config.logLevel, name: 'tether' }, pino.destination(2));
+  if (config.databaseUrl && !store) {
+    throw new TetherError(ErrorCode.STORE_UNAVAILABLE, 'TETHER_DATABASE_URL is set, but this version of Tether has no PostgreSQL store yet; unset it to use the embedded SQLite store');
+  }
+  const theStore = store ?? openStore({ db: config.db, persistence: config.persistence, clock: clock ?? systemClock, synchronous: config.sqliteSynchronous });
+  const broker = new Broker({
+    config,
+    env,
+    store: theStore,
+    backends: { claude: createClaudeBackend(config.claudePath ? { claudePath: config.claudePath } : {}), ...backends },
+    contextPolicy: contextPolicy ?? resetAtRatio(config.resetAt),
+    logger: log,
+  });
+  try {
+    await broker.start();
+  } catch (err) {
+    await theStore.close().catch(() => undefined);
+    throw err;
+  }
+  return broker;
+}
+
+interface BrokerDeps {
+  config: TetherConfig;
+  env: NodeJS.ProcessEnv;
+  store: Store;
+  backends: Partial<Record<BackendName, AgentBackend>>;
+  contextPolicy: ContextPolicy;
+  logger: Logger;
+}
+
+class Broker implements Tether {
+  readonly #config: TetherConfig;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #store: Store;
+  readonly #backends: Partial<Record<BackendName, AgentBackend>>;
+  readonly #policy: ContextPolicy;
+  readonly #log: Logger;
+  readonly #owner: OwnerId = createOwnerId();
+  readonly #bus: EventBus;
+  readonly #wakeups = new Wakeups();
+  readonly #janitor: Janitor;
+  /** Turns accepted by this process that have not ended, by turn id. */
+  readonly #inFlight = new Map<string, { handle: TurnHandleImpl; done: Promise<void> }>();
+  #closing = false;
+  #closed: Promise<void> | null = null;
+
+  constructor(deps: BrokerDeps) {
+    this.#config = deps.config;
+    this.#env = deps.env;
+    this.#store = deps.store;
+    this.#backends = deps.backends;
+    this.#policy = deps.contextPolicy;
+    this.#log = deps.logger;
+    this.#bus = new EventBus((err) => this.#log.warn({ err }, 'event listener threw'));
+    this.#janitor = new Janitor({
+      store: this.#store,
+      owner: this.#owner,
+      logger: this.#log,
+      maxSessions: this.#config.maxSessions,
+      emit: (event) => this.#bus.emit(event),
+    });
+  }
+
+  async start(): Promise<void> {
+    const result = await this.#janitor.run();
+    if (result.recovered > 0) this.#log.info({ recovered: result.recovered }, 'ended turns left by a stopped process');
+    this.#janitor.start(this.#config.janitorIntervalSec);
+  }
+
+  send(key: string, prompt: string, options: SendOptions = {}): TurnHandle {
+    const handle = new TurnHandleImpl();
+    if (options.signal) {
+      const signal = options.signal;
+      if (signal.aborted) handle.interrupt();
+      else signal.addEventListener('abort', () => handle.interrupt(), { once: true });
+    }
+    const done = this.#accept(handle, key, prompt, options);
+    const id = randomUUID();
+    this.#inFlight.set(id, { handle, done });
+    void done.finally(() => this.#inFlight.delete(id));
+    return handle;
+  }
+
+  /** Validates, checks the agent, journals the turn, then runs it. Every path settles the handle. */
+  async #accept(handle: TurnHandleImpl, key: string, prompt: string, options: SendOptions): Promise<void> {
+    let turn: TurnRecord;
+    let session: SessionRecord;
+    try {
+      if (this.#closing) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'Tether is shutting down; send the message again once it is back');
+      const resolved = resolveSend(key, prompt, options, this.#config);
+      const backendName: BackendName = 'claude';
+      const backend = this.#backend(backendName);
+      const live = await this.#store.getLiveSession(resolved.tenant, resolved.key);
+      // A continuing session keeps its own config; the options shape only a new one.
+      await backend.preflight(live?.config ?? resolved.config, { ...this.#env, ...(live?.config ?? resolved.config).env });
+      const queued = await this.#store.enqueueTurn({
+        tenant: resolved.tenant,
+        key: resolved.key,
+        backend: backendName,
+        config: resolved.config,
+        labels: resolved.labels,
+        prompt: resolved.prompt,
+        owner: this.#owner.id,
+        turnId: randomUUID(),
+        newSessionId: randomUUID(),
+        onBusy: resolved.onBusy,
+        maxQueue: this.#config.maxQueue,
+        idleTimeoutMs: this.#config.idleTimeoutSec * 1000,
+        maxSessions: this.#config.maxSessions,
+        onLimit: this.#config.onLimit,
+        rotate: this.#policy,
+      });
+      turn = queued.turn;
+      session = queued.session;
+      for (const closed of queued.closed) this.#emitClosed(closed);
+      if (queued.created) this.#emitSession('session.created', session);
+    } catch (err) {
+      const error = toTetherError(err);
+      handle.fail(error);
+      return;
+    }
+    handle.accept({ turnId: turn.id, sessionId: session.id, seq: turn.seq });
+    this.#emit(
+      {
+        type: 'turn.queued',
+        tenant: turn.tenant,
+        key: turn.key,
+        turnId: turn.id,
+        sessionId: session.id,
+        seq: turn.seq,
+        position: Math.max(0, session.queued - (session.lease ? 0 : 1)),
+        at: new Date().toISOString(),
+      },
+      handle,
+    );
+    await runTurn(this.#turnDeps(), handle, turn, session);
+  }
+
+  #turnDeps(): TurnDeps {
+    return {
+      store: this.#store,
+      backend: this.#backend('claude'),
+      owner: this.#owner,
+      wakeups: this.#wakeups,
+      logger: this.#log,
+      leaseTtlMs: this.#config.leaseTtlMs,
+      idleTimeoutMs: this.#config.idleTimeoutSec * 1000,
+      env: this.#env,
+      emit: (event, handle) => this.#emit(event, handle),
+    };
+  }
+
+  #backend(name: BackendName): AgentBackend {
+    const backend = this.#backends[name];
+    if (!backend) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `no ${name} backend is configured`);
+    return backend;
+  }
+
+  #emit(event: TetherEvent, handle?: TurnHandleImpl): void {
+    handle?.emit(event);
+    this.#bus.emit(event);
+  }
+
+  #emitSession(type: SessionEvent['type'], session: SessionRecord, reason?: string): void {
+    this.#emit({
+      type,
+      tenant: session.tenant,
+      key: session.key,
+      sessionId: session.id,
+      generation: session.generation,
+      ...(reason ? { reason } : {}),
+      at: new Date().toISOString(),
+    });
+  }
+
+  #emitClosed(session: SessionRecord): void {
+    switch (session.closeReason) {
+      case 'expired':
+        return this.#emitSession('session.expired', session);
+      case 'evicted':
+        return this.#emitSession('session.evicted', session);
+      case 'context':
+        return this.#emitSession('session.reset', session, 'context');
+      case 'reset':
+        return this.#emitSession('session.reset', session, 'user');
+      default:
+        return undefined;
+    }
+  }
+
+  #tenant(options?: { tenant?: string }): string {
+    return validateTenant(options?.tenant ?? this.#config.tenant);
+  }
+
+  async get(key: string, options?: { tenant?: string }): Promise<SessionRecord | null> {
+    const tenant = this.#tenant(options);
+    validateKey(key);
+    return (await this.#store.getLiveSession(tenant, key)) ?? (await this.#store.getLatestSession(tenant, key));
+  }
+
+  async peek(key: string, options?: { tenant?: string }) {
+    const tenant = this.#tenant(options);
+    validateKey(key);
+    const live = await this.#store.getLiveSession(tenant, key);
+    if (!live) return { exists: false, busy: false, sessionId: null, agentSessionId: null, queued: 0 };
+    const now = await this.#store.now();
+    const leased = live.lease !== null && live.lease.expiresAt > now;
+    return { exists: true, busy: leased || live.queued > 0, sessionId: live.id, agentSessionId: live.agentSessionId, queued: live.queued };
+  }
+
+  async list(filter: ListFilter = {}): Promise<SessionRecord[]> {
+    const tenant = this.#tenant(filter);
+    return this.#store.listSessions({ ...filter, tenant });
+  }
+
+  async turns(key: string, options?: { tenant?: string; limit?: number }): Promise<TurnRecord[]> {
+    const tenant = this.#tenant(options);
+    validateKey(key);
+    return this.#store.listTurns({ tenant, key, ...(options?.limit ? { limit: options.limit } : {}) });
+  }
+
+  async getTurn(turnId: string, options?: { tenant?: string }): Promise<TurnRecord | null> {
+    const tenant = this.#tenant(options);
+    const turn = await this.#store.getTurn(turnId);
+    // Another tenant's turn is indistinguishable from a missing one.
+    return turn && turn.tenant === tenant ? turn : null;
+  }
+
+  async reset(key: string, options?: { tenant?: string }): Promise<SessionRecord> {
+    const tenant = this.#tenant(options);
+    validateKey(key);
+    const closed = await this.#store.closeSession(tenant, key, 'reset');
+    if (closed) {
+      this.#emitSession('session.reset', closed, 'user');
+      return closed;
+    }
+    const latest = await this.#store.getLatestSession(tenant, key);
+    if (!latest) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}"`);
+    return latest;
+  }
+
+  async delete(key: string, options?: { tenant?: string }): Promise<void> {
+    const tenant = this.#tenant(options);
+    validateKey(key);
+    const removed = await this.#store.deleteKey(tenant, key);
+    if (removed === 0) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}"`);
+  }
+
+  async stats(options?: { tenant?: string }): Promise<TetherStats> {
+    const tenant = options?.tenant === undefined ? null : validateTenant(options.tenant);
+    const stats = await this.#store.stats(tenant ?? undefined);
+    return { ...stats, tenant, runningHere: this.#inFlight.size };
+  }
+
+  gc(): Promise<GcResult> {
+    return this.#janitor.run();
+  }
+
+  on(type: TetherEventType | '*', listener: TetherListener): () => void {
+    return this.#bus.on(type, listener);
+  }
+
+  close(options: { graceMs?: number } = {}): Promise<void> {
+    this.#closed ??= this.#shutdown(options.graceMs ?? DEFAULT_GRACE_MS);
+    return this.#closed;
+  }
+
+  async #shutdown(graceMs: number): Promise<void> {
+    this.#closing = true;
+    this.#janitor.stop();
+    const pending = [...this.#inFlight.values()];
+    if (pending.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), graceMs);
+      });
+      const outcome = await Promise.race([Promise.all(pending.map((p) => p.done)).then(() => 'done' as const), grace]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        this.#log.warn({ turns: pending.length }, 'grace period over; interrupting running turns');
+        for (const p of pending) p.handle.interrupt();
+        await Promise.all(pending.map((p) => p.done));
+      }
+    }
+    await this.#store.close();
+  }
+}

@@ -1,0 +1,224 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AgentBackend, AgentResult } from '../agents/agent.js';
+import type { TetherEvent } from '../domain/events.js';
+import type { Lease, SessionRecord, TurnError, TurnRecord } from '../domain/types.js';
+import { ErrorCode, TetherError, isTetherError } from '../errors.js';
+import type { Store } from '../store/store.js';
+import type { OwnerId } from './owner.js';
+import type { TurnHandleImpl } from './turn-handle.js';
+import type { Wakeups } from './wakeups.js';
+
+/** What running a turn needs from the broker. */
+export interface TurnDeps {
+  store: Store;
+  backend: AgentBackend;
+  owner: OwnerId;
+  wakeups: Wakeups;
+  logger: Logger;
+  leaseTtlMs: number;
+  idleTimeoutMs: number;
+  /** Environment the agent inherits (session env is laid over it). */
+  env: NodeJS.ProcessEnv;
+  emit(event: TetherEvent, handle?: TurnHandleImpl): void;
+}
+
+const FIRST_POLL_MS = 25;
+const MAX_POLL_MS = 500;
+
+/**
+ * Runs one journaled turn to its end: waits for the session's lease (FIFO behind earlier turns,
+ * in this process or another), runs the agent while renewing the lease, and records the outcome
+ * fenced by the lease. Never throws: every ending reaches the handle and the journal.
+ */
+export async function runTurn(deps: TurnDeps, handle: TurnHandleImpl, turn: TurnRecord, session: SessionRecord): Promise<void> {
+  const signal = handle.controller.signal;
+  const base = { tenant: turn.tenant, key: turn.key, turnId: turn.id };
+  const fail = (error: TurnError, sessionId?: string): void => {
+    deps.emit({ type: 'turn.failed', ...base, ...(sessionId ? { sessionId } : {}), error, at: new Date().toISOString() }, handle);
+    handle.fail(new TetherError(error.code as ErrorCode, error.message));
+  };
+
+  let acquired: { lease: Lease; session: SessionRecord; turn: TurnRecord };
+  try {
+    const got = await waitForLease(deps, turn, session.id, signal);
+    if (got.status === 'gone') {
+      fail(got.error, session.id);
+      return;
+    }
+    acquired = got;
+  } catch (err) {
+    const error = toTurnError(err);
+    await deps.store.abandonTurn(turn.id, error).catch(() => false);
+    fail(error, session.id);
+    return;
+  }
+
+  let lease = acquired.lease;
+  const current = acquired.session;
+  const runAbort = new AbortController();
+  const stopRun = (): void => runAbort.abort();
+  signal.addEventListener('abort', stopRun, { once: true });
+  let leaseLost = false;
+
+  // Renew at a third of the TTL so one slow write does not cost the lease.
+  const renewal = setInterval(() => {
+    deps.store.renewLease(lease, deps.leaseTtlMs).then(
+      (renewed) => {
+        lease = renewed;
+      },
+      (err: unknown) => {
+        if (isTetherError(err, ErrorCode.LEASE_LOST)) {
+          leaseLost = true;
+          deps.logger.warn({ turnId: turn.id, key: turn.key }, 'lease lost while the turn ran; stopping the agent');
+          runAbort.abort();
+        } else {
+          deps.logger.warn({ err, turnId: turn.id }, 'lease renewal failed; will retry');
+        }
+      },
+    );
+  }, Math.max(250, Math.floor(deps.leaseTtlMs / 3)));
+  renewal.unref();
+
+  deps.emit(
+    {
+      type: 'turn.started',
+      ...base,
+      sessionId: current.id,
+      agentSessionId: current.agentSessionId,
+      resumed: current.agentSessionId !== null,
+      at: new Date().toISOString(),
+    },
+    handle,
+  );
+
+  const runner = deps.backend.open({
+    config: current.config,
+    resume: current.agentSessionId,
+    newConversationId: randomUUID(),
+    env: { ...deps.env, ...current.config.env },
+    priorCostUsd: current.usage.costUsd,
+  });
+  const startedAt = performance.now();
+  let result: AgentResult | null = null;
+  const texts: string[] = [];
+  try {
+    for await (const event of runner.run(turn.prompt, runAbort.signal)) {
+      const at = new Date().toISOString();
+      const turnBase = { ...base, sessionId: current.id, at };
+      switch (event.type) {
+        case 'init':
+          if (event.agentSessionId !== current.agentSessionId) {
+            await deps.store.setAgentSession(lease, event.agentSessionId);
+            current.agentSessionId = event.agentSessionId;
+          }
+          break;
+        case 'text.delta':
+          deps.emit({ type: 'text.delta', ...turnBase, text: event.text }, handle);
+          break;
+        case 'message':
+          texts.push(event.text);
+          deps.emit({ type: 'message', ...turnBase, role: 'assistant', text: event.text }, handle);
+          break;
+        case 'tool.use':
+          deps.emit({ type: 'tool.use', ...turnBase, toolUseId: event.toolUseId, name: event.name, input: event.input }, handle);
+          break;
+        case 'tool.result':
+          deps.emit({ type: 'tool.result', ...turnBase, toolUseId: event.toolUseId, content: event.content, isError: event.isError }, handle);
+          break;
+        case 'result':
+          result = event;
+          break;
+      }
+    }
+  } catch (err) {
+    if (isTetherError(err, ErrorCode.LEASE_LOST)) leaseLost = true;
+    deps.logger.warn({ err, turnId: turn.id }, 'agent run ended with an error');
+    result = null;
+  } finally {
+    clearInterval(renewal);
+    signal.removeEventListener('abort', stopRun);
+    await runner.close();
+  }
+
+  const durationMs = Math.round(performance.now() - startedAt);
+  const error: TurnError | null = leaseLost
+    ? { code: ErrorCode.LEASE_LOST, message: 'the turn lost its lease (the store was unreachable too long) and was stopped' }
+    : result === null
+      ? { code: ErrorCode.AGENT_FAILED, message: 'the agent ended without a result' }
+      : result.error;
+  const status = error === null ? 'succeeded' : error.code === ErrorCode.INTERRUPTED ? 'interrupted' : 'failed';
+  const text = result?.text || texts.join('\n\n');
+
+  try {
+    const finished = await deps.store.finishTurn({
+      lease,
+      turnId: turn.id,
+      status,
+      text: status === 'succeeded' ? text : null,
+      error,
+      usage: result?.usage ?? null,
+      context: result && result.context.window > 0 && result.context.tokens > 0 ? result.context : null,
+      agentSessionId: result?.agentSessionId ?? current.agentSessionId,
+      idleTimeoutMs: deps.idleTimeoutMs,
+    });
+    deps.wakeups.wake(current.id);
+    if (error) {
+      fail(error, current.id);
+      return;
+    }
+    const payload = {
+      type: 'turn.completed' as const,
+      ...base,
+      sessionId: current.id,
+      agentSessionId: finished.session.agentSessionId,
+      text,
+      usage: finished.turn.usage ?? result!.usage,
+      context: finished.session.context,
+      durationMs: result?.durationMs ?? durationMs,
+      at: new Date().toISOString(),
+    };
+    deps.emit(payload, handle);
+    handle.succeed(payload);
+  } catch (err) {
+    deps.wakeups.wake(current.id);
+    fail(toTurnError(err), current.id);
+  }
+}
+
+type LeaseWait = { status: 'acquired'; lease: Lease; session: SessionRecord; turn: TurnRecord } | { status: 'gone'; error: TurnError };
+
+async function waitForLease(deps: TurnDeps, turn: TurnRecord, sessionId: string, signal: AbortSignal): Promise<LeaseWait> {
+  let delay = FIRST_POLL_MS;
+  for (;;) {
+    if (signal.aborted) {
+      const withdrawn = await deps.store.abandonTurn(turn.id, { code: ErrorCode.INTERRUPTED, message: 'the turn was withdrawn before it started' });
+      if (withdrawn) return { status: 'gone', error: { code: ErrorCode.INTERRUPTED, message: 'the turn was withdrawn before it started' } };
+    }
+    const got = await deps.store.acquireLease({ sessionId, turnId: turn.id, owner: deps.owner.id, ttlMs: deps.leaseTtlMs });
+    if (got.status === 'acquired') {
+      for (const stale of got.interrupted) {
+        deps.emit({
+          type: 'turn.failed',
+          tenant: stale.tenant,
+          key: stale.key,
+          turnId: stale.id,
+          sessionId: stale.sessionId,
+          error: stale.error ?? { code: ErrorCode.INTERRUPTED, message: 'interrupted' },
+          at: new Date().toISOString(),
+        });
+      }
+      return got;
+    }
+    if (got.status === 'gone') {
+      return { status: 'gone', error: got.turn?.error ?? { code: ErrorCode.NOT_FOUND, message: 'the turn is gone: its key was deleted' } };
+    }
+    await deps.wakeups.wait(sessionId, delay, signal);
+    delay = Math.min(delay * 2, MAX_POLL_MS);
+  }
+}
+
+function toTurnError(err: unknown): TurnError {
+  if (err instanceof TetherError) return { code: err.code, message: err.message };
+  return { code: ErrorCode.INTERNAL, message: err instanceof Error ? err.message : String(err) };
+}

@@ -1,0 +1,122 @@
+import { z } from 'zod';
+import { invalidInput } from './errors.js';
+import { PERMISSION_MODES } from './domain/types.js';
+
+/**
+ * Every setting in one schema: default, bounds, and the environment variables that set it
+ * (first listed wins; the others are the names the seed systems used).
+ */
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const ratio = z.coerce.number().gt(0).max(1);
+
+export const configSchema = z
+  .object({
+    /** SQLite database file. `:memory:` keeps nothing. */
+    db: z.string().min(1).default('./data/tether.db'),
+    /** PostgreSQL URL (several nodes sharing one fleet). */
+    databaseUrl: z.string().url().optional(),
+    /** false: in-memory store, nothing survives the process. */
+    persistence: bool.default(true),
+    /** SQLite `synchronous`: FULL survives power loss; NORMAL is faster and survives process crashes. */
+    sqliteSynchronous: z.enum(['OFF', 'NORMAL', 'FULL', 'EXTRA']).default('FULL'),
+    /** Live (idle or running) sessions at most, over all tenants. */
+    maxSessions: int(1, 10_000_000).default(1000),
+    /** Sliding idle TTL of a session in seconds; 0 = never expires. */
+    idleTimeoutSec: int(0, 10 * 365 * 24 * 3600).default(3600),
+    /** At the session cap: evict the least recently used idle session, or refuse. */
+    onLimit: z.enum(['evict-lru', 'reject']).default('evict-lru'),
+    /** A message for a busy session: wait in its queue, or refuse at once. */
+    onBusy: z.enum(['queue', 'reject']).default('queue'),
+    /** Turns that may wait behind a running one, per session. */
+    maxQueue: int(1, 10_000).default(16),
+    /** How long a turn's lease lasts without renewal; renewed at a third of it while the turn runs. */
+    leaseTtlMs: int(1_000, 3_600_000).default(30_000),
+    /** Janitor period in seconds (expiry, cap, dead leases); 0 = only on demand (`gc`). */
+    janitorIntervalSec: int(0, 86_400).default(60),
+    /** Context ratio at which the next message starts a new generation, per backend. */
+    resetAt: z.object({ claude: ratio.default(0.8), codex: ratio.default(0.8) }).prefault({}),
+    /** Tenant of callers that do not name one (auth off, embedded use). */
+    tenant: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).default('default'),
+    /** Session defaults, used when a first message does not set them. */
+    defaultCwd: z.string().min(1).optional(),
+    defaultModel: z.string().min(1).max(200).optional(),
+    defaultPermissionMode: z.enum(PERMISSION_MODES).optional(),
+    /** Longest prompt accepted, in characters. */
+    maxPromptChars: int(1, 10_000_000).default(200_000),
+    /** A Claude Code binary to use instead of the one inside the Agent SDK package. */
+    claudePath: z.string().min(1).optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict();
+
+export type TetherConfig = z.output<typeof configSchema>;
+export type TetherConfigInput = z.input<typeof configSchema>;
+
+/** Setting -> environment variables, first one set wins. */
+export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly string[]>>> = {
+  db: ['TETHER_DB', 'DATABASE_PATH'],
+  databaseUrl: ['TETHER_DATABASE_URL'],
+  persistence: ['ENABLE_PERSISTENCE'],
+  sqliteSynchronous: ['TETHER_SQLITE_SYNCHRONOUS'],
+  maxSessions: ['TETHER_MAX_SESSIONS', 'MAX_SESSIONS'],
+  idleTimeoutSec: ['TETHER_IDLE_TIMEOUT', 'DEFAULT_TIMEOUT'],
+  onLimit: ['TETHER_ON_LIMIT'],
+  onBusy: ['TETHER_ON_BUSY'],
+  maxQueue: ['TETHER_MAX_QUEUE'],
+  leaseTtlMs: ['TETHER_LEASE_TTL_MS'],
+  janitorIntervalSec: ['TETHER_JANITOR_INTERVAL'],
+  tenant: ['TETHER_TENANT'],
+  defaultCwd: ['TETHER_CWD'],
+  defaultModel: ['TETHER_MODEL'],
+  defaultPermissionMode: ['TETHER_PERMISSION_MODE'],
+  maxPromptChars: ['TETHER_MAX_PROMPT_CHARS'],
+  claudePath: ['TETHER_CLAUDE_PATH'],
+  logLevel: ['TETHER_LOG_LEVEL'],
+};
+
+/** TETHER_RESET_AT sets the threshold of every backend; TETHER_RESET_AT_CLAUDE one of them. */
+function resetAtFromEnv(env: NodeJS.ProcessEnv): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  const all = env.TETHER_RESET_AT;
+  for (const backend of ['claude', 'codex']) {
+    const value = env[`TETHER_RESET_AT_${backend.toUpperCase()}`] ?? all;
+    if (value !== undefined && value !== '') out[backend] = value;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/**
+ * Reads settings from the environment, then applies `overrides` (library options or CLI flags)
+ * on top, and validates the result. Throws INVALID_INPUT naming the setting and its variable.
+ */
+export function loadConfig(overrides: Partial<TetherConfigInput> = {}, env: NodeJS.ProcessEnv = process.env): TetherConfig {
+  const fromEnv: Record<string, unknown> = {};
+  for (const [setting, names] of Object.entries(ENV_VARS)) {
+    for (const name of names ?? []) {
+      const value = env[name];
+      if (value !== undefined && value !== '') {
+        fromEnv[setting] = value;
+        break;
+      }
+    }
+  }
+  const resetAt = resetAtFromEnv(env);
+  if (resetAt) fromEnv.resetAt = resetAt;
+
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const merged: Record<string, unknown> = { ...fromEnv, ...defined };
+  if (fromEnv.resetAt && defined.resetAt) merged.resetAt = { ...(fromEnv.resetAt as object), ...(defined.resetAt as object) };
+
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const setting = String(issue.path[0] ?? '');
+      const vars = ENV_VARS[setting as keyof TetherConfig];
+      const where = vars && setting in fromEnv && !(setting in defined) ? ` (from ${vars.join(' or ')})` : '';
+      return `${issue.path.join('.') || 'config'}${where}: ${issue.message}`;
+    });
+    throw invalidInput(`invalid configuration: ${problems.join('; ')}`, { problems });
+  }
+  return parsed.data;
+}

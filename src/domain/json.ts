@@ -1,0 +1,103 @@
+import type { SessionRecord, TurnRecord } from './types.js';
+
+/** The session JSON of the contract (CLI `--json` and HTTP alike). */
+export interface SessionJSON {
+  id: string;
+  key: string;
+  tenant: string;
+  backend: string;
+  agentSessionId: string | null;
+  status: SessionRecord['status'];
+  generation: number;
+  config: {
+    model: string | null;
+    cwd: string;
+    permissionMode: string | null;
+    appendSystemPrompt: string | null;
+    maxTurns: number | null;
+    allowedTools?: string[];
+    disallowedTools?: string[];
+  };
+  labels: Record<string, string>;
+  turns: number;
+  queued: number;
+  usage: SessionRecord['usage'];
+  context: SessionRecord['context'];
+  createdAt: string;
+  lastActiveAt: string;
+  expiresAt: string | null;
+  closedAt: string | null;
+  closeReason: string | null;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function sessionToJSON(s: SessionRecord): SessionJSON {
+  return {
+    id: s.id,
+    key: s.key,
+    tenant: s.tenant,
+    backend: s.backend,
+    agentSessionId: s.agentSessionId,
+    status: s.status,
+    generation: s.generation,
+    config: {
+      model: s.config.model ?? null,
+      cwd: s.config.cwd,
+      permissionMode: s.config.permissionMode ?? null,
+      appendSystemPrompt: s.config.appendSystemPrompt ?? null,
+      maxTurns: s.config.maxTurns ?? null,
+      // Environment values may hold secrets: never rendered.
+      ...(s.config.allowedTools ? { allowedTools: s.config.allowedTools } : {}),
+      ...(s.config.disallowedTools ? { disallowedTools: s.config.disallowedTools } : {}),
+    },
+    labels: s.labels,
+    turns: s.turns,
+    queued: s.queued,
+    usage: s.usage,
+    context: s.context,
+    createdAt: iso(s.createdAt),
+    lastActiveAt: iso(s.lastActiveAt),
+    expiresAt: s.expiresAt === null ? null : iso(s.expiresAt),
+    closedAt: s.closedAt === null ? null : iso(s.closedAt),
+    closeReason: s.closeReason,
+  };
+}
+
+export interface TurnJSON {
+  id: string;
+  sessionId: string;
+  key: string;
+  tenant: string;
+  seq: number;
+  status: TurnRecord['status'];
+  prompt: string;
+  text: string | null;
+  error: TurnRecord['error'];
+  usage: TurnRecord['usage'];
+  context: TurnRecord['context'];
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  durationMs: number | null;
+}
+
+export function turnToJSON(t: TurnRecord): TurnJSON {
+  return {
+    id: t.id,
+    sessionId: t.sessionId,
+    key: t.key,
+    tenant: t.tenant,
+    seq: t.seq,
+    status: t.status,
+    prompt: t.prompt,
+    text: t.text,
+    error: t.error,
+    usage: t.usage,
+    context: t.context,
+    createdAt: iso(t.createdAt),
+    startedAt: t.startedAt === null ? null : iso(t.startedAt),
+    endedAt: t.endedAt === null ? null : iso(t.endedAt),
+    durationMs: t.startedAt !== null && t.endedAt !== null ? t.endedAt - t.startedAt : null,
+  };
+}

@@ -1,0 +1,237 @@
+import type {
+  BackendName,
+  CloseReason,
+  ContextInfo,
+  Labels,
+  Lease,
+  SessionConfig,
+  SessionRecord,
+  SessionStatus,
+  TurnError,
+  TurnRecord,
+  TurnStatus,
+  Usage,
+} from '../domain/types.js';
+
+/**
+ * The store port: everything Tether persists, behind one async interface so that the SQLite
+ * adapter and a PostgreSQL adapter are interchangeable without the broker noticing.
+ *
+ * Rules every adapter keeps (the shared behaviour suite in test/store checks them):
+ * - every method that changes state is one transaction: it happens whole or not at all;
+ * - time comes from `now()`, the store's clock (the database clock where there is one);
+ * - a key has at most one live (idle or running) session per tenant, enforced by the database;
+ * - turn writes are fenced: a lease whose epoch or token no longer matches gets LEASE_LOST
+ *   and changes nothing;
+ * - sweeps touch only the rows they change (indexed), never scan every session.
+ */
+export interface Store {
+  /** Adapter name for logs and /readyz: `sqlite`, `memory`, `postgres`. */
+  readonly kind: string;
+
+  /** The store's clock, epoch milliseconds. */
+  now(): Promise<number>;
+
+  /**
+   * Journals a prompt as a `queued` turn of the key's live session, creating the session first
+   * when the key has none (get-or-create and journal in one transaction, so two concurrent first
+   * messages make one session). Before that, in the same transaction:
+   * - a live session whose idle TTL has passed (and that is quiet: no lease, nothing queued) is
+   *   closed as `expired`, and a new generation opens;
+   * - `rotate(session)` is asked, for a quiet live session, whether the session must be closed
+   *   first (context policy); a non-null reason closes it and opens a new generation;
+   * - creating a session at the `maxSessions` cap evicts the least recently used quiet live
+   *   session (`onLimit: 'evict-lru'`) or throws LIMIT_REACHED (`'reject'`, or nothing evictable).
+   * Throws SESSION_BUSY (`onBusy: 'reject'` and a turn is running or queued) or QUEUE_FULL
+   * (`maxQueue` turns already wait), having changed nothing.
+   */
+  enqueueTurn(input: EnqueueTurnInput): Promise<EnqueueTurnResult>;
+
+  /**
+   * Grants the session's lease to `owner` to run `turnId`, if the lease is free or expired and
+   * `turnId` is the oldest queued turn of the session. The epoch increases with each grant.
+   * Taking over an expired lease ends the turns still `running` under it as `interrupted`.
+   * On success the turn becomes `running` and the session `running`.
+   */
+  acquireLease(input: AcquireLeaseInput): Promise<AcquireLeaseResult>;
+
+  /** Extends a held lease to now + ttlMs. Throws LEASE_LOST if it is no longer held. */
+  renewLease(lease: Lease, ttlMs: number): Promise<Lease>;
+
+  /** Records the agent's conversation id as soon as it is known (fenced by the lease). */
+  setAgentSession(lease: Lease, agentSessionId: string): Promise<void>;
+
+  /**
+   * Ends a running turn (`succeeded`, `failed` or `interrupted`), adds its usage to the session,
+   * sets the session's context, slides its expiry and releases the lease, all fenced by the
+   * lease: throws LEASE_LOST and changes nothing if the lease was taken over meanwhile.
+   */
+  finishTurn(input: FinishTurnInput): Promise<FinishTurnResult>;
+
+  /** Ends a turn that never started (still `queued`) as `interrupted`. False if it was not queued. */
+  abandonTurn(turnId: string, error: TurnError): Promise<boolean>;
+
+  /**
+   * Frees leases whose owner is gone and ends the turns they left: `running` turns under a
+   * lease that expired or whose owner `isOwnerAlive` says is dead become `interrupted`; `queued`
+   * turns accepted by a dead owner become `interrupted` too. Used at start-up and by the janitor.
+   */
+  recover(input: RecoverInput): Promise<RecoverResult>;
+
+  /** Closes up to `limit` quiet live sessions whose idle TTL has passed, as `expired`. */
+  sweepExpired(limit: number): Promise<SessionRecord[]>;
+
+  /** Evicts least recently used quiet live sessions until at most `maxSessions` are live. */
+  enforceCap(maxSessions: number, limit: number): Promise<SessionRecord[]>;
+
+  /**
+   * Closes the key's live session with `reason` (status `closed`, or `expired` for that reason);
+   * throws SESSION_BUSY while a turn of it is running or queued. Null when the key has no live
+   * session.
+   */
+  closeSession(tenant: string, key: string, reason: CloseReason): Promise<SessionRecord | null>;
+
+  /**
+   * Removes every session and turn of the key. Throws SESSION_BUSY while a turn of it runs or
+   * waits. Returns how many sessions were removed (0: the key was unknown).
+   */
+  deleteKey(tenant: string, key: string): Promise<number>;
+
+  /** The key's live session, or null. Never changes anything. */
+  getLiveSession(tenant: string, key: string): Promise<SessionRecord | null>;
+
+  /** The key's latest generation whatever its status, or null. Never changes anything. */
+  getLatestSession(tenant: string, key: string): Promise<SessionRecord | null>;
+
+  getSession(id: string): Promise<SessionRecord | null>;
+
+  /** Latest generation of each key matching the filter, most recently active first. */
+  listSessions(filter: SessionFilter): Promise<SessionRecord[]>;
+
+  getTurn(id: string): Promise<TurnRecord | null>;
+
+  /** Turns of a key across its generations, in sequence order. */
+  listTurns(filter: TurnFilter): Promise<TurnRecord[]>;
+
+  /** Counts by status and running totals; per tenant or, without one, overall. */
+  stats(tenant?: string): Promise<StoreStats>;
+
+  /** Releases the connection. Further calls throw. */
+  close(): Promise<void>;
+}
+
+export type OnLimit = 'evict-lru' | 'reject';
+export type OnBusy = 'queue' | 'reject';
+
+export interface EnqueueTurnInput {
+  tenant: string;
+  key: string;
+  /** Used only when a session is created. */
+  backend: BackendName;
+  /** Used only when a session is created; a new generation inherits the previous one's unless given. */
+  config: SessionConfig;
+  labels: Labels;
+  prompt: string;
+  /** The broker process accepting the turn. */
+  owner: string;
+  /** Id to give the turn (caller-generated so it can be returned before the transaction ends). */
+  turnId: string;
+  /** Id to give the session if one is created. */
+  newSessionId: string;
+  onBusy: OnBusy;
+  maxQueue: number;
+  /** Sliding idle TTL in ms; 0 = never expires. */
+  idleTimeoutMs: number;
+  maxSessions: number;
+  onLimit: OnLimit;
+  /** Context policy hook: a reason to close the quiet live session before queuing, or null. */
+  rotate?: (session: SessionRecord) => CloseReason | null;
+}
+
+export interface EnqueueTurnResult {
+  session: SessionRecord;
+  turn: TurnRecord;
+  /** True when this call created the session (first message, or a new generation). */
+  created: boolean;
+  /** Sessions this call closed on the way (expired, rotated, evicted), for events. */
+  closed: SessionRecord[];
+}
+
+export interface AcquireLeaseInput {
+  sessionId: string;
+  turnId: string;
+  owner: string;
+  ttlMs: number;
+}
+
+export type AcquireLeaseResult =
+  | { status: 'acquired'; lease: Lease; session: SessionRecord; turn: TurnRecord; interrupted: TurnRecord[] }
+  /** Another holder has the lease, or an older turn is ahead in the queue: try again later. */
+  | { status: 'wait' }
+  /** The turn is no longer queued (ended by recovery, or its key was deleted). */
+  | { status: 'gone'; turn: TurnRecord | null };
+
+export interface FinishTurnInput {
+  lease: Lease;
+  turnId: string;
+  status: Extract<TurnStatus, 'succeeded' | 'failed' | 'interrupted'>;
+  text?: string | null;
+  error?: TurnError | null;
+  usage?: Usage | null;
+  context?: ContextInfo | null;
+  agentSessionId?: string | null;
+  /** Sliding idle TTL in ms; 0 = never expires. */
+  idleTimeoutMs: number;
+}
+
+export interface FinishTurnResult {
+  session: SessionRecord;
+  turn: TurnRecord;
+}
+
+export interface RecoverInput {
+  /** True while the broker process named by a lease or turn owner may still be running. */
+  isOwnerAlive: (owner: string) => boolean;
+  error: TurnError;
+}
+
+export interface RecoverResult {
+  /** Turns that were running or queued under a dead owner and are now `interrupted`. */
+  interrupted: TurnRecord[];
+  /** Leases freed. */
+  freed: number;
+}
+
+export interface SessionFilter {
+  tenant?: string;
+  key?: string;
+  status?: SessionStatus;
+  /** Every given label must match exactly. */
+  labels?: Labels;
+  limit?: number;
+  offset?: number;
+}
+
+export interface TurnFilter {
+  tenant: string;
+  key: string;
+  /** Only turns with seq greater than this. */
+  afterSeq?: number;
+  limit?: number;
+}
+
+export interface StoreStats {
+  sessions: {
+    /** Sessions live now (idle + running). */
+    live: number;
+    byStatus: Record<SessionStatus, number>;
+    /** Ever created, expired, evicted, reset (running totals, kept as counters). */
+    created: number;
+    expired: number;
+    evicted: number;
+    reset: number;
+  };
+  turns: Record<TurnStatus, number>;
+  /** Sum of every finished turn's usage. */
+  usage: Usage;
+}

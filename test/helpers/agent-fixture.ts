@@ -1,0 +1,53 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTether, type CreateTetherOptions } from '../../src/broker/tether.js';
+import type { Tether } from '../../src/broker/api.js';
+import { mockAgentEnv, startMockAnthropic, type MockAnthropic } from '../../src/testing/mock-anthropic.js';
+
+/**
+ * Everything an end-to-end test needs to drive the real Claude Code binary through Tether:
+ * a local Messages API, a private HOME (so ~/.claude is the test's own), a working directory,
+ * a database file, and an environment that reaches nothing but the mock.
+ */
+export interface AgentFixture {
+  mock: MockAnthropic;
+  dir: string;
+  home: string;
+  cwd: string;
+  dbPath: string;
+  env: NodeJS.ProcessEnv;
+  /** Opens a Tether on the fixture's database and environment; closed by cleanup(). */
+  open(options?: CreateTetherOptions): Promise<Tether>;
+  cleanup(): Promise<void>;
+}
+
+export async function agentFixture(): Promise<AgentFixture> {
+  const mock = await startMockAnthropic();
+  const dir = mkdtempSync(join(tmpdir(), 'tether-e2e-'));
+  const home = join(dir, 'home');
+  const cwd = join(dir, 'work');
+  mkdirSync(home, { recursive: true });
+  mkdirSync(cwd, { recursive: true });
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, ...mockAgentEnv(mock) };
+  const dbPath = join(dir, 'tether.db');
+  const opened: Tether[] = [];
+  return {
+    mock,
+    dir,
+    home,
+    cwd,
+    dbPath,
+    env,
+    async open(options: CreateTetherOptions = {}) {
+      const tether = await createTether({ db: dbPath, env, defaultCwd: cwd, logLevel: 'silent', janitorIntervalSec: 0, ...options });
+      opened.push(tether);
+      return tether;
+    },
+    async cleanup() {
+      await Promise.all(opened.map((t) => t.close({ graceMs: 2_000 }).catch(() => undefined)));
+      await mock.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
