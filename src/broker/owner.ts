@@ -9,9 +9,14 @@ import { hostname } from 'node:os';
  */
 export interface OwnerId {
   readonly id: string;
-  /** False when the named process is certainly gone (same host, pid absent or reused). */
+  /** False when the named broker is certainly gone (same host, pid absent or reused, or closed). */
   isAlive(owner: string): boolean;
+  /** Marks this broker closed: its leftovers become recoverable by the others in this process. */
+  release(): void;
 }
+
+/** Brokers open in this process: several may share the pid (a library used twice, tests). */
+const openHere = new Set<string>();
 
 function startTimeOf(pid: number): string | null {
   try {
@@ -27,8 +32,10 @@ function startTimeOf(pid: number): string | null {
 export function createOwnerId(): OwnerId {
   const host = hostname();
   const id = `${host}:${process.pid}:${startTimeOf(process.pid) ?? 0}:${randomBytes(4).toString('hex')}`;
+  openHere.add(id);
   return {
     id,
+    release: () => openHere.delete(id),
     isAlive(owner: string): boolean {
       if (owner === id) return true;
       const parts = owner.split(':');
@@ -38,7 +45,8 @@ export function createOwnerId(): OwnerId {
       if (ownerHost !== host) return true;
       const pid = Number(pidText);
       if (!Number.isInteger(pid) || pid <= 0) return false;
-      if (pid === process.pid) return false; // our pid, another nonce: the old holder is gone
+      // Our pid: alive only if that broker is open in this process (else a previous process had the pid).
+      if (pid === process.pid) return openHere.has(owner);
       try {
         process.kill(pid, 0);
       } catch (err) {

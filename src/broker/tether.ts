@@ -326,6 +326,7 @@ class Broker implements Tether {
         await Promise.all(pending.map((p) => p.done));
       }
     }
+    this.#owner.release();
     await this.#store.close();
   }
 }

@@ -10,7 +10,8 @@ export type ContextPolicy = (session: SessionRecord) => CloseReason | null;
 /** Seed 000's rule: at `resetAt` of the window (0.8 = 160K of 200K), start over. */
 export function resetAtRatio(thresholds: Readonly<Record<BackendName, number>>): ContextPolicy {
   return (session) => {
-    const threshold = thresholds[session.backend];
-    return session.context.window > 0 && session.context.ratio >= threshold ? 'context' : null;
+    const { tokens, window } = session.context;
+    // Compare tokens, not the display ratio: that one is rounded and would reset a token early.
+    return window > 0 && tokens >= thresholds[session.backend] * window ? 'context' : null;
   };
 }

@@ -1,0 +1,93 @@
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { registerDemo } from './commands/demo.js';
+import { registerGc } from './commands/gc.js';
+import { registerLs } from './commands/ls.js';
+import { registerMockApi } from './commands/mock-api.js';
+import { registerReset } from './commands/reset.js';
+import { registerRm } from './commands/rm.js';
+import { registerSend } from './commands/send.js';
+import { registerShow } from './commands/show.js';
+import { registerStats } from './commands/stats.js';
+import { registerTurns } from './commands/turns.js';
+import { EXIT_OK, EXIT_USAGE, printError, type CliContext, type CliIO } from './output.js';
+
+export type { CliIO, SignalSource, Writer } from './output.js';
+
+/**
+ * Runs the CLI on `argv` (the arguments after the program name) and returns the exit code.
+ * Never exits the process itself, so tests run it in-process with captured streams.
+ */
+export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+  const ctx: CliContext = { io, exitCode: EXIT_OK, helpText: () => program.helpInformation() };
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return ctx.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return commanderExit(err);
+    return printError(io, err);
+  }
+}
+
+function processIO(): CliIO {
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env };
+}
+
+function buildProgram(ctx: CliContext): Command {
+  const { io } = ctx;
+  const program = new Command('tether')
+    .description('A session broker for coding-agent CLIs: durable Claude Code sessions behind keys.')
+    .version(version(), '-V, --version')
+    .option('--db <path>', 'SQLite database file (default: $TETHER_DB or ./data/tether.db)')
+    .option('--server <url>', 'talk to a running Tether daemon (default: $TETHER_URL)')
+    .option('--token <token>', 'API token for --server (default: $TETHER_TOKEN)')
+    .option('--tenant <name>', 'owner of the keys (default: $TETHER_TENANT or "default")')
+    // Set before the commands are added: commander copies these settings into each of them.
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(s),
+    })
+    .showHelpAfterError('(run "tether --help" for usage)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok · 1 the turn or agent failed · 2 invalid input or usage · 3 busy or queue full · 4 not found',
+    );
+
+  registerSend(program, ctx);
+  registerLs(program, ctx);
+  registerShow(program, ctx);
+  registerTurns(program, ctx);
+  registerReset(program, ctx);
+  registerRm(program, ctx);
+  registerStats(program, ctx);
+  registerGc(program, ctx);
+  registerMockApi(program, ctx);
+  registerDemo(program, ctx);
+
+  for (const command of program.commands) {
+    command.showHelpAfterError(`(run "tether ${command.name()} --help" for usage)`);
+  }
+  return program;
+}
+
+/** Help and version exit 0; everything else commander refuses is a usage error. */
+function commanderExit(err: CommanderError): number {
+  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK;
+  // `tether help` exits 0; bare `tether` (help shown because no command was given) is a usage error.
+  if (err.code === 'commander.help') return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+  return EXIT_USAGE;
+}
+
+function version(): string {
+  // src/cli/main.ts and dist/cli/main.js both sit two levels below package.json.
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') return pkg.version;
+  } catch {
+    // Fall through: a missing version must not break the CLI.
+  }
+  return '0.0.0';
+}

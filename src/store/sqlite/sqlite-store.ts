@@ -1,0 +1,821 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { systemClock, type Clock } from '../../domain/clock.js';
+import { addUsage } from '../../domain/usage.js';
+import {
+  TURN_STATUSES,
+  SESSION_STATUSES,
+  ZERO_USAGE,
+  type CloseReason,
+  type Lease,
+  type SessionRecord,
+  type SessionStatus,
+  type TurnError,
+  type TurnRecord,
+  type TurnStatus,
+  type Usage,
+} from '../../domain/types.js';
+import { TetherError } from '../../errors.js';
+import type {
+  AcquireLeaseInput,
+  AcquireLeaseResult,
+  EnqueueTurnInput,
+  EnqueueTurnResult,
+  FinishTurnInput,
+  FinishTurnResult,
+  RecoverInput,
+  RecoverResult,
+  SessionFilter,
+  Store,
+  StoreStats,
+  TurnFilter,
+} from '../store.js';
+import { migrate } from './migrations.js';
+import {
+  finishedTurnParams,
+  fromMicros,
+  sessionFromRow,
+  turnFromRow,
+  usageToColumns,
+  type SessionRow,
+  type TurnRow,
+} from './rows.js';
+
+export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+
+export interface SqliteStoreOptions {
+  /** A file path (its directory is created) or `:memory:`. */
+  path: string;
+  /** Defaults to the system clock; tests inject a ManualClock. */
+  clock?: Clock;
+  /** `PRAGMA synchronous`; FULL (the default) makes every commit durable across power loss. */
+  synchronous?: SqliteSynchronous;
+  /** How long a write waits for another process's write lock before STORE_UNAVAILABLE. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+const SYNCHRONOUS_MODES: readonly SqliteSynchronous[] = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
+
+/** What a turn left running under a lease nobody renews is ended with. */
+const LEASE_STOPPED: TurnError = {
+  code: 'INTERRUPTED',
+  message: 'the process running this turn stopped renewing its lease',
+};
+
+/**
+ * The sweep and recovery queries, exported so that a test can EXPLAIN exactly what runs.
+ * Each one's WHERE repeats its partial index's WHERE so SQLite can use that index.
+ * "Quiet" = nothing queued and no unexpired lease; an expired lease does not protect a session.
+ */
+export const SWEEP_SQL = {
+  expiry: `SELECT * FROM sessions
+    WHERE live = 1 AND queued = 0 AND expires_at IS NOT NULL AND expires_at <= @now
+      AND (lease_token IS NULL OR lease_expires_at <= @now)
+    ORDER BY expires_at, rowid LIMIT @limit`,
+  lru: `SELECT * FROM sessions
+    WHERE live = 1 AND queued = 0 AND (lease_token IS NULL OR lease_expires_at <= @now)
+    ORDER BY last_active_at, rowid LIMIT @limit`,
+  heldLeases: `SELECT * FROM sessions WHERE lease_token IS NOT NULL`,
+  queueHead: `SELECT id FROM turns WHERE session_id = ? AND status = 'queued' ORDER BY seq LIMIT 1`,
+  activeTurns: `SELECT * FROM turns WHERE status IN ('queued', 'running')`,
+} as const;
+
+const COUNTER_COLUMNS = [
+  'live',
+  'created',
+  'expired',
+  'evicted',
+  'reset',
+  'turns_queued',
+  'turns_running',
+  'turns_succeeded',
+  'turns_failed',
+  'turns_interrupted',
+  'input_tokens',
+  'output_tokens',
+  'cache_read_tokens',
+  'cache_write_tokens',
+  'cost_micros',
+] as const;
+type CounterColumn = (typeof COUNTER_COLUMNS)[number];
+type CounterDelta = Partial<Record<CounterColumn, number>>;
+type CounterRow = Record<CounterColumn, number | null>;
+
+const turnCounter = (status: TurnStatus): CounterColumn => `turns_${status}`;
+
+/** Close reasons that have a running total in `stats()`. */
+const CLOSE_COUNTERS: Partial<Record<CloseReason, CounterColumn>> = {
+  expired: 'expired',
+  evicted: 'evicted',
+  reset: 'reset',
+};
+
+function hasUnexpiredLease(row: SessionRow, now: number): boolean {
+  return row.lease_token !== null && (row.lease_expires_at ?? 0) > now;
+}
+
+function isQuiet(row: SessionRow, now: number): boolean {
+  return row.queued === 0 && !hasUnexpiredLease(row, now);
+}
+
+/** Idle expiry from `now`; null when the TTL is off. */
+function expiryFrom(now: number, idleTimeoutMs: number): number | null {
+  return idleTimeoutMs > 0 ? now + idleTimeoutMs : null;
+}
+
+/**
+ * The Store on SQLite through better-sqlite3. Every write is one `BEGIN IMMEDIATE` transaction,
+ * so writers in other processes sharing the file serialize on SQLite's write lock (waiting up to
+ * busyTimeoutMs); inside one process the calls are synchronous and cannot interleave at all.
+ */
+export class SqliteStore implements Store {
+  readonly kind: string;
+  /** The database file, or `:memory:`. */
+  readonly path: string;
+  readonly #db: BetterSqlite3.Database;
+  readonly #clock: Clock;
+  readonly #busyTimeoutMs: number;
+  readonly #statements = new Map<string, BetterSqlite3.Statement<unknown[], unknown>>();
+  readonly #inTransaction: BetterSqlite3.Transaction<(fn: () => unknown) => unknown>;
+  #closed = false;
+
+  /** Use `openSqliteStore`, which configures and migrates the connection first. */
+  constructor(db: BetterSqlite3.Database, options: { path: string; clock: Clock; busyTimeoutMs: number }) {
+    this.#db = db;
+    this.path = options.path;
+    this.kind = options.path === ':memory:' ? 'memory' : 'sqlite';
+    this.#clock = options.clock;
+    this.#busyTimeoutMs = options.busyTimeoutMs;
+    this.#inTransaction = db.transaction((fn: () => unknown) => fn());
+  }
+
+  /** The underlying connection, for diagnostics and tests (pragmas, EXPLAIN). */
+  get connection(): BetterSqlite3.Database {
+    this.#assertOpen();
+    return this.#db;
+  }
+
+  async now(): Promise<number> {
+    this.#assertOpen();
+    return this.#clock.now();
+  }
+
+  async enqueueTurn(input: EnqueueTurnInput): Promise<EnqueueTurnResult> {
+    return this.#write((now) => {
+      const closed: SessionRecord[] = [];
+      let row = this.#liveRow(input.tenant, input.key);
+
+      if (row && isQuiet(row, now)) {
+        if (row.expires_at !== null && row.expires_at <= now) {
+          closed.push(this.#close(row, 'expired', now));
+          row = undefined;
+        } else if (input.rotate) {
+          const reason = input.rotate(sessionFromRow(row));
+          if (reason !== null) {
+            closed.push(this.#close(row, reason, now));
+            row = undefined;
+          }
+        }
+      }
+
+      let created = false;
+      if (row) {
+        const quiet = isQuiet(row, now);
+        if (!quiet && input.onBusy === 'reject') {
+          throw new TetherError('SESSION_BUSY', `session "${input.key}" is busy: a turn is running or queued; retry later or queue the message`, {
+            details: { key: input.key, queued: row.queued },
+          });
+        }
+        // A quiet session runs the new turn at once, so it waits behind nothing and cannot be "full".
+        if (!quiet && row.queued >= input.maxQueue) {
+          throw new TetherError('QUEUE_FULL', `session "${input.key}" already has ${row.queued} turns waiting (maxQueue ${input.maxQueue}); retry when some have run`, {
+            details: { key: input.key, queued: row.queued, maxQueue: input.maxQueue },
+          });
+        }
+      } else {
+        closed.push(...this.#makeRoom(input, now));
+        row = this.#createSession(input, now);
+        created = true;
+      }
+
+      const seq = row.turn_seq + 1;
+      this.#stmt(
+        `INSERT INTO turns (id, session_id, tenant, key, seq, prompt, status, owner, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
+      ).run(input.turnId, row.id, input.tenant, input.key, seq, input.prompt, input.owner, now);
+      this.#stmt(
+        `UPDATE sessions SET turn_seq = ?, queued = queued + 1, last_active_at = ?, expires_at = ? WHERE id = ?`,
+      ).run(seq, now, expiryFrom(now, input.idleTimeoutMs), row.id);
+      this.#bump(input.tenant, { turns_queued: 1 });
+
+      return {
+        session: this.#sessionById(row.id),
+        turn: this.#turnById(input.turnId),
+        created,
+        closed,
+      };
+    });
+  }
+
+  async acquireLease(input: AcquireLeaseInput): Promise<AcquireLeaseResult> {
+    return this.#write((now): AcquireLeaseResult => {
+      const turn = this.#turnRow(input.turnId);
+      if (!turn || turn.status !== 'queued' || turn.session_id !== input.sessionId) {
+        return { status: 'gone', turn: turn ? turnFromRow(turn) : null };
+      }
+      const session = this.#sessionRow(input.sessionId);
+      if (!session || session.live !== 1) return { status: 'gone', turn: turnFromRow(turn) };
+      if (hasUnexpiredLease(session, now)) return { status: 'wait' };
+      const head = this.#stmt(SWEEP_SQL.queueHead).get(session.id) as { id: string } | undefined;
+      
+
+      // Whatever still runs under a previous (expired) lease is over: its holder stopped renewing.
+      const interrupted = this.#interruptRunning(session, now, LEASE_STOPPED);
+      const lease: Lease = {
+        sessionId: session.id,
+        owner: input.owner,
+        token: randomUUID(),
+        epoch: session.lease_epoch + 1,
+        expiresAt: now + input.ttlMs,
+      };
+      this.#stmt(
+        `UPDATE sessions SET status = 'running', queued = queued - 1,
+           lease_owner = ?, lease_token = ?, lease_epoch = ?, lease_expires_at = ? WHERE id = ?`,
+      ).run(lease.owner, lease.token, lease.epoch, lease.expiresAt, session.id);
+      // The turn's owner becomes the process that runs it, which is whom recovery must ask about.
+      this.#stmt(`UPDATE turns SET status = 'running', started_at = ?, epoch = ?, owner = ? WHERE id = ?`).run(
+        now,
+        lease.epoch,
+        input.owner,
+        input.turnId,
+      );
+      this.#bump(session.tenant, { turns_queued: -1, turns_running: 1 });
+      return {
+        status: 'acquired',
+        lease,
+        session: this.#sessionById(session.id),
+        turn: this.#turnById(input.turnId),
+        interrupted,
+      };
+    });
+  }
+
+  async renewLease(lease: Lease, ttlMs: number): Promise<Lease> {
+    return this.#write((now) => {
+      this.#fence(lease);
+      const expiresAt = now + ttlMs;
+      this.#stmt(`UPDATE sessions SET lease_expires_at = ? WHERE id = ?`).run(expiresAt, lease.sessionId);
+      return { ...lease, expiresAt };
+    });
+  }
+
+  async setAgentSession(lease: Lease, agentSessionId: string): Promise<void> {
+    this.#write(() => {
+      this.#fence(lease);
+      this.#stmt(`UPDATE sessions SET agent_session_id = ? WHERE id = ?`).run(agentSessionId, lease.sessionId);
+    });
+  }
+
+  async finishTurn(input: FinishTurnInput): Promise<FinishTurnResult> {
+    return this.#write((now) => {
+      const { lease } = input;
+      const session = this.#fence(lease);
+      const turn = this.#turnRow(input.turnId);
+      if (!turn || turn.session_id !== lease.sessionId || turn.status !== 'running' || turn.epoch !== lease.epoch) {
+        throw new TetherError('LEASE_LOST', `turn ${input.turnId} is not running under this lease (epoch ${lease.epoch}); its result was not written`, {
+          details: { turnId: input.turnId, sessionId: lease.sessionId, epoch: lease.epoch },
+        });
+      }
+
+      const usage = input.usage ?? null;
+      const context = input.context ?? null;
+      this.#stmt(
+        `UPDATE turns SET status = @status, text = @text, error_code = @error_code, error_message = @error_message,
+           input_tokens = @input_tokens, output_tokens = @output_tokens, cache_read_tokens = @cache_read_tokens,
+           cache_write_tokens = @cache_write_tokens, cost_micros = @cost_micros,
+           context_tokens = @context_tokens, context_window = @context_window, context_ratio = @context_ratio,
+           ended_at = @now
+         WHERE id = @id`,
+      ).run({
+        id: input.turnId,
+        status: input.status,
+        text: input.text ?? null,
+        now,
+        ...finishedTurnParams({ usage, context, error: input.error ?? null }),
+      });
+
+      const total = usageToColumns(usage ? addUsage(sessionFromRow(session).usage, usage) : sessionFromRow(session).usage);
+      const agentSessionId = input.agentSessionId ?? null;
+      this.#stmt(
+        `UPDATE sessions SET status = 'idle', turns = turns + 1, last_active_at = @now, expires_at = @expires_at,
+           input_tokens = @input_tokens, output_tokens = @output_tokens, cache_read_tokens = @cache_read_tokens,
+           cache_write_tokens = @cache_write_tokens, cost_micros = @cost_micros,
+           context_tokens = coalesce(@context_tokens, context_tokens),
+           context_window = coalesce(@context_window, context_window),
+           context_ratio = coalesce(@context_ratio, context_ratio),
+           agent_session_id = coalesce(@agent_session_id, agent_session_id),
+           lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+         WHERE id = @id`,
+      ).run({
+        id: session.id,
+        now,
+        expires_at: expiryFrom(now, input.idleTimeoutMs),
+        ...total,
+        context_tokens: context?.tokens ?? null,
+        context_window: context?.window ?? null,
+        context_ratio: context?.ratio ?? null,
+        agent_session_id: agentSessionId,
+      });
+
+      const delta: CounterDelta = { turns_running: -1, [turnCounter(input.status)]: 1 };
+      if (usage) Object.assign(delta, usageToColumns(usage));
+      this.#bump(session.tenant, delta);
+      return { session: this.#sessionById(session.id), turn: this.#turnById(input.turnId) };
+    });
+  }
+
+  async abandonTurn(turnId: string, error: TurnError): Promise<boolean> {
+    return this.#write((now) => {
+      const turn = this.#turnRow(turnId);
+      if (!turn || turn.status !== 'queued') return false;
+      this.#endQueuedTurn(turn, now, error);
+      return true;
+    });
+  }
+
+  async recover(input: RecoverInput): Promise<RecoverResult> {
+    return this.#write((now) => {
+      const alive = new Map<string, boolean>();
+      const isAlive = (owner: string): boolean => {
+        let known = alive.get(owner);
+        if (known === undefined) {
+          known = input.isOwnerAlive(owner);
+          alive.set(owner, known);
+        }
+        return known;
+      };
+      const interrupted: TurnRecord[] = [];
+      let freed = 0;
+
+      // A lease is freed when its owner is dead, or when it expired: a live owner that stopped
+      // renewing has lost track of the turn, so the turn is over either way.
+      for (const session of this.#stmt(SWEEP_SQL.heldLeases).all() as SessionRow[]) {
+        const expired = (session.lease_expires_at ?? 0) <= now;
+        if (!expired && isAlive(session.lease_owner ?? '')) continue;
+        interrupted.push(...this.#interruptRunning(session, now, input.error));
+        this.#stmt(
+          `UPDATE sessions SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
+             status = CASE WHEN live = 1 THEN 'idle' ELSE status END
+           WHERE id = ?`,
+        ).run(session.id);
+        freed += 1;
+      }
+
+      for (const turn of this.#stmt(SWEEP_SQL.activeTurns).all() as TurnRow[]) {
+        if (turn.status === 'queued') {
+          if (!isAlive(turn.owner)) interrupted.push(this.#endQueuedTurn(turn, now, input.error));
+          continue;
+        }
+        // A running turn with no matching lease cannot be finished by anyone (fencing refuses it).
+        const session = this.#sessionRow(turn.session_id);
+        if (!session || session.lease_token === null || session.lease_epoch !== turn.epoch) {
+          interrupted.push(this.#endRunningTurn(turn, now, input.error));
+        }
+      }
+      return { interrupted, freed };
+    });
+  }
+
+  async sweepExpired(limit: number): Promise<SessionRecord[]> {
+    return this.#write((now) => {
+      const rows = this.#stmt(SWEEP_SQL.expiry).all({ now, limit: Math.max(0, Math.trunc(limit)) }) as SessionRow[];
+      return rows.map((row) => this.#close(row, 'expired', now));
+    });
+  }
+
+  async enforceCap(maxSessions: number, limit: number): Promise<SessionRecord[]> {
+    return this.#write((now) => {
+      if (!(maxSessions > 0) || !Number.isFinite(maxSessions)) return [];
+      const excess = this.#liveTotal() - maxSessions;
+      const count = Math.min(excess, Math.trunc(limit));
+      if (count <= 0) return [];
+      return this.#lruQuiet(now, count).map((row) => this.#close(row, 'evicted', now));
+    });
+  }
+
+  async closeSession(tenant: string, key: string, reason: CloseReason): Promise<SessionRecord | null> {
+    return this.#write((now) => {
+      const row = this.#liveRow(tenant, key);
+      if (!row) return null;
+      this.#assertQuiet(row, now);
+      return this.#close(row, reason, now);
+    });
+  }
+
+  async deleteKey(tenant: string, key: string): Promise<number> {
+    return this.#write((now) => {
+      const row = this.#liveRow(tenant, key);
+      if (row) {
+        this.#assertQuiet(row, now);
+        // Closing first ends a turn stranded under an expired lease and keeps the counters true.
+        this.#close(row, 'deleted', now);
+      }
+      this.#stmt(`DELETE FROM turns WHERE tenant = ? AND key = ?`).run(tenant, key);
+      return this.#stmt(`DELETE FROM sessions WHERE tenant = ? AND key = ?`).run(tenant, key).changes;
+    });
+  }
+
+  async getLiveSession(tenant: string, key: string): Promise<SessionRecord | null> {
+    return this.#read(() => {
+      const row = this.#liveRow(tenant, key);
+      return row ? sessionFromRow(row) : null;
+    });
+  }
+
+  async getLatestSession(tenant: string, key: string): Promise<SessionRecord | null> {
+    return this.#read(() => {
+      const row = this.#stmt(
+        `SELECT * FROM sessions WHERE tenant = ? AND key = ? ORDER BY generation DESC LIMIT 1`,
+      ).get(tenant, key) as SessionRow | undefined;
+      return row ? sessionFromRow(row) : null;
+    });
+  }
+
+  async getSession(id: string): Promise<SessionRecord | null> {
+    return this.#read(() => {
+      const row = this.#sessionRow(id);
+      return row ? sessionFromRow(row) : null;
+    });
+  }
+
+  async listSessions(filter: SessionFilter): Promise<SessionRecord[]> {
+    return this.#read(() => {
+      const where = ['latest = 1'];
+      const params: unknown[] = [];
+      if (filter.tenant !== undefined) {
+        where.push('tenant = ?');
+        params.push(filter.tenant);
+      }
+      if (filter.key !== undefined) {
+        where.push('key = ?');
+        params.push(filter.key);
+      }
+      if (filter.status !== undefined) {
+        where.push('status = ?');
+        params.push(filter.status);
+      }
+      // json_each rather than json_extract: label names need no JSON-path quoting this way.
+      for (const [name, value] of Object.entries(filter.labels ?? {})) {
+        where.push(`EXISTS (SELECT 1 FROM json_each(sessions.labels) AS l WHERE l.key = ? AND l.value = ? AND l.type = 'text')`);
+        params.push(name, value);
+      }
+      params.push(filter.limit ?? -1, filter.offset ?? 0);
+      const rows = this.#stmt(
+        `SELECT * FROM sessions WHERE ${where.join(' AND ')}
+         ORDER BY last_active_at DESC, rowid DESC LIMIT ? OFFSET ?`,
+      ).all(...params) as SessionRow[];
+      return rows.map(sessionFromRow);
+    });
+  }
+
+  async getTurn(id: string): Promise<TurnRecord | null> {
+    return this.#read(() => {
+      const row = this.#turnRow(id);
+      return row ? turnFromRow(row) : null;
+    });
+  }
+
+  async listTurns(filter: TurnFilter): Promise<TurnRecord[]> {
+    return this.#read(() => {
+      const rows = this.#stmt(
+        `SELECT * FROM turns WHERE tenant = ? AND key = ? AND seq > ? ORDER BY seq LIMIT ?`,
+      ).all(filter.tenant, filter.key, filter.afterSeq ?? 0, filter.limit ?? -1) as TurnRow[];
+      return rows.map(turnFromRow);
+    });
+  }
+
+  async stats(tenant?: string): Promise<StoreStats> {
+    return this.#read(() => {
+      const sums = COUNTER_COLUMNS.map((c) => `coalesce(sum(${c}), 0) AS ${c}`).join(', ');
+      const counters = (
+        tenant === undefined
+          ? this.#stmt(`SELECT ${sums} FROM counters`).get()
+          : this.#stmt(`SELECT ${sums} FROM counters WHERE tenant = ?`).get(tenant)
+      ) as CounterRow;
+      const n = (c: CounterColumn): number => counters[c] ?? 0;
+
+      const byStatus = Object.fromEntries(SESSION_STATUSES.map((s) => [s, 0])) as Record<SessionStatus, number>;
+      const groups = (
+        tenant === undefined
+          ? this.#stmt(`SELECT status, count(*) AS n FROM sessions GROUP BY status`).all()
+          : this.#stmt(`SELECT status, count(*) AS n FROM sessions WHERE tenant = ? GROUP BY status`).all(tenant)
+      ) as Array<{ status: SessionStatus; n: number }>;
+      for (const g of groups) byStatus[g.status] = g.n;
+
+      const turns = Object.fromEntries(TURN_STATUSES.map((s) => [s, n(turnCounter(s))])) as Record<TurnStatus, number>;
+      const usage: Usage = {
+        inputTokens: n('input_tokens'),
+        outputTokens: n('output_tokens'),
+        cacheReadTokens: n('cache_read_tokens'),
+        cacheWriteTokens: n('cache_write_tokens'),
+        costUsd: fromMicros(n('cost_micros')),
+      };
+      return {
+        sessions: {
+          live: n('live'),
+          byStatus,
+          created: n('created'),
+          expired: n('expired'),
+          evicted: n('evicted'),
+          reset: n('reset'),
+        },
+        turns,
+        usage,
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#statements.clear();
+    this.#db.close();
+  }
+
+  // --- transactions and errors -------------------------------------------------------------
+
+  #assertOpen(): void {
+    if (this.#closed) throw new TetherError('STORE_UNAVAILABLE', `the store (${this.path}) is closed`);
+  }
+
+  #read<T>(fn: () => T): T {
+    this.#assertOpen();
+    try {
+      return fn();
+    } catch (err) {
+      throw mapSqliteError(err, this.path, this.#busyTimeoutMs);
+    }
+  }
+
+  /** One BEGIN IMMEDIATE transaction; `now` is read once the write lock is held. */
+  #write<T>(fn: (now: number) => T): T {
+    this.#assertOpen();
+    try {
+      return this.#inTransaction.immediate(() => fn(this.#clock.now())) as T;
+    } catch (err) {
+      throw mapSqliteError(err, this.path, this.#busyTimeoutMs);
+    }
+  }
+
+  #stmt(sql: string): BetterSqlite3.Statement<unknown[], unknown> {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  // --- rows --------------------------------------------------------------------------------
+
+  #sessionRow(id: string): SessionRow | undefined {
+    return this.#stmt(`SELECT * FROM sessions WHERE id = ?`).get(id) as SessionRow | undefined;
+  }
+
+  #sessionById(id: string): SessionRecord {
+    const row = this.#sessionRow(id);
+    if (!row) throw new TetherError('INTERNAL', `session ${id} vanished inside its own transaction`);
+    return sessionFromRow(row);
+  }
+
+  #liveRow(tenant: string, key: string): SessionRow | undefined {
+    return this.#stmt(`SELECT * FROM sessions WHERE tenant = ? AND key = ? AND live = 1`).get(tenant, key) as
+      | SessionRow
+      | undefined;
+  }
+
+  #turnRow(id: string): TurnRow | undefined {
+    return this.#stmt(`SELECT * FROM turns WHERE id = ?`).get(id) as TurnRow | undefined;
+  }
+
+  #turnById(id: string): TurnRecord {
+    const row = this.#turnRow(id);
+    if (!row) throw new TetherError('INTERNAL', `turn ${id} vanished inside its own transaction`);
+    return turnFromRow(row);
+  }
+
+  #liveTotal(): number {
+    const row = this.#stmt(`SELECT coalesce(sum(live), 0) AS n FROM counters`).get() as { n: number };
+    return row.n;
+  }
+
+  #lruQuiet(now: number, limit: number): SessionRow[] {
+    return this.#stmt(SWEEP_SQL.lru).all({ now, limit }) as SessionRow[];
+  }
+
+  #bump(tenant: string, delta: CounterDelta): void {
+    this.#stmt(`INSERT INTO counters (tenant) VALUES (?) ON CONFLICT (tenant) DO NOTHING`).run(tenant);
+    const params: Record<string, number | string> = { tenant };
+    for (const c of COUNTER_COLUMNS) params[c] = delta[c] ?? 0;
+    this.#stmt(
+      `UPDATE counters SET ${COUNTER_COLUMNS.map((c) => `${c} = ${c} + @${c}`).join(', ')} WHERE tenant = @tenant`,
+    ).run(params);
+  }
+
+  // --- state changes (always inside #write) ------------------------------------------------
+
+  /**
+   * Fencing: the session's lease must still carry this token and epoch. A lease past its expiry
+   * that nobody has taken over or freed still passes: no one else can have written since, so
+   * letting its holder finish loses nothing, while refusing would throw a finished answer away.
+   */
+  #fence(lease: Lease): SessionRow {
+    const row = this.#sessionRow(lease.sessionId);
+    if (!row || row.lease_token !== lease.token || row.lease_epoch !== lease.epoch) {
+      throw new TetherError(
+        'LEASE_LOST',
+        `the lease on session ${lease.sessionId} (epoch ${lease.epoch}) was taken over or freed; nothing was written`,
+        { details: { sessionId: lease.sessionId, epoch: lease.epoch, currentEpoch: row?.lease_epoch ?? null } },
+      );
+    }
+    return row;
+  }
+
+  #assertQuiet(row: SessionRow, now: number): void {
+    if (!isQuiet(row, now)) {
+      throw new TetherError('SESSION_BUSY', `session "${row.key}" is busy: a turn is running or queued; interrupt it or wait until it ends`, {
+        details: { key: row.key, queued: row.queued },
+      });
+    }
+  }
+
+  #createSession(input: EnqueueTurnInput, now: number): SessionRow {
+    const previous = this.#stmt(
+      `SELECT id, generation, turn_seq, labels FROM sessions WHERE tenant = ? AND key = ? ORDER BY generation DESC LIMIT 1`,
+    ).get(input.tenant, input.key) as Pick<SessionRow, 'id' | 'generation' | 'turn_seq' | 'labels'> | undefined;
+    if (previous) this.#stmt(`UPDATE sessions SET latest = 0 WHERE id = ?`).run(previous.id);
+    // Labels carry over to the next generation (a client may send them with the first message
+    // only); labels given now are merged over them.
+    const labels = { ...(previous ? (JSON.parse(previous.labels) as Record<string, string>) : {}), ...input.labels };
+    const zero = usageToColumns(ZERO_USAGE);
+    this.#stmt(
+      `INSERT INTO sessions (id, tenant, key, backend, status, live, latest, generation, config, labels, turn_seq,
+         input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, created_at, last_active_at)
+       VALUES (@id, @tenant, @key, @backend, 'idle', 1, 1, @generation, @config, @labels, @turn_seq,
+         @input_tokens, @output_tokens, @cache_read_tokens, @cache_write_tokens, @cost_micros, @now, @now)`,
+    ).run({
+      id: input.newSessionId,
+      tenant: input.tenant,
+      key: input.key,
+      backend: input.backend,
+      generation: (previous?.generation ?? 0) + 1,
+      config: JSON.stringify(input.config),
+      labels: JSON.stringify(labels),
+      turn_seq: previous?.turn_seq ?? 0,
+      now,
+      ...zero,
+    });
+    this.#bump(input.tenant, { created: 1, live: 1 });
+    const row = this.#sessionRow(input.newSessionId);
+    if (!row) throw new TetherError('INTERNAL', `session ${input.newSessionId} was not created`);
+    return row;
+  }
+
+  /** Makes room for one more live session under the cap, or throws LIMIT_REACHED. */
+  #makeRoom(input: EnqueueTurnInput, now: number): SessionRecord[] {
+    const max = input.maxSessions;
+    if (!(max > 0) || !Number.isFinite(max)) return []; // 0 = no cap, like idleTimeoutMs 0
+    const live = this.#liveTotal();
+    if (live < max) return [];
+    const what = `the session limit is reached (${live} live sessions, maxSessions ${max})`;
+    if (input.onLimit === 'reject') {
+      throw new TetherError(
+        'LIMIT_REACHED',
+        `${what}; close or reset idle sessions, raise maxSessions (TETHER_MAX_SESSIONS), or let Tether evict the least recently used one (onLimit 'evict-lru')`,
+        { details: { live, maxSessions: max } },
+      );
+    }
+    // More than one when the cap was lowered below the live count: the cap holds after this call.
+    const needed = live - max + 1;
+    const victims = this.#lruQuiet(now, needed);
+    if (victims.length < needed) {
+      throw new TetherError(
+        'LIMIT_REACHED',
+        `${what} and no idle session can be evicted (every live session is running or has turns queued); retry when a turn has finished, or raise maxSessions (TETHER_MAX_SESSIONS)`,
+        { details: { live, maxSessions: max } },
+      );
+    }
+    return victims.map((row) => this.#close(row, 'evicted', now));
+  }
+
+  /** Closes a live session. A turn stranded under an expired lease ends as interrupted first. */
+  #close(row: SessionRow, reason: CloseReason, now: number): SessionRecord {
+    this.#interruptRunning(row, now, LEASE_STOPPED);
+    const status: SessionStatus = reason === 'expired' ? 'expired' : 'closed';
+    this.#stmt(
+      `UPDATE sessions SET status = ?, live = 0, closed_at = ?, close_reason = ?, expires_at = NULL,
+         lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+       WHERE id = ?`,
+    ).run(status, now, reason, row.id);
+    const delta: CounterDelta = { live: -1 };
+    const counter = CLOSE_COUNTERS[reason];
+    if (counter) delta[counter] = 1;
+    this.#bump(row.tenant, delta);
+    return this.#sessionById(row.id);
+  }
+
+  #interruptRunning(session: SessionRow, now: number, error: TurnError): TurnRecord[] {
+    const rows = this.#stmt(`SELECT * FROM turns WHERE session_id = ? AND status = 'running'`).all(session.id) as TurnRow[];
+    return rows.map((turn) => this.#endRunningTurn(turn, now, error));
+  }
+
+  #endRunningTurn(turn: TurnRow, now: number, error: TurnError): TurnRecord {
+    this.#markInterrupted(turn.id, now, error);
+    this.#stmt(`UPDATE sessions SET turns = turns + 1 WHERE id = ?`).run(turn.session_id);
+    this.#bump(turn.tenant, { turns_running: -1, turns_interrupted: 1 });
+    return this.#turnById(turn.id);
+  }
+
+  #endQueuedTurn(turn: TurnRow, now: number, error: TurnError): TurnRecord {
+    this.#markInterrupted(turn.id, now, error);
+    this.#stmt(`UPDATE sessions SET turns = turns + 1, queued = queued - 1 WHERE id = ?`).run(turn.session_id);
+    this.#bump(turn.tenant, { turns_queued: -1, turns_interrupted: 1 });
+    return this.#turnById(turn.id);
+  }
+
+  #markInterrupted(turnId: string, now: number, error: TurnError): void {
+    this.#stmt(
+      `UPDATE turns SET status = 'interrupted', error_code = ?, error_message = ?, ended_at = ? WHERE id = ?`,
+    ).run(error.code, error.message, now, turnId);
+  }
+}
+
+/** Turns a SQLite failure into a TetherError that says what to do; anything else passes through. */
+export function mapSqliteError(err: unknown, path: string, busyTimeoutMs: number): unknown {
+  if (err instanceof TetherError || !(err instanceof Error)) return err;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return err;
+  const unavailable = (message: string): TetherError =>
+    new TetherError('STORE_UNAVAILABLE', message, { cause: err, details: { path, sqliteCode: code } });
+
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return unavailable(
+      `database ${path} is locked by another process (waited ${busyTimeoutMs} ms for its write lock); ` +
+        'retry, or raise busyTimeoutMs if another Tether or a tool holds long write transactions on this file',
+    );
+  }
+  if (code === 'SQLITE_FULL') return unavailable(`database ${path} cannot grow: the disk is full; free some space and retry`);
+  if (code.startsWith('SQLITE_READONLY')) {
+    return unavailable(`database ${path} is read-only; check the permissions of the file and its directory, and that the disk is mounted read-write`);
+  }
+  if (code.startsWith('SQLITE_CANTOPEN')) return unavailable(`cannot open database ${path}; check that the path exists and is writable`);
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+    return unavailable(`${path} is not a usable Tether database (${err.message}); restore it from a backup or point Tether at another file`);
+  }
+  if (code.startsWith('SQLITE_IOERR')) return unavailable(`disk I/O error on database ${path} (${err.message})`);
+  if (code.startsWith('SQLITE_')) return new TetherError('INTERNAL', `SQLite error ${code}: ${err.message}`, { cause: err });
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC') {
+    return unavailable(`cannot prepare database ${path}: ${err.message}`);
+  }
+  return err;
+}
+
+/**
+ * Opens (creating if needed) a SQLite store: makes the file's directory, sets WAL (files only),
+ * busy_timeout, synchronous and foreign_keys, then migrates the schema.
+ */
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  const path = options.path;
+  const memory = path === ':memory:';
+  const synchronous = options.synchronous ?? 'FULL';
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  if (!SYNCHRONOUS_MODES.includes(synchronous)) {
+    throw new TetherError('INVALID_INPUT', `synchronous must be one of ${SYNCHRONOUS_MODES.join(', ')}, not "${String(synchronous)}"`);
+  }
+  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw new TetherError('INVALID_INPUT', `busyTimeoutMs must be a whole number of milliseconds >= 0, not ${busyTimeoutMs}`);
+  }
+
+  let db: BetterSqlite3.Database;
+  try {
+    if (!memory) mkdirSync(dirname(resolve(path)), { recursive: true });
+    db = new Database(path, { timeout: busyTimeoutMs });
+  } catch (err) {
+    throw mapSqliteError(err, path, busyTimeoutMs);
+  }
+  try {
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    // WAL lets readers run beside the one writer; it is meaningless for a memory database.
+    if (!memory) db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${synchronous}`);
+    db.pragma('foreign_keys = ON');
+    migrate(db, path);
+  } catch (err) {
+    db.close();
+    throw mapSqliteError(err, path, busyTimeoutMs);
+  }
+  return new SqliteStore(db, { path, clock: options.clock ?? systemClock, busyTimeoutMs });
+}

@@ -1,0 +1,3 @@
+/** Test helpers for Tether and its users: a local Anthropic Messages API for the real agent. */
+export * from './mock-anthropic.js';
+export { ManualClock } from '../domain/clock.js';

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { ErrorCode } from '../src/errors.js';
+
+describe('config', () => {
+  it('has the documented defaults', () => {
+    expect(loadConfig({}, {})).toMatchObject({
+      db: './data/tether.db',
+      persistence: true,
+      sqliteSynchronous: 'FULL',
+      maxSessions: 1000,
+      idleTimeoutSec: 3600,
+      onLimit: 'evict-lru',
+      onBusy: 'queue',
+      maxQueue: 16,
+      resetAt: { claude: 0.8, codex: 0.8 },
+      tenant: 'default',
+    });
+  });
+
+  it('reads the environment, seed names included, first name winning', () => {
+    const config = loadConfig({}, { DATABASE_PATH: '/tmp/x.db', MAX_SESSIONS: '10', DEFAULT_TIMEOUT: '300', ENABLE_PERSISTENCE: 'false', TETHER_RESET_AT: '0.5', TETHER_RESET_AT_CODEX: '0.9' });
+    expect(config).toMatchObject({ db: '/tmp/x.db', maxSessions: 10, idleTimeoutSec: 300, persistence: false, resetAt: { claude: 0.5, codex: 0.9 } });
+    expect(loadConfig({}, { TETHER_MAX_SESSIONS: '5', MAX_SESSIONS: '10' }).maxSessions).toBe(5);
+  });
+
+  it('lets explicit options override the environment', () => {
+    expect(loadConfig({ maxSessions: 7 }, { TETHER_MAX_SESSIONS: '5' }).maxSessions).toBe(7);
+  });
+
+  const outOfBounds: Array<[string, Record<string, string>]> = [
+    ['TETHER_MAX_SESSIONS', { TETHER_MAX_SESSIONS: '0' }],
+    ['TETHER_MAX_SESSIONS', { TETHER_MAX_SESSIONS: '10000001' }],
+    ['TETHER_MAX_SESSIONS', { TETHER_MAX_SESSIONS: 'many' }],
+    ['TETHER_IDLE_TIMEOUT', { TETHER_IDLE_TIMEOUT: '-1' }],
+    ['TETHER_IDLE_TIMEOUT', { TETHER_IDLE_TIMEOUT: '1.5' }],
+    ['TETHER_MAX_QUEUE', { TETHER_MAX_QUEUE: '0' }],
+    ['TETHER_LEASE_TTL_MS', { TETHER_LEASE_TTL_MS: '10' }],
+    ['TETHER_ON_LIMIT', { TETHER_ON_LIMIT: 'drop-random' }],
+    ['ENABLE_PERSISTENCE', { ENABLE_PERSISTENCE: 'maybe' }],
+    ['resetAt', { TETHER_RESET_AT: '1.5' }],
+    ['resetAt', { TETHER_RESET_AT: '0' }],
+    ['TETHER_TENANT', { TETHER_TENANT: 'bad tenant' }],
+  ];
+  it.each(outOfBounds)('refuses %s out of bounds, naming it', (name, env) => {
+    expect(() => loadConfig({}, env)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_INPUT, message: expect.stringContaining(name) }));
+  });
+
+  it('accepts the bounds themselves', () => {
+    expect(loadConfig({}, { TETHER_MAX_SESSIONS: '1', TETHER_IDLE_TIMEOUT: '0', TETHER_MAX_QUEUE: '1', TETHER_RESET_AT: '1' })).toMatchObject({ maxSessions: 1, idleTimeoutSec: 0, maxQueue: 1 });
+  });
+
+  it('refuses unknown settings', () => {
+    expect(() => loadConfig({ maxSesions: 3 } as never, {})).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_INPUT }));
+  });
+});
