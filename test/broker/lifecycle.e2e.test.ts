@@ -126,6 +126,23 @@ describe('session lifecycle: TTL, LRU, context (real agent, injected clock)', ()
     await expect(tether.reset('never:seen')).rejects.toMatchObject({ code: ErrorCode.NOT_FOUND });
   });
 
+  it('peek never creates, never locks, never counts', async () => {
+    const tether = await fx.open({ clock, idleTimeoutSec: 60 });
+    expect(await tether.peek('peek:1')).toEqual({ exists: false, busy: false, sessionId: null, agentSessionId: null, queued: 0 });
+    expect(await tether.get('peek:1')).toBeNull();
+
+    await tether.send('peek:1', 'x').result;
+    const before = (await tether.get('peek:1'))!;
+    clock.advance(30_000);
+    const peeked = await tether.peek('peek:1');
+    expect(peeked).toMatchObject({ exists: true, busy: false, sessionId: before.id, agentSessionId: before.agentSessionId });
+    const after = (await tether.get('peek:1'))!;
+    expect(after.lastActiveAt).toBe(before.lastActiveAt);
+    expect(after.expiresAt).toBe(before.expiresAt);
+    expect(after.turns).toBe(1);
+    expect(after.lease).toBeNull();
+  });
+
   it('delete removes the key with its history', async () => {
     const tether = await fx.open({ clock });
     await tether.send('rm:1', 'x').result;
