@@ -36,8 +36,8 @@ export interface Store {
    * Journals a prompt as a `queued` turn of the key's live session, creating the session first
    * when the key has none (get-or-create and journal in one transaction, so two concurrent first
    * messages make one session). Before that, in the same transaction:
-   * - a live session whose idle TTL has passed (and that is quiet: no lease, nothing queued) is
-   *   closed as `expired`, and a new generation opens;
+   * - a live session whose idle TTL has passed (and that is quiet: no unexpired lease, nothing
+   *   queued) is closed as `expired`, and a new generation opens;
    * - `rotate(session)` is asked, for a quiet live session, whether the session must be closed
    *   first (context policy); a non-null reason closes it and opens a new generation;
    * - creating a session at the `maxSessions` cap evicts the least recently used quiet live
@@ -128,8 +128,9 @@ export interface EnqueueTurnInput {
   key: string;
   /** Used only when a session is created. */
   backend: BackendName;
-  /** Used only when a session is created; a new generation inherits the previous one's unless given. */
+  /** Used only when a session is created (the broker passes the effective config). */
   config: SessionConfig;
+  /** Labels of a created session; a new generation keeps the previous one's, these merged on top. */
   labels: Labels;
   prompt: string;
   /** The broker process accepting the turn. */
@@ -139,9 +140,11 @@ export interface EnqueueTurnInput {
   /** Id to give the session if one is created. */
   newSessionId: string;
   onBusy: OnBusy;
+  /** Turns that may wait behind a running one; 0 = never wait. */
   maxQueue: number;
   /** Sliding idle TTL in ms; 0 = never expires. */
   idleTimeoutMs: number;
+  /** Live sessions at most, over all tenants; 0 = no cap. */
   maxSessions: number;
   onLimit: OnLimit;
   /** Context policy hook: a reason to close the quiet live session before queuing, or null. */

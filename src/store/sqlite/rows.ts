@@ -89,10 +89,12 @@ export function toMicros(usd: number): number {
   return Math.round(usd * 1e6);
 }
 
+/** Micro-dollars back to dollars. */
 export function fromMicros(micros: number): number {
   return micros / 1e6;
 }
 
+/** Usage as its integer columns. */
 export function usageToColumns(usage: Usage): UsageColumns {
   return {
     input_tokens: Math.round(usage.inputTokens),
@@ -103,6 +105,7 @@ export function usageToColumns(usage: Usage): UsageColumns {
   };
 }
 
+/** Integer usage columns as Usage. */
 export function usageFromColumns(c: UsageColumns): Usage {
   return {
     inputTokens: c.input_tokens,
@@ -122,6 +125,7 @@ function parseJson<T>(text: string, fallback: T): T {
   }
 }
 
+/** The session row's lease, or null when no one holds it (an expired lease still counts until freed). */
 export function leaseFromRow(row: SessionRow): Lease | null {
   if (row.lease_token === null || row.lease_owner === null || row.lease_expires_at === null) return null;
   return {
@@ -133,6 +137,7 @@ export function leaseFromRow(row: SessionRow): Lease | null {
   };
 }
 
+/** A sessions row as the domain record. */
 export function sessionFromRow(row: SessionRow): SessionRecord {
   return {
     id: row.id,
@@ -158,6 +163,7 @@ export function sessionFromRow(row: SessionRow): SessionRecord {
   };
 }
 
+/** A turns row as the domain record; absent usage/context/error columns become null. */
 export function turnFromRow(row: TurnRow): TurnRecord {
   const error: TurnError | null =
     row.error_code === null ? null : { code: row.error_code, message: row.error_message ?? '' };

@@ -117,6 +117,11 @@ function hasUnexpiredLease(row: SessionRow, now: number): boolean {
   return row.lease_token !== null && (row.lease_expires_at ?? 0) > now;
 }
 
+/**
+ * Quiet = nothing queued and no *unexpired* lease. A lease past its expiry protects nothing:
+ * its holder stopped renewing, so the session may be expired, rotated, evicted, closed or
+ * deleted, and closing it ends the turn stranded under that lease as interrupted.
+ */
 function isQuiet(row: SessionRow, now: number): boolean {
   return row.queued === 0 && !hasUnexpiredLease(row, now);
 }
@@ -230,7 +235,7 @@ export class SqliteStore implements Store {
       if (!session || session.live !== 1) return { status: 'gone', turn: turnFromRow(turn) };
       if (hasUnexpiredLease(session, now)) return { status: 'wait' };
       const head = this.#stmt(SWEEP_SQL.queueHead).get(session.id) as { id: string } | undefined;
-      
+      if (head?.id !== input.turnId) return { status: 'wait' };
 
       // Whatever still runs under a previous (expired) lease is over: its holder stopped renewing.
       const interrupted = this.#interruptRunning(session, now, LEASE_STOPPED);
@@ -763,7 +768,7 @@ export function mapSqliteError(err: unknown, path: string, busyTimeoutMs: number
 
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return unavailable(
-      `database ${path} is locked by another process (waited ${busyTimeoutMs} ms for its write lock); ` +
+      `database is locked by another process: ${path} (waited ${busyTimeoutMs} ms for its write lock); ` +
         'retry, or raise busyTimeoutMs if another Tether or a tool holds long write transactions on this file',
     );
   }
