@@ -1,20 +1,11 @@
 import type { TetherEvent, TetherEventType, TurnResult } from '../domain/events.js';
-import type { Labels, PermissionMode, SessionRecord, SessionStatus, TurnRecord } from '../domain/types.js';
+import type { Labels, SessionConfig, SessionRecord, SessionStatus, TurnRecord } from '../domain/types.js';
 import type { OnBusy, StoreStats } from '../store/store.js';
 
-/** Options of one message. Session settings apply when the message creates a session. */
-export interface SendOptions {
+/** Options of one message. Session settings (`cwd`, `model`, …) apply when it creates a session. */
+export interface SendOptions extends Partial<SessionConfig> {
   /** Owner of the key; the configured default tenant when omitted. */
   tenant?: string;
-  cwd?: string;
-  model?: string;
-  permissionMode?: PermissionMode;
-  appendSystemPrompt?: string;
-  maxTurns?: number;
-  allowedTools?: string[];
-  disallowedTools?: string[];
-  /** Extra environment for the agent process. */
-  env?: Record<string, string>;
   labels?: Labels;
   /** `queue` (default): wait behind a running turn; `reject`: SESSION_BUSY at once. */
   onBusy?: OnBusy;

@@ -68,22 +68,19 @@ export class ClaudeRunner implements Runner {
         session_id: this.#agentSessionId ?? '',
       });
       for (;;) {
-        let next: IteratorResult<SDKMessage>;
+        let next: IteratorResult<SDKMessage> | null;
+        let crash: unknown = null;
         try {
           next = await this.#messages!.next();
         } catch (err) {
-          const error = signal.aborted
-            ? { code: ErrorCode.INTERRUPTED, message: 'the turn was interrupted' }
-            : { code: ErrorCode.AGENT_FAILED, message: this.#describeCrash(err) };
-          await this.close();
-          yield this.#failed(normalizer, startedAt, error);
-          finished = true;
-          return;
+          next = null;
+          crash = err;
         }
-        if (next.done) {
+        if (next === null || next.done) {
+          // The process ended (or the SDK threw) before this turn's result.
           const error = signal.aborted
             ? { code: ErrorCode.INTERRUPTED, message: 'the turn was interrupted' }
-            : { code: ErrorCode.AGENT_FAILED, message: this.#describeCrash(null) };
+            : { code: ErrorCode.AGENT_FAILED, message: this.#describeCrash(crash) };
           await this.close();
           yield this.#failed(normalizer, startedAt, error);
           finished = true;
