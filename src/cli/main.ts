@@ -51,6 +51,7 @@ function buildProgram(ctx: CliContext): Command {
       outputError: (s, write) => write(s),
     })
     .showHelpAfterError('(run "tether --help" for usage)')
+    .configureHelp({ showGlobalOptions: true })
     .addHelpText(
       'after',
       '\nExit codes: 0 ok · 1 the turn or agent failed · 2 invalid input or usage · 3 busy or queue full · 4 not found',

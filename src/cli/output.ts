@@ -1,4 +1,4 @@
-import { ErrorCode, exitCodeOf, toTetherError } from '../errors.js';
+import { exitCodeOf, toTetherError } from '../errors.js';
 import type { SessionRecord } from '../domain/types.js';
 
 /** Where the CLI writes: process streams by default, string sinks in tests. */
@@ -43,11 +43,6 @@ export function printError(io: CliIO, err: unknown): number {
   io.stderr.write(`error: ${e.code}: ${oneLine(e.message)}\n`);
   // Anything that is not a TetherError became INTERNAL above, which exits 1.
   return exitCodeOf(e.code);
-}
-
-/** Exit code of a turn error code as journaled (a plain string there); unknown codes fail with 1. */
-export function exitCodeOfTurnError(code: string): number {
-  return code in ErrorCode ? exitCodeOf(code as ErrorCode) : 1;
 }
 
 export function oneLine(s: string): string {

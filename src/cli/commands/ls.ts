@@ -8,7 +8,7 @@ import { collect, intOption, labelsOf } from './options.js';
 
 interface LsFlags {
   status?: SessionStatus;
-  label: string[];
+  label?: string[];
   limit?: number;
   json?: boolean;
 }
@@ -18,7 +18,7 @@ export function registerLs(program: Command, ctx: CliContext): void {
     .command('ls')
     .description('list sessions: the latest generation of each key, most recently active first')
     .addOption(new Option('--status <status>', 'only sessions in this status').choices(SESSION_STATUSES))
-    .option('--label <k=v>', 'only sessions with this label (repeatable; all must match)', collect, [])
+    .option('--label <k=v>', 'only sessions with this label (repeatable; all must match)', collect)
     .option('--limit <n>', 'at most this many sessions', intOption(1, 100_000))
     .option('--json', 'print an array of Session JSON')
     .action(async (flags: LsFlags, cmd: Command) => {

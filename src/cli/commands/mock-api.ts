@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { invalidInput } from '../../errors.js';
 import { mockAgentEnv, startMockAnthropic } from '../../testing/mock-anthropic.js';
 import { EXIT_OK, type CliContext, type CliIO } from '../output.js';
 import { intOption } from './options.js';
@@ -11,7 +12,13 @@ export function registerMockApi(program: Command, ctx: CliContext): void {
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .action(async (flags: { port: number; host: string }) => {
       const { io } = ctx;
-      const mock = await startMockAnthropic({ port: flags.port, host: flags.host });
+      const mock = await startMockAnthropic({ port: flags.port, host: flags.host }).catch((err: unknown) => {
+        // The remedy is another flag value, so a taken port is reported like invalid input.
+        if (err instanceof Error && 'code' in err && err.code === 'EADDRINUSE') {
+          throw invalidInput(`${flags.host}:${flags.port} is already in use; choose another --port (0 picks a free one)`);
+        }
+        throw err;
+      });
       io.stdout.write(`mock Anthropic API listening on ${mock.url}\n`);
       io.stdout.write('point the agent at it with:\n');
       io.stdout.write(`${envLine(mockAgentEnv(mock))}\n`);

@@ -17,8 +17,8 @@ export function intOption(min: number, max: number): (value: string) => number {
 }
 
 /** For repeatable flags (`--label a=1 --label b=2`). */
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** `k=v` pairs to labels; a malformed pair or a repeated name is INVALID_INPUT. */

@@ -14,7 +14,7 @@ interface SendFlags {
   permissionMode?: PermissionMode;
   appendSystemPrompt?: string;
   maxTurns?: number;
-  label: string[];
+  label?: string[];
   rejectIfBusy?: boolean;
   json?: boolean;
 }
@@ -30,7 +30,7 @@ export function registerSend(program: Command, ctx: CliContext): void {
     .addOption(new Option('--permission-mode <mode>', 'permission mode of the agent (new sessions)').choices(PERMISSION_MODES))
     .option('--append-system-prompt <text>', 'text appended to the system prompt (new sessions)')
     .option('--max-turns <n>', 'agentic turns per prompt at most (new sessions)', intOption(1, 1000))
-    .option('--label <k=v>', 'label the session (repeatable)', collect, [])
+    .option('--label <k=v>', 'label the session (repeatable)', collect)
     .option('--reject-if-busy', 'exit 3 at once instead of queuing behind a running turn')
     .option('--json', 'print one TetherEvent per line (NDJSON) instead of the reply text')
     .action(async (key: string, words: string[], flags: SendFlags, cmd: Command) => {
