@@ -47,6 +47,26 @@ export const configSchema = z
     /** A Claude Code binary to use instead of the one inside the Agent SDK package. */
     claudePath: z.string().min(1).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+    // The daemon (`tether serve`).
+    port: int(0, 65_535).default(7420),
+    host: z.string().min(1).max(255).default('127.0.0.1'),
+    /** `token=tenant,token=tenant`: with tokens every /v1 route needs `Authorization: Bearer`. */
+    tokens: z.string().max(100_000).optional(),
+    /** A file holding the same `token=tenant` pairs, one per line or comma-separated. */
+    tokensFile: z.string().min(1).optional(),
+    /** Directories a session's cwd must lie in, `:`-separated; default: where the server started. */
+    allowedRoots: z.string().min(1).optional(),
+    /** Whether HTTP clients may ask for `permissionMode: bypassPermissions`. */
+    allowBypassPermissions: bool.default(false),
+    /** Largest request body in bytes. */
+    bodyLimitBytes: int(1_024, 64 * 1024 * 1024).default(1024 * 1024),
+    /** Most request headers accepted. */
+    maxHeaders: int(10, 1_000).default(100),
+    /** Seconds running turns get to finish on SIGTERM/SIGINT before they are interrupted. */
+    shutdownGraceSec: int(0, 3_600).default(30),
+    /** Seconds between SSE keep-alive comments. */
+    sseKeepAliveSec: int(1, 300).default(15),
   })
   .strict();
 
@@ -73,6 +93,16 @@ export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly stri
   maxPromptChars: ['TETHER_MAX_PROMPT_CHARS'],
   claudePath: ['TETHER_CLAUDE_PATH'],
   logLevel: ['TETHER_LOG_LEVEL'],
+  port: ['TETHER_PORT'],
+  host: ['TETHER_HOST'],
+  tokens: ['TETHER_TOKENS'],
+  tokensFile: ['TETHER_TOKENS_FILE'],
+  allowedRoots: ['TETHER_ALLOWED_ROOTS'],
+  allowBypassPermissions: ['TETHER_ALLOW_BYPASS_PERMISSIONS'],
+  bodyLimitBytes: ['TETHER_BODY_LIMIT'],
+  maxHeaders: ['TETHER_MAX_HEADERS'],
+  shutdownGraceSec: ['TETHER_SHUTDOWN_GRACE'],
+  sseKeepAliveSec: ['TETHER_SSE_KEEPALIVE'],
 };
 
 /** TETHER_RESET_AT sets the threshold of every backend; TETHER_RESET_AT_CLAUDE one of them. */

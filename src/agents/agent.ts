@@ -14,6 +14,8 @@ export interface AgentBackend {
    * present, the config is one this backend accepts. Throws AGENT_UNAVAILABLE or INVALID_INPUT.
    */
   preflight(config: SessionConfig, env: NodeJS.ProcessEnv): Promise<void>;
+  /** The agent binary this backend runs; throws AGENT_UNAVAILABLE when there is none. */
+  locate(): string;
   /** Opens a runner for one conversation. Cheap: the process starts on the first turn. */
   open(spec: RunnerSpec): Runner;
   /** Context window of a model when the agent does not report one. */

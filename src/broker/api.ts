@@ -49,6 +49,18 @@ export interface GcResult {
 
 export type TetherListener = (event: TetherEvent) => void;
 
+/** An event with its position in its turn's stream (1, 2, 3…); 0 = rebuilt from the journal. */
+export interface SequencedEvent {
+  seq: number;
+  event: TetherEvent;
+}
+
+export interface Readiness {
+  ready: boolean;
+  store: { ok: boolean; kind: string; error?: string };
+  agent: { ok: boolean; error?: string };
+}
+
 /** The library facade: everything a bridge, the CLI and the HTTP daemon do goes through it. */
 export interface Tether {
   /** Sends a prompt to the key's conversation, creating the session on first use. */
@@ -66,6 +78,19 @@ export interface Tether {
   /** Removes the key with its history. */
   delete(key: string, options?: { tenant?: string }): Promise<void>;
   stats(options?: { tenant?: string }): Promise<TetherStats>;
+  /**
+   * Stops the key's running turn (journaled `interrupted`). Returns its id, or null when no turn
+   * of the key runs in this process.
+   */
+  interrupt(key: string, options?: { tenant?: string }): Promise<{ turnId: string | null }>;
+  /**
+   * A turn's events after `afterSeq`, then live ones until it ends. A turn that ended long ago, or
+   * that runs in another process, yields its outcome rebuilt from the journal (seq 0).
+   * NOT_FOUND for an unknown turn or another tenant's.
+   */
+  turnEvents(turnId: string, options?: { tenant?: string; afterSeq?: number; signal?: AbortSignal }): AsyncIterable<SequencedEvent>;
+  /** Store reachable and agent binary present: what `/readyz` reports. */
+  readiness(): Promise<Readiness>;
   /** Runs the janitor's sweeps now. */
   gc(): Promise<GcResult>;
   /** Subscribes to every event of every key (`'*'`) or of one type. Returns the unsubscribe. */

@@ -5,13 +5,14 @@ import type { AgentBackend } from '../agents/agent.js';
 import { loadConfig, type TetherConfig, type TetherConfigInput } from '../config.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { resetAtRatio, type ContextPolicy } from '../domain/context-policy.js';
-import type { SessionEvent, TetherEvent, TetherEventType } from '../domain/events.js';
+import type { SessionEvent, TetherEvent, TetherEventType, TurnCompletedEvent, TurnFailedEvent } from '../domain/events.js';
 import { validateKey, validateTenant } from '../domain/keys.js';
 import type { BackendName, SessionRecord, TurnRecord } from '../domain/types.js';
 import { ErrorCode, TetherError, toTetherError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
-import type { GcResult, ListFilter, SendOptions, Tether, TetherListener, TetherStats, TurnHandle } from './api.js';
+import type { GcResult, ListFilter, Readiness, SendOptions, SequencedEvent, Tether, TetherListener, TetherStats, TurnHandle } from './api.js';
+import { TurnEventLog } from './event-log.js';
 import { EventBus } from './event-bus.js';
 import { Janitor } from './janitor.js';
 import { createOwnerId, type OwnerId } from './owner.js';
@@ -36,6 +37,8 @@ export interface CreateTetherOptions extends Partial<TetherConfigInput> {
 }
 
 const DEFAULT_GRACE_MS = 30_000;
+/** How often a follower of a turn run by another process checks the journal. */
+const JOURNAL_POLL_MS = 250;
 
 /** Opens the store, ends what a dead process left running, starts the janitor. */
 export async function createTether(options: CreateTetherOptions = {}): Promise<Tether> {
@@ -83,8 +86,11 @@ class Broker implements Tether {
   readonly #bus: EventBus;
   readonly #wakeups = new Wakeups();
   readonly #janitor: Janitor;
-  /** Turns accepted by this process that have not ended, by turn id. */
+  /** Sends of this process that have not ended (accepted or not yet), by a local id. */
   readonly #inFlight = new Map<string, { handle: TurnHandleImpl; done: Promise<void> }>();
+  /** Accepted turns of this process that have not ended, by turn id. */
+  readonly #handles = new Map<string, TurnHandleImpl>();
+  readonly #eventLog = new TurnEventLog({ retainMs: 15 * 60_000, maxTurns: 1000 });
   #closing = false;
   #closed: Promise<void> | null = null;
 
@@ -164,6 +170,7 @@ class Broker implements Tether {
       return;
     }
     handle.accept({ turnId: turn.id, sessionId: session.id, seq: turn.seq });
+    this.#handles.set(turn.id, handle);
     this.#emit(
       {
         type: 'turn.queued',
@@ -177,7 +184,11 @@ class Broker implements Tether {
       },
       handle,
     );
-    await runTurn(this.#turnDeps(), handle, turn, session);
+    try {
+      await runTurn(this.#turnDeps(), handle, turn, session);
+    } finally {
+      this.#handles.delete(turn.id);
+    }
   }
 
   #turnDeps(): TurnDeps {
@@ -201,6 +212,7 @@ class Broker implements Tether {
   }
 
   #emit(event: TetherEvent, handle?: TurnHandleImpl): void {
+    if ('turnId' in event) this.#eventLog.append(event.turnId, event);
     handle?.emit(event);
     this.#bus.emit(event);
   }
@@ -294,6 +306,76 @@ class Broker implements Tether {
     const tenant = options?.tenant === undefined ? null : validateTenant(options.tenant);
     const stats = await this.#store.stats(tenant ?? undefined);
     return { ...stats, tenant, runningHere: this.#inFlight.size };
+  }
+
+  async interrupt(key: string, options?: { tenant?: string }): Promise<{ turnId: string | null }> {
+    const tenant = this.#tenant(options);
+    validateKey(key);
+    const running = (await this.#store.listTurns({ tenant, key })).filter((t) => t.status === 'running');
+    for (const turn of running) {
+      const handle = this.#handles.get(turn.id);
+      if (handle) {
+        handle.interrupt();
+        return { turnId: turn.id };
+      }
+    }
+    return { turnId: null };
+  }
+
+  async *turnEvents(turnId: string, options: { tenant?: string; afterSeq?: number; signal?: AbortSignal } = {}): AsyncGenerator<SequencedEvent> {
+    const tenant = this.#tenant(options);
+    const signal = options.signal;
+    if (this.#eventLog.has(turnId)) {
+      if (this.#eventLog.tenantOf(turnId) !== tenant) throw new TetherError(ErrorCode.NOT_FOUND, `no turn ${turnId}`);
+      yield* this.#eventLog.follow(turnId, options.afterSeq ?? 0, signal);
+      return;
+    }
+    // Not run here (another process) or no longer retained: the journal has the outcome.
+    for (;;) {
+      const turn = await this.#store.getTurn(turnId);
+      if (!turn || turn.tenant !== tenant) throw new TetherError(ErrorCode.NOT_FOUND, `no turn ${turnId}`);
+      if (turn.status !== 'queued' && turn.status !== 'running') {
+        yield { seq: 0, event: await this.#outcomeEvent(turn) };
+        return;
+      }
+      if (signal?.aborted) return;
+      await new Promise((resolve) => setTimeout(resolve, JOURNAL_POLL_MS));
+    }
+  }
+
+  async #outcomeEvent(turn: TurnRecord): Promise<TurnCompletedEvent | TurnFailedEvent> {
+    const base = { tenant: turn.tenant, key: turn.key, turnId: turn.id, sessionId: turn.sessionId, at: new Date(turn.endedAt ?? Date.now()).toISOString() };
+    if (turn.status !== 'succeeded') {
+      return { type: 'turn.failed', ...base, error: turn.error ?? { code: ErrorCode.INTERRUPTED, message: 'the turn did not finish' } };
+    }
+    const session = await this.#store.getSession(turn.sessionId);
+    return {
+      type: 'turn.completed',
+      ...base,
+      agentSessionId: session?.agentSessionId ?? null,
+      text: turn.text ?? '',
+      usage: turn.usage ?? { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 },
+      context: turn.context ?? { tokens: 0, window: 0, ratio: 0 },
+      durationMs: turn.startedAt !== null && turn.endedAt !== null ? turn.endedAt - turn.startedAt : 0,
+    };
+  }
+
+  async readiness(): Promise<Readiness> {
+    const store: Readiness['store'] = { ok: true, kind: this.#store.kind };
+    try {
+      await this.#store.now();
+    } catch (err) {
+      store.ok = false;
+      store.error = err instanceof Error ? err.message : String(err);
+    }
+    const agent: Readiness['agent'] = { ok: true };
+    try {
+      this.#backend('claude').locate();
+    } catch (err) {
+      agent.ok = false;
+      agent.error = err instanceof Error ? err.message : String(err);
+    }
+    return { ready: store.ok && agent.ok && !this.#closing, store, agent };
   }
 
   gc(): Promise<GcResult> {

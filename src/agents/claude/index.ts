@@ -17,6 +17,7 @@ export function createClaudeBackend(options: ClaudeBackendOptions = {}): AgentBa
   const resolve = (): string => (binary ??= resolveClaudeBinary(options.claudePath));
   return {
     name: 'claude',
+    locate: resolve,
     async preflight(config: SessionConfig, env: NodeJS.ProcessEnv): Promise<void> {
       if (!existsSync(config.cwd) || !statSync(config.cwd).isDirectory()) {
         throw invalidInput(`cwd ${config.cwd} is not an existing directory`);

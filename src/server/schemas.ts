@@ -1,0 +1,139 @@
+import { z } from 'zod';
+import { PERMISSION_MODES, SESSION_STATUSES, TURN_STATUSES } from '../domain/types.js';
+
+/**
+ * The HTTP contract in one place: request bodies and queries are validated with these schemas,
+ * and `/openapi.json` is generated from them, so the document cannot drift from the checks.
+ * Responses are described here too (the server builds them from domain/json.ts).
+ */
+
+const printable = /^[^\p{Cc}]*$/u;
+const toolList = z.array(z.string().min(1).max(200).regex(printable)).max(200);
+
+/** Session settings a client may choose over HTTP. No `env`: agent environment is the operator's. */
+export const sessionOptionsSchema = z
+  .object({
+    cwd: z.string().min(1).max(4096).regex(printable).optional(),
+    model: z.string().min(1).max(200).regex(printable).optional(),
+    permissionMode: z.enum(PERMISSION_MODES).optional(),
+    appendSystemPrompt: z.string().max(100_000).optional(),
+    maxTurns: z.number().int().min(1).max(1000).optional(),
+    allowedTools: toolList.optional(),
+    disallowedTools: toolList.optional(),
+    labels: z.record(z.string().max(64), z.string().max(256)).optional(),
+  })
+  .strict()
+  .meta({ id: 'SessionOptions' });
+
+export const sendMessageBodySchema = z
+  .object({
+    prompt: z.string().min(1),
+    options: sessionOptionsSchema.optional(),
+    onBusy: z.enum(['queue', 'reject']).optional(),
+  })
+  .strict()
+  .meta({ id: 'SendMessage' });
+
+export const sendMessageQuerySchema = z.object({ async: z.enum(['0', '1', 'true', 'false']).optional() }).strict();
+
+export const listSessionsQuerySchema = z
+  .object({
+    status: z.enum(SESSION_STATUSES).optional(),
+    /** `label=k=v`, repeatable. */
+    label: z.union([z.string(), z.array(z.string())]).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+    offset: z.coerce.number().int().min(0).max(10_000_000).optional(),
+  })
+  .strict();
+
+export const listTurnsQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(10_000).optional() }).strict();
+
+export const turnEventsQuerySchema = z.object({ after: z.coerce.number().int().min(0).optional() }).strict();
+
+const usageSchema = z
+  .object({ inputTokens: z.number(), outputTokens: z.number(), cacheReadTokens: z.number(), cacheWriteTokens: z.number(), costUsd: z.number() })
+  .meta({ id: 'Usage' });
+const contextSchema = z.object({ tokens: z.number(), window: z.number(), ratio: z.number() }).meta({ id: 'Context' });
+const turnErrorSchema = z.object({ code: z.string(), message: z.string() }).meta({ id: 'TurnError' });
+
+export const errorResponseSchema = z.object({ error: turnErrorSchema }).meta({ id: 'Error' });
+
+export const sessionSchema = z
+  .object({
+    id: z.string(),
+    key: z.string(),
+    tenant: z.string(),
+    backend: z.string(),
+    agentSessionId: z.string().nullable(),
+    status: z.enum(SESSION_STATUSES),
+    generation: z.number().int(),
+    config: z.object({
+      model: z.string().nullable(),
+      cwd: z.string(),
+      permissionMode: z.string().nullable(),
+      appendSystemPrompt: z.string().nullable(),
+      maxTurns: z.number().nullable(),
+      allowedTools: z.array(z.string()).optional(),
+      disallowedTools: z.array(z.string()).optional(),
+    }),
+    labels: z.record(z.string(), z.string()),
+    turns: z.number().int(),
+    queued: z.number().int(),
+    usage: usageSchema,
+    context: contextSchema,
+    createdAt: z.string(),
+    lastActiveAt: z.string(),
+    expiresAt: z.string().nullable(),
+    closedAt: z.string().nullable(),
+    closeReason: z.string().nullable(),
+  })
+  .meta({ id: 'Session' });
+
+export const turnSchema = z
+  .object({
+    id: z.string(),
+    sessionId: z.string(),
+    key: z.string(),
+    tenant: z.string(),
+    seq: z.number().int(),
+    status: z.enum(TURN_STATUSES),
+    prompt: z.string(),
+    text: z.string().nullable(),
+    error: turnErrorSchema.nullable(),
+    usage: usageSchema.nullable(),
+    context: contextSchema.nullable(),
+    createdAt: z.string(),
+    startedAt: z.string().nullable(),
+    endedAt: z.string().nullable(),
+    durationMs: z.number().nullable(),
+  })
+  .meta({ id: 'Turn' });
+
+/** The `turn.completed` payload: the JSON answer of a synchronous message. */
+export const turnCompletedSchema = z
+  .object({
+    type: z.literal('turn.completed'),
+    tenant: z.string(),
+    key: z.string(),
+    turnId: z.string(),
+    sessionId: z.string(),
+    agentSessionId: z.string().nullable(),
+    text: z.string(),
+    usage: usageSchema,
+    context: contextSchema,
+    durationMs: z.number(),
+    at: z.string(),
+  })
+  .meta({ id: 'TurnCompleted' });
+
+export const acceptedTurnSchema = z
+  .object({ turnId: z.string(), sessionId: z.string(), seq: z.number().int(), status: z.literal('queued') })
+  .meta({ id: 'AcceptedTurn' });
+
+export const interruptResponseSchema = z.object({ interrupted: z.boolean(), turnId: z.string().nullable() }).meta({ id: 'Interrupt' });
+
+export const sessionsResponseSchema = z.object({ sessions: z.array(sessionSchema) });
+export const turnsResponseSchema = z.object({ turns: z.array(turnSchema) });
+
+export type SendMessageBody = z.infer<typeof sendMessageBodySchema>;
+export type SessionOptionsBody = z.infer<typeof sessionOptionsSchema>;
