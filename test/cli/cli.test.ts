@@ -50,7 +50,7 @@ describe('tether CLI (real agent, mock API)', () => {
   });
   afterAll(async () => {
     await mock?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   });
   beforeEach(() => {
     db = join(dir, `tether-${++n}.db`);

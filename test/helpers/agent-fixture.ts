@@ -47,7 +47,8 @@ export async function agentFixture(): Promise<AgentFixture> {
     async cleanup() {
       await Promise.all(opened.map((t) => t.close({ graceMs: 2_000 }).catch(() => undefined)));
       await mock.stop();
-      rmSync(dir, { recursive: true, force: true });
+      // An agent process that was just ended may still be writing into HOME: retry ENOTEMPTY.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
     },
   };
 }

@@ -166,7 +166,7 @@ describe.sequential('mock Anthropic API with the real Claude Code binary', () =>
   });
   afterAll(async () => {
     await mock?.stop();
-    for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+    for (const d of tempDirs) rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   });
   beforeEach(() => mock.reset());
 
