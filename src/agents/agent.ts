@@ -18,6 +18,11 @@ export interface AgentBackend {
   locate(): string;
   /** Opens a runner for one conversation. Cheap: the process starts on the first turn. */
   open(spec: RunnerSpec): Runner;
+  /**
+   * Starts a spare agent process that waits, initialized, for a new conversation (optional:
+   * backends that can park a process). `env` is fixed at this point.
+   */
+  prewarm?(env: NodeJS.ProcessEnv): Promise<Spare>;
   /** Context window of a model when the agent does not report one. */
   contextWindow(model: string | undefined): number;
 }
@@ -41,10 +46,28 @@ export interface Runner {
    * Aborting `signal` interrupts the turn; the result then has error code INTERRUPTED.
    */
   run(prompt: string, signal: AbortSignal): AsyncIterable<AgentEvent>;
-  /** Ends the agent process, if any. Idempotent. */
+  /** Ends the agent process, if any, and resolves once it has exited. Idempotent. */
   close(): Promise<void>;
   /** Pid of the agent process while one runs (for orphan reaping), else null. */
   readonly pid: number | null;
+  /** False once the agent process has exited or the runner was closed. */
+  readonly alive: boolean;
+}
+
+/** A parked, initialized agent process, claimable by one new conversation. */
+export interface Spare {
+  /**
+   * Binds the spare to a new conversation. Returns null when this spare cannot take the spec
+   * (config fixed at prewarm differs, or it already exited): start the conversation normally.
+   * A claim the process refuses once the turn has begun is retried by the runner as a normal
+   * start with the same prompt, so the caller never sees it.
+   */
+  claim(spec: RunnerSpec): Runner | null;
+  readonly alive: boolean;
+  readonly pid: number | null;
+  /** Resolves when the spare's process exits, claimed or not. */
+  readonly exited: Promise<void>;
+  close(): Promise<void>;
 }
 
 export type AgentEvent =

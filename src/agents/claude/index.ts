@@ -1,10 +1,11 @@
 import { existsSync, statSync } from 'node:fs';
-import type { AgentBackend, Runner, RunnerSpec } from '../agent.js';
+import type { AgentBackend, Runner, RunnerSpec, Spare } from '../agent.js';
 import type { SessionConfig } from '../../domain/types.js';
 import { fallbackContextWindow } from '../../domain/usage.js';
 import { invalidInput } from '../../errors.js';
 import { checkClaudeCredentials, resolveClaudeBinary } from './preflight.js';
-import { ClaudeRunner } from './runner.js';
+import { ClaudeRunner, coldStart } from './runner.js';
+import { ClaudeSpare } from './spare.js';
 
 export interface ClaudeBackendOptions {
   /** A Claude Code binary to use instead of the one bundled with the Agent SDK. */
@@ -26,7 +27,10 @@ export function createClaudeBackend(options: ClaudeBackendOptions = {}): AgentBa
       checkClaudeCredentials(env);
     },
     open(spec: RunnerSpec): Runner {
-      return new ClaudeRunner(spec, resolve());
+      return new ClaudeRunner(spec, coldStart(spec, resolve()));
+    },
+    prewarm(env: NodeJS.ProcessEnv): Promise<Spare> {
+      return ClaudeSpare.start(resolve(), env);
     },
     contextWindow: fallbackContextWindow,
   };

@@ -4,40 +4,83 @@ import { AsyncQueue } from '../../lib/async-queue.js';
 import { ErrorCode } from '../../errors.js';
 import { EMPTY_CONTEXT, ZERO_USAGE, type TurnError } from '../../domain/types.js';
 import { ClaudeTurnNormalizer } from './normalize.js';
+import { ProcessWatch, trackedSpawn } from './spawn.js';
 
 /** How long an interrupted turn may take to wind down before its process is ended. */
 const INTERRUPT_GRACE_MS = 5_000;
-const STDERR_TAIL_LINES = 20;
+
+/** Starts the agent process for a runner: a fresh `query()`, or the claim of a parked spare. */
+export interface ClaudeStart {
+  (input: AsyncQueue<SDKUserMessage>): { query: Query; watch: ProcessWatch; claimed?: Promise<unknown> };
+}
+
+/** The SDK options of a conversation started with `query()`. */
+export function claudeOptions(spec: RunnerSpec, binary: string, watch: ProcessWatch): Options {
+  const { config, env, resume, newConversationId } = spec;
+  const options: Options = {
+    cwd: config.cwd,
+    env: { ...env },
+    pathToClaudeCodeExecutable: binary,
+    spawnClaudeCodeProcess: trackedSpawn(watch),
+    includePartialMessages: true,
+  };
+  if (config.model) options.model = config.model;
+  if (config.permissionMode) options.permissionMode = config.permissionMode;
+  if (config.permissionMode === 'bypassPermissions') options.allowDangerouslySkipPermissions = true;
+  if (config.appendSystemPrompt) options.systemPrompt = { type: 'preset', preset: 'claude_code', append: config.appendSystemPrompt };
+  if (config.maxTurns) options.maxTurns = config.maxTurns;
+  if (config.allowedTools) options.allowedTools = config.allowedTools;
+  if (config.disallowedTools) options.disallowedTools = config.disallowedTools;
+  if (resume) options.resume = resume;
+  else if (newConversationId) options.sessionId = newConversationId;
+  return options;
+}
+
+/** A cold start: a new Claude Code process for the spec's conversation. */
+export function coldStart(spec: RunnerSpec, binary: string): ClaudeStart {
+  return (input) => {
+    const watch = new ProcessWatch();
+    return { query: query({ prompt: input, options: claudeOptions(spec, binary, watch) }), watch };
+  };
+}
 
 /**
  * One Claude Code conversation in one process, fed through the Agent SDK's streaming input:
  * the process starts on the first turn and takes each later turn without restarting, until
- * `close()`. Turns run strictly one at a time.
+ * `close()` or until a turn fails (a failed turn can leave the SDK's query unusable, so the
+ * runner then ends itself and the next turn resumes cold). Turns run strictly one at a time.
  */
 export class ClaudeRunner implements Runner {
-  readonly #spec: RunnerSpec;
-  readonly #binary: string;
+  readonly #start: ClaudeStart;
+  /** Used when a spare refuses its claim: the same conversation, started normally. */
+  readonly #fallback: ClaudeStart | null;
   #input: AsyncQueue<SDKUserMessage> | null = null;
   #query: Query | null = null;
+  #watch: ProcessWatch | null = null;
+  #claimRefused = false;
   #messages: AsyncIterator<SDKMessage> | null = null;
   #agentSessionId: string | null;
   #model: string | null;
-  /** Running total the SDK reported last; turn cost is the difference. */
+  /** Running total the SDK reported last; a turn's cost is the difference. */
   #costSoFar: number;
+  #turnsDone = 0;
   #busy = false;
   #closed = false;
-  #stderr: string[] = [];
 
-  constructor(spec: RunnerSpec, binary: string) {
-    this.#spec = spec;
-    this.#binary = binary;
+  constructor(spec: RunnerSpec, start: ClaudeStart, fallback: ClaudeStart | null = null) {
+    this.#start = start;
+    this.#fallback = fallback;
     this.#agentSessionId = spec.resume;
     this.#model = spec.config.model ?? null;
     this.#costSoFar = spec.priorCostUsd ?? 0;
   }
 
   get pid(): number | null {
-    return null;
+    return this.#watch?.pid ?? null;
+  }
+
+  get alive(): boolean {
+    return !this.#closed && (this.#watch === null || this.#watch.alive);
   }
 
   async *run(prompt: string, signal: AbortSignal): AsyncGenerator<AgentEvent> {
@@ -53,20 +96,17 @@ export class ClaudeRunner implements Runner {
       // An agent that does not wind down in time is ended; the turn still ends `interrupted`.
       interruptTimer = setTimeout(() => void this.close(), INTERRUPT_GRACE_MS);
     };
+    const message = { type: 'user' as const, message: { role: 'user' as const, content: prompt }, parent_tool_use_id: null, session_id: this.#agentSessionId ?? '' };
     try {
       if (signal.aborted) {
         yield this.#failed(normalizer, startedAt, { code: ErrorCode.INTERRUPTED, message: 'the turn was interrupted before it started' });
         finished = true;
         return;
       }
-      this.#ensureStarted();
+      this.#ensureStarted(this.#start);
       signal.addEventListener('abort', onAbort, { once: true });
-      this.#input!.push({
-        type: 'user',
-        message: { role: 'user', content: prompt },
-        parent_tool_use_id: null,
-        session_id: this.#agentSessionId ?? '',
-      });
+      this.#input!.push(message);
+      let sawOutput = false;
       for (;;) {
         let next: IteratorResult<SDKMessage> | null;
         let crash: unknown = null;
@@ -76,8 +116,18 @@ export class ClaudeRunner implements Runner {
           next = null;
           crash = err;
         }
-        if (next === null || next.done) {
-          // The process ended (or the SDK threw) before this turn's result.
+        const ended = next === null || next.done === true;
+        const refusedClaim =
+          this.#fallback !== null && this.#turnsDone === 0 && !sawOutput && (this.#claimRefused || (!ended && isNotClaimed(next!.value)));
+        if (refusedClaim && !signal.aborted) {
+          // The spare would not take this conversation: start it normally, same prompt.
+          await this.#stopProcess();
+          this.#claimRefused = false;
+          this.#ensureStarted(this.#fallback!);
+          this.#input!.push(message);
+          continue;
+        }
+        if (ended) {
           const error = signal.aborted
             ? { code: ErrorCode.INTERRUPTED, message: 'the turn was interrupted' }
             : { code: ErrorCode.AGENT_FAILED, message: this.#describeCrash(crash) };
@@ -86,24 +136,29 @@ export class ClaudeRunner implements Runner {
           finished = true;
           return;
         }
-        const message = next.value;
-        for (const event of normalizer.accept(message)) {
+        const sdkMessage = next!.value;
+        for (const event of normalizer.accept(sdkMessage)) {
           if (event.type === 'init') {
             this.#agentSessionId = event.agentSessionId;
             this.#model = event.model;
+          } else {
+            sawOutput = true;
           }
           yield event;
         }
-        if (message.type === 'result') {
-          const total = message.total_cost_usd ?? 0;
+        if (sdkMessage.type === 'result') {
+          const total = sdkMessage.total_cost_usd ?? 0;
           // Running totals restart when a process cannot read the saved one; never go negative.
           const cost = total >= this.#costSoFar ? total - this.#costSoFar : total;
           this.#costSoFar = total;
-          let result = normalizer.finish(message, roundCost(cost));
+          let result = normalizer.finish(sdkMessage, Math.round(cost * 1e6) / 1e6);
           if (signal.aborted && !result.ok) {
             result = { ...result, error: { code: ErrorCode.INTERRUPTED, message: 'the turn was interrupted' } };
           }
           this.#agentSessionId = result.agentSessionId ?? this.#agentSessionId;
+          this.#turnsDone++;
+          // After an error result the SDK's query may throw on the next read: do not reuse it.
+          if (!result.ok) await this.close();
           yield result;
           finished = true;
           return;
@@ -121,47 +176,41 @@ export class ClaudeRunner implements Runner {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#stopProcess();
+  }
+
+  #ensureStarted(start: ClaudeStart): void {
+    if (this.#query) return;
+    this.#input = new AsyncQueue<SDKUserMessage>();
+    const started = start(this.#input);
+    this.#query = started.query;
+    this.#watch = started.watch;
+    started.claimed?.catch((err: unknown) => {
+      // `option_not_applied` means the session runs anyway (without that model option).
+      if (!(err instanceof Error && err.message.startsWith('option_not_applied'))) this.#claimRefused = true;
+    });
+    this.#messages = this.#query[Symbol.asyncIterator]();
+  }
+
+  async #stopProcess(): Promise<void> {
     this.#input?.end();
     try {
       this.#query?.close();
     } catch {
       // already gone
     }
+    const watch = this.#watch;
     this.#query = null;
     this.#messages = null;
-  }
-
-  #ensureStarted(): void {
-    if (this.#query) return;
-    const { config, env, resume, newConversationId } = this.#spec;
-    const options: Options = {
-      cwd: config.cwd,
-      env: { ...env },
-      pathToClaudeCodeExecutable: this.#binary,
-      includePartialMessages: true,
-      stderr: (data: string) => {
-        for (const line of data.split('\n')) if (line.trim()) this.#stderr.push(line);
-        if (this.#stderr.length > STDERR_TAIL_LINES) this.#stderr.splice(0, this.#stderr.length - STDERR_TAIL_LINES);
-      },
-    };
-    if (config.model) options.model = config.model;
-    if (config.permissionMode) options.permissionMode = config.permissionMode;
-    if (config.permissionMode === 'bypassPermissions') options.allowDangerouslySkipPermissions = true;
-    if (config.appendSystemPrompt) options.systemPrompt = { type: 'preset', preset: 'claude_code', append: config.appendSystemPrompt };
-    if (config.maxTurns) options.maxTurns = config.maxTurns;
-    if (config.allowedTools) options.allowedTools = config.allowedTools;
-    if (config.disallowedTools) options.disallowedTools = config.disallowedTools;
-    if (resume) options.resume = resume;
-    else if (newConversationId) options.sessionId = newConversationId;
-
-    this.#input = new AsyncQueue<SDKUserMessage>();
-    this.#query = query({ prompt: this.#input, options });
-    this.#messages = this.#query[Symbol.asyncIterator]();
+    this.#input = null;
+    // close() asks the SDK to end the process; wait until it has, killing it if it lingers.
+    await watch?.kill();
   }
 
   #describeCrash(err: unknown): string {
-    const reason = err instanceof Error ? err.message : 'the agent process ended before the turn finished';
-    const tail = this.#stderr.slice(-3).join(' | ');
+    const watch = this.#watch;
+    const reason = err instanceof Error ? err.message : (watch?.describeExit() ?? 'the agent process ended before the turn finished');
+    const tail = (watch?.stderr ?? []).slice(-3).join(' | ');
     // The SDK often quotes stderr in its own message already.
     return tail && !reason.includes(tail.slice(0, 80)) ? `${reason} (stderr: ${tail})` : reason;
   }
@@ -180,6 +229,7 @@ export class ClaudeRunner implements Runner {
   }
 }
 
-function roundCost(cost: number): number {
-  return Math.round(cost * 1e6) / 1e6;
+/** The error result a spare gives a prompt it would not take. */
+function isNotClaimed(message: SDKMessage): boolean {
+  return message.type === 'result' && message.is_error && message.subtype === 'success' && message.result.startsWith('not_claimed');
 }

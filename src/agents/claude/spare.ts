@@ -1,0 +1,83 @@
+import { prewarm, type SpareProcess } from '@anthropic-ai/claude-agent-sdk';
+import type { Runner, RunnerSpec, Spare } from '../agent.js';
+import { ClaudeRunner, coldStart, type ClaudeStart } from './runner.js';
+import { ProcessWatch, trackedSpawn } from './spawn.js';
+
+/**
+ * A parked Claude Code process (the SDK's `prewarm`): tools, plugins and MCP handshakes done
+ * before the first message. Only a new conversation whose settings the spare can take at claim
+ * time (cwd, model, permission mode, appended system prompt) uses it; everything else the
+ * process fixed at start-up (environment, tool lists, max turns) must match what it was parked
+ * with, so such a session starts normally instead.
+ */
+export class ClaudeSpare implements Spare {
+  readonly #spare: SpareProcess;
+  readonly #watch: ProcessWatch;
+  readonly #binary: string;
+  readonly #env: NodeJS.ProcessEnv;
+  #claimed = false;
+
+  private constructor(spare: SpareProcess, watch: ProcessWatch, binary: string, env: NodeJS.ProcessEnv) {
+    this.#spare = spare;
+    this.#watch = watch;
+    this.#binary = binary;
+    this.#env = env;
+  }
+
+  static async start(binary: string, env: NodeJS.ProcessEnv): Promise<ClaudeSpare> {
+    const watch = new ProcessWatch();
+    const spare = await prewarm({
+      options: { env: { ...env }, pathToClaudeCodeExecutable: binary, includePartialMessages: true, spawnClaudeCodeProcess: trackedSpawn(watch) },
+    });
+    return new ClaudeSpare(spare, watch, binary, env);
+  }
+
+  get alive(): boolean {
+    return !this.#claimed && this.#watch.alive;
+  }
+
+  get pid(): number | null {
+    return this.#watch.pid;
+  }
+
+  get exited(): Promise<void> {
+    return this.#watch.exited;
+  }
+
+  claim(spec: RunnerSpec): Runner | null {
+    if (!this.alive || !claimable(spec, this.#env)) return null;
+    this.#claimed = true;
+    const { config } = spec;
+    const start: ClaudeStart = (input) => {
+      const options: Parameters<SpareProcess['claim']>[0]['options'] = { cwd: config.cwd };
+      if (config.model) options.model = config.model;
+      if (config.permissionMode) options.permissionMode = config.permissionMode;
+      if (config.appendSystemPrompt) options.appendSystemPrompt = config.appendSystemPrompt;
+      return { query: this.#spare.claim({ prompt: input, options }), watch: this.#watch, claimed: this.#spare.claimed };
+    };
+    return new ClaudeRunner(spec, start, coldStart(spec, this.#binary));
+  }
+
+  async close(): Promise<void> {
+    if (this.#claimed) return;
+    this.#spare.close();
+    await this.#watch.kill();
+  }
+}
+
+/** Whether a conversation can start on a spare parked with `parkedEnv`. */
+function claimable(spec: RunnerSpec, parkedEnv: NodeJS.ProcessEnv): boolean {
+  const { config } = spec;
+  if (spec.resume !== null) return false;
+  if (config.allowedTools || config.disallowedTools || config.maxTurns) return false;
+  if (config.env && Object.keys(config.env).length > 0) return false;
+  // A spare parked without allowDangerouslySkipPermissions refuses that mode; skip the round trip.
+  if (config.permissionMode === 'bypassPermissions') return false;
+  return sameEnv(spec.env, parkedEnv);
+}
+
+function sameEnv(a: NodeJS.ProcessEnv, b: NodeJS.ProcessEnv): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const key of keys) if (a[key] !== b[key]) return false;
+  return true;
+}
