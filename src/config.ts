@@ -1,3 +1,4 @@
+import { freemem } from 'node:os';
 import { z } from 'zod';
 import { invalidInput } from './errors.js';
 import { PERMISSION_MODES } from './domain/types.js';
@@ -9,6 +10,11 @@ import { PERMISSION_MODES } from './domain/types.js';
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const ratio = z.coerce.number().gt(0).max(1);
+
+/** A warm Claude process holds ~200 MB; budget 300 MB each from free memory, at most 32. */
+export function defaultMaxLive(freeBytes: number = freemem()): number {
+  return Math.max(1, Math.min(32, Math.floor(freeBytes / (300 * 1024 * 1024))));
+}
 
 export const configSchema = z
   .object({
@@ -36,6 +42,12 @@ export const configSchema = z
     janitorIntervalSec: int(0, 86_400).default(60),
     /** Context ratio at which the next message starts a new generation, per backend. */
     resetAt: z.object({ claude: ratio.default(0.8), codex: ratio.default(0.8) }).prefault({}),
+    /** Agent processes at most (warm runners and spares); default from free memory. */
+    maxLive: int(1, 1_000).default(() => defaultMaxLive()),
+    /** Seconds an idle warm runner keeps its process before hibernating. */
+    liveIdleSec: int(1, 7 * 24 * 3600).default(600),
+    /** Spare agent processes kept parked for new sessions. */
+    spares: int(0, 16).default(1),
     /** Tenant of callers that do not name one (auth off, embedded use). */
     tenant: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).default('default'),
     /** Session defaults, used when a first message does not set them. */
@@ -86,6 +98,9 @@ export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly stri
   maxQueue: ['TETHER_MAX_QUEUE'],
   leaseTtlMs: ['TETHER_LEASE_TTL_MS'],
   janitorIntervalSec: ['TETHER_JANITOR_INTERVAL'],
+  maxLive: ['TETHER_MAX_LIVE'],
+  liveIdleSec: ['TETHER_LIVE_IDLE'],
+  spares: ['TETHER_SPARES'],
   tenant: ['TETHER_TENANT'],
   defaultCwd: ['TETHER_CWD'],
   defaultModel: ['TETHER_MODEL'],

@@ -1,6 +1,7 @@
 import type { TetherEvent, TetherEventType, TurnResult } from '../domain/events.js';
 import type { Labels, SessionConfig, SessionRecord, SessionStatus, TurnRecord } from '../domain/types.js';
 import type { OnBusy, StoreStats } from '../store/store.js';
+import type { RunnerPoolStats } from './runners/pool.js';
 
 /** Options of one message. Session settings (`cwd`, `model`, …) apply when it creates a session. */
 export interface SendOptions extends Partial<SessionConfig> {
@@ -36,8 +37,10 @@ export interface ListFilter {
 
 export interface TetherStats extends StoreStats {
   tenant: string | null;
-  /** Turns running in this process now. */
+  /** Turns of this process that are queued or running now. */
   runningHere: number;
+  /** Agent processes of this process: warm runners, spares, the cap. */
+  runners: RunnerPoolStats;
 }
 
 export interface GcResult {
@@ -45,6 +48,8 @@ export interface GcResult {
   evicted: number;
   /** Turns ended because their process died. */
   recovered: number;
+  /** Idle warm runners whose process ended (idle too long, or dead). */
+  hibernated: number;
 }
 
 export type TetherListener = (event: TetherEvent) => void;

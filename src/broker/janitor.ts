@@ -5,6 +5,7 @@ import { ErrorCode } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { GcResult } from './api.js';
 import type { OwnerId } from './owner.js';
+import type { RunnerPool } from './runners/pool.js';
 
 /** Sessions swept per statement: bounded work per transaction, so writers never wait long. */
 const BATCH = 500;
@@ -14,6 +15,7 @@ export interface JanitorDeps {
   owner: OwnerId;
   logger: Logger;
   maxSessions: number;
+  pool: RunnerPool;
   emit(event: SessionEvent): void;
 }
 
@@ -72,10 +74,11 @@ export class Janitor {
       evicted += batch.length;
       if (batch.length < BATCH) break;
     }
-    if (recovered.interrupted.length + expired + evicted > 0) {
-      this.#deps.logger.info({ recovered: recovered.interrupted.length, expired, evicted }, 'janitor pass');
+    const hibernated = this.#deps.pool.sweep();
+    if (recovered.interrupted.length + expired + evicted + hibernated > 0) {
+      this.#deps.logger.info({ recovered: recovered.interrupted.length, expired, evicted, hibernated }, 'janitor pass');
     }
-    return { expired, evicted, recovered: recovered.interrupted.length };
+    return { expired, evicted, recovered: recovered.interrupted.length, hibernated };
   }
 
   #emit(type: 'session.expired' | 'session.evicted', session: SessionRecord): void {

@@ -15,6 +15,7 @@ import type { GcResult, ListFilter, Readiness, SendOptions, SequencedEvent, Teth
 import { TurnEventLog } from './event-log.js';
 import { EventBus } from './event-bus.js';
 import { Janitor } from './janitor.js';
+import { RunnerPool } from './runners/pool.js';
 import { createOwnerId, type OwnerId } from './owner.js';
 import { resolveSend } from './send-options.js';
 import { TurnHandleImpl } from './turn-handle.js';
@@ -52,6 +53,7 @@ export async function createTether(options: CreateTetherOptions = {}): Promise<T
   const broker = new Broker({
     config,
     env,
+    clock: clock ?? systemClock,
     store: theStore,
     backends: { claude: createClaudeBackend(config.claudePath ? { claudePath: config.claudePath } : {}), ...backends },
     contextPolicy: contextPolicy ?? resetAtRatio(config.resetAt),
@@ -69,6 +71,7 @@ export async function createTether(options: CreateTetherOptions = {}): Promise<T
 interface BrokerDeps {
   config: TetherConfig;
   env: NodeJS.ProcessEnv;
+  clock: Clock;
   store: Store;
   backends: Partial<Record<BackendName, AgentBackend>>;
   contextPolicy: ContextPolicy;
@@ -86,6 +89,7 @@ class Broker implements Tether {
   readonly #bus: EventBus;
   readonly #wakeups = new Wakeups();
   readonly #janitor: Janitor;
+  readonly #pool: RunnerPool;
   /** Sends of this process that have not ended (accepted or not yet), by a local id. */
   readonly #inFlight = new Map<string, { handle: TurnHandleImpl; done: Promise<void> }>();
   /** Accepted turns of this process that have not ended, by turn id. */
@@ -102,11 +106,21 @@ class Broker implements Tether {
     this.#policy = deps.contextPolicy;
     this.#log = deps.logger;
     this.#bus = new EventBus((err) => this.#log.warn({ err }, 'event listener threw'));
+    this.#pool = new RunnerPool({
+      backend: this.#backend('claude'),
+      maxLive: this.#config.maxLive,
+      idleMs: this.#config.liveIdleSec * 1000,
+      spares: this.#config.spares,
+      env: this.#env,
+      clock: deps.clock,
+      logger: this.#log,
+    });
     this.#janitor = new Janitor({
       store: this.#store,
       owner: this.#owner,
       logger: this.#log,
       maxSessions: this.#config.maxSessions,
+      pool: this.#pool,
       emit: (event) => this.#bus.emit(event),
     });
   }
@@ -115,6 +129,7 @@ class Broker implements Tether {
     const result = await this.#janitor.run();
     if (result.recovered > 0) this.#log.info({ recovered: result.recovered }, 'ended turns left by a stopped process');
     this.#janitor.start(this.#config.janitorIntervalSec);
+    this.#pool.start();
   }
 
   send(key: string, prompt: string, options: SendOptions = {}): TurnHandle {
@@ -194,7 +209,7 @@ class Broker implements Tether {
   #turnDeps(): TurnDeps {
     return {
       store: this.#store,
-      backend: this.#backend('claude'),
+      pool: this.#pool,
       owner: this.#owner,
       wakeups: this.#wakeups,
       logger: this.#log,
@@ -305,7 +320,7 @@ class Broker implements Tether {
   async stats(options?: { tenant?: string }): Promise<TetherStats> {
     const tenant = options?.tenant === undefined ? null : validateTenant(options.tenant);
     const stats = await this.#store.stats(tenant ?? undefined);
-    return { ...stats, tenant, runningHere: this.#inFlight.size };
+    return { ...stats, tenant, runningHere: this.#handles.size, runners: this.#pool.stats };
   }
 
   async interrupt(key: string, options?: { tenant?: string }): Promise<{ turnId: string | null }> {
@@ -408,6 +423,8 @@ class Broker implements Tether {
         await Promise.all(pending.map((p) => p.done));
       }
     }
+    // Every agent process ends before the store closes: nothing outlives Tether.
+    await this.#pool.close();
     this.#owner.release();
     await this.#store.close();
   }

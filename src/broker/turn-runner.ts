@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { AgentBackend, AgentResult } from '../agents/agent.js';
+import type { AgentResult } from '../agents/agent.js';
 import type { TetherEvent } from '../domain/events.js';
 import type { Lease, SessionRecord, TurnError, TurnRecord } from '../domain/types.js';
 import { ErrorCode, TetherError, isTetherError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { OwnerId } from './owner.js';
+import type { LentRunner, RunnerPool } from './runners/pool.js';
 import type { TurnHandleImpl } from './turn-handle.js';
 import type { Wakeups } from './wakeups.js';
 
 /** What running a turn needs from the broker. */
 export interface TurnDeps {
   store: Store;
-  backend: AgentBackend;
+  pool: RunnerPool;
   owner: OwnerId;
   wakeups: Wakeups;
   logger: Logger;
@@ -80,6 +81,24 @@ export async function runTurn(deps: TurnDeps, handle: TurnHandleImpl, turn: Turn
   }, Math.max(250, Math.floor(deps.leaseTtlMs / 3)));
   renewal.unref();
 
+  let lent: LentRunner | null = null;
+  try {
+    lent = await deps.pool.acquire(
+      current,
+      lease.epoch,
+      {
+        config: current.config,
+        resume: current.agentSessionId,
+        newConversationId: randomUUID(),
+        env: { ...deps.env, ...current.config.env },
+        priorCostUsd: current.usage.costUsd,
+      },
+      runAbort.signal,
+    );
+  } catch (err) {
+    deps.logger.warn({ err, turnId: turn.id }, 'no agent process for the turn');
+  }
+
   deps.emit(
     {
       type: 'turn.started',
@@ -87,23 +106,19 @@ export async function runTurn(deps: TurnDeps, handle: TurnHandleImpl, turn: Turn
       sessionId: current.id,
       agentSessionId: current.agentSessionId,
       resumed: current.agentSessionId !== null,
+      runner: lent?.source ?? 'cold',
       at: new Date().toISOString(),
     },
     handle,
   );
 
-  const runner = deps.backend.open({
-    config: current.config,
-    resume: current.agentSessionId,
-    newConversationId: randomUUID(),
-    env: { ...deps.env, ...current.config.env },
-    priorCostUsd: current.usage.costUsd,
-  });
   const startedAt = performance.now();
   let result: AgentResult | null = null;
+  let runError: TurnError | null = null;
   const texts: string[] = [];
   try {
-    for await (const event of runner.run(turn.prompt, runAbort.signal)) {
+    if (!lent) throw new TetherError(runAbort.signal.aborted ? ErrorCode.INTERRUPTED : ErrorCode.AGENT_UNAVAILABLE, runAbort.signal.aborted ? 'the turn was interrupted while waiting for an agent process' : 'Tether is shutting down');
+    for await (const event of lent.runner.run(turn.prompt, runAbort.signal)) {
       const at = new Date().toISOString();
       const turnBase = { ...base, sessionId: current.id, at };
       switch (event.type) {
@@ -133,19 +148,21 @@ export async function runTurn(deps: TurnDeps, handle: TurnHandleImpl, turn: Turn
     }
   } catch (err) {
     if (isTetherError(err, ErrorCode.LEASE_LOST)) leaseLost = true;
+    else runError = toTurnError(err);
     deps.logger.warn({ err, turnId: turn.id }, 'agent run ended with an error');
     result = null;
   } finally {
     clearInterval(renewal);
     signal.removeEventListener('abort', stopRun);
-    await runner.close();
+    // A healthy runner stays warm for the session's next turn; anything else is ended.
+    lent?.release({ ok: result?.ok === true && !leaseLost, epoch: lease.epoch, agentSessionId: result?.agentSessionId ?? current.agentSessionId });
   }
 
   const durationMs = Math.round(performance.now() - startedAt);
   const error: TurnError | null = leaseLost
     ? { code: ErrorCode.LEASE_LOST, message: 'the turn lost its lease (the store was unreachable too long) and was stopped' }
     : result === null
-      ? { code: ErrorCode.AGENT_FAILED, message: 'the agent ended without a result' }
+      ? (runError ?? { code: ErrorCode.AGENT_FAILED, message: 'the agent ended without a result' })
       : result.error;
   const status = error === null ? 'succeeded' : error.code === ErrorCode.INTERRUPTED ? 'interrupted' : 'failed';
   const text = result?.text || texts.join('\n\n');

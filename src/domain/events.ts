@@ -29,6 +29,8 @@ export interface TurnStartedEvent extends TurnBase {
   /** The agent conversation this turn continues; null for a session's first turn. */
   agentSessionId: string | null;
   resumed: boolean;
+  /** Where the agent process came from: a warm runner, a parked spare, or a cold start. */
+  runner: 'warm' | 'spare' | 'cold';
 }
 
 export interface TextDeltaEvent extends TurnBase {

@@ -40,7 +40,8 @@ export async function agentFixture(): Promise<AgentFixture> {
     dbPath,
     env,
     async open(options: CreateTetherOptions = {}) {
-      const tether = await createTether({ db: dbPath, env, defaultCwd: cwd, logLevel: 'silent', janitorIntervalSec: 0, ...options });
+      // No parked spares unless a test asks: each is a 200 MB process started for nothing.
+      const tether = await createTether({ db: dbPath, env, defaultCwd: cwd, logLevel: 'silent', janitorIntervalSec: 0, spares: 0, ...options });
       opened.push(tether);
       return tether;
     },

@@ -1,0 +1,286 @@
+import type { Logger } from 'pino';
+import type { AgentBackend, Runner, RunnerSpec, Spare } from '../../agents/agent.js';
+import type { Clock } from '../../domain/clock.js';
+import type { SessionRecord } from '../../domain/types.js';
+import { ErrorCode, TetherError } from '../../errors.js';
+
+export interface RunnerPoolOptions {
+  backend: AgentBackend;
+  /** Agent processes at most, spares and processes still exiting included. */
+  maxLive: number;
+  /** An idle warm runner hibernates (its process ends) after this long. */
+  idleMs: number;
+  /** Spare processes to keep parked for new sessions. */
+  spares: number;
+  /** Environment spares are parked with (a session with other env starts normally). */
+  env: NodeJS.ProcessEnv;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** A runner lent to one turn. `release` must be called once the turn is over. */
+export interface LentRunner {
+  runner: Runner;
+  /** How the process was obtained: reused warm, claimed from a spare, or started cold. */
+  source: 'warm' | 'spare' | 'cold';
+  release(outcome: { ok: boolean; epoch: number; agentSessionId: string | null }): void;
+}
+
+export interface RunnerPoolStats {
+  /** Agent processes that exist now (warm, spares, starting, exiting). */
+  live: number;
+  busy: number;
+  idle: number;
+  spares: number;
+  /** Turns waiting for a free slot. */
+  waiting: number;
+  maxLive: number;
+}
+
+interface Warm {
+  sessionId: string;
+  runner: Runner;
+  /** Lease epoch of the last turn this runner ran; -1 before its first. */
+  epoch: number;
+  agentSessionId: string | null;
+  busy: boolean;
+  lastUsed: number;
+}
+
+/** After a failed prewarm, wait this long before trying again: no hot loop on a broken agent. */
+const PREWARM_RETRY_MS = 30_000;
+
+/**
+ * Warm agent processes for active sessions, within a budget.
+ *
+ * - A session's next turn goes straight into its warm runner, if that runner is fresh: it ran
+ *   the turn with the previous lease epoch. The epoch rises exactly once per turn started, on
+ *   any node, so a runner that missed a turn (run elsewhere, or a reset, fork or import) is
+ *   stale and replaced by a cold resume.
+ * - At most `maxLive` processes exist at once. When a turn needs a process at the cap, the least
+ *   recently used idle runner hibernates (its process ends; its session resumes cold later),
+ *   then a spare is given up; if every process is busy the turn waits, first come first served.
+ * - New sessions start on a parked spare when one fits; the rest start cold.
+ */
+export class RunnerPool {
+  readonly #o: RunnerPoolOptions;
+  readonly #warm = new Map<string, Warm>();
+  #spares: Spare[] = [];
+  #startingSpares = 0;
+  /** Slots promised to turns that are opening their runner. */
+  #reserved = 0;
+  /** Processes asked to end that have not exited yet: they still count against the cap. */
+  #exiting = 0;
+  #waiters: Array<() => void> = [];
+  #prewarmBlockedUntil = 0;
+  #closed = false;
+
+  constructor(options: RunnerPoolOptions) {
+    this.#o = options;
+  }
+
+  get stats(): RunnerPoolStats {
+    let busy = 0;
+    for (const w of this.#warm.values()) if (w.busy) busy++;
+    return { live: this.#live(), busy, idle: this.#warm.size - busy, spares: this.#spares.length, waiting: this.#waiters.length, maxLive: this.#o.maxLive };
+  }
+
+  /** Pids of every agent process the pool holds (for reaping and for tests). */
+  pids(): number[] {
+    const pids = [...this.#warm.values()].map((w) => w.runner.pid);
+    for (const spare of this.#spares) pids.push(spare.pid);
+    return pids.filter((pid): pid is number => pid !== null);
+  }
+
+  /** Starts parking spares, if configured. */
+  start(): void {
+    this.#replenish();
+  }
+
+  /**
+   * A runner for the turn holding lease `epoch` of `session`: its warm one when fresh, else a new
+   * one (a spare for a new conversation, else cold), waiting for a slot at the cap.
+   */
+  async acquire(session: SessionRecord, epoch: number, spec: RunnerSpec, signal: AbortSignal): Promise<LentRunner> {
+    if (this.#closed) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'Tether is shutting down');
+    const existing = this.#warm.get(session.id);
+    if (existing && !existing.busy) {
+      if (existing.runner.alive && existing.epoch === epoch - 1 && existing.agentSessionId === session.agentSessionId) {
+        existing.busy = true;
+        return this.#lend(existing, 'warm');
+      }
+      // Stale (a turn ran elsewhere) or dead: this process must not serve the conversation.
+      this.#retire(existing);
+    }
+    await this.#reserveSlot(signal);
+    let runner: Runner | null = null;
+    let source: LentRunner['source'] = 'cold';
+    try {
+      if (spec.resume === null) {
+        const spare = this.#spares.shift();
+        if (spare) {
+          runner = spare.claim(spec);
+          if (runner) source = 'spare';
+          else void this.#closeCounted(() => spare.close());
+        }
+      }
+      runner ??= this.#o.backend.open(spec);
+    } finally {
+      this.#reserved--;
+    }
+    const entry: Warm = { sessionId: session.id, runner, epoch: -1, agentSessionId: session.agentSessionId, busy: true, lastUsed: this.#o.clock.now() };
+    this.#warm.set(session.id, entry);
+    if (source === 'spare') this.#replenish();
+    return this.#lend(entry, source);
+  }
+
+  /** Hibernates idle runners past their idle time and drops dead ones. Returns how many ended. */
+  sweep(): number {
+    const cutoff = this.#o.clock.now() - this.#o.idleMs;
+    let ended = 0;
+    for (const w of [...this.#warm.values()]) {
+      if (!w.busy && (w.lastUsed <= cutoff || !w.runner.alive)) {
+        this.#retire(w);
+        ended++;
+      }
+    }
+    this.#spares = this.#spares.filter((s) => s.alive);
+    this.#replenish();
+    return ended;
+  }
+
+  /** Ends every process; turns still waiting for a slot fail. Resolves once all have exited. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const wake of this.#waiters.splice(0)) wake();
+    const closing = [...this.#warm.values()].map((w) => w.runner.close());
+    this.#warm.clear();
+    closing.push(...this.#spares.map((s) => s.close()));
+    this.#spares = [];
+    await Promise.all(closing);
+    while (this.#startingSpares > 0 || this.#exiting > 0) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  #live(): number {
+    return this.#warm.size + this.#spares.length + this.#startingSpares + this.#reserved + this.#exiting;
+  }
+
+  #lend(entry: Warm, source: LentRunner['source']): LentRunner {
+    let released = false;
+    return {
+      runner: entry.runner,
+      source,
+      release: ({ ok, epoch, agentSessionId }) => {
+        if (released) return;
+        released = true;
+        entry.busy = false;
+        if (!ok || !entry.runner.alive || this.#closed || this.#warm.get(entry.sessionId) !== entry) {
+          this.#retire(entry);
+          return;
+        }
+        entry.epoch = epoch;
+        entry.agentSessionId = agentSessionId;
+        entry.lastUsed = this.#o.clock.now();
+        this.#wakeOne();
+      },
+    };
+  }
+
+  async #reserveSlot(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      if (this.#closed) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'Tether is shutting down');
+      if (signal.aborted) throw new TetherError(ErrorCode.INTERRUPTED, 'the turn was interrupted while waiting for an agent slot');
+      if (this.#live() < this.#o.maxLive) {
+        this.#reserved++;
+        return;
+      }
+      const lru = this.#leastRecentlyUsedIdle();
+      if (lru) {
+        this.#retire(lru);
+        continue;
+      }
+      const spare = this.#spares.shift();
+      if (spare) {
+        void this.#closeCounted(() => spare.close());
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          signal.removeEventListener('abort', wake);
+          this.#waiters = this.#waiters.filter((w) => w !== wake);
+          resolve();
+        };
+        signal.addEventListener('abort', wake, { once: true });
+        this.#waiters.push(wake);
+      });
+    }
+  }
+
+  #leastRecentlyUsedIdle(): Warm | null {
+    let lru: Warm | null = null;
+    for (const w of this.#warm.values()) if (!w.busy && (!lru || w.lastUsed < lru.lastUsed)) lru = w;
+    return lru;
+  }
+
+  /** Takes a runner out of the pool and ends its process; its slot frees once it has exited. */
+  #retire(entry: Warm): void {
+    if (this.#warm.get(entry.sessionId) === entry) this.#warm.delete(entry.sessionId);
+    void this.#closeCounted(() => entry.runner.close());
+  }
+
+  async #closeCounted(close: () => Promise<void>): Promise<void> {
+    this.#exiting++;
+    try {
+      await close();
+    } catch (err) {
+      this.#o.logger.warn({ err }, 'closing an agent process failed');
+    } finally {
+      this.#exiting--;
+      this.#wakeOne();
+      this.#replenish();
+    }
+  }
+
+  #wakeOne(): void {
+    this.#waiters.shift()?.();
+  }
+
+  /** Parks spares up to the target while there is room under the cap and nobody waits. */
+  #replenish(): void {
+    const backend = this.#o.backend;
+    if (!backend.prewarm || this.#closed) return;
+    while (
+      this.#spares.length + this.#startingSpares < this.#o.spares &&
+      this.#live() < this.#o.maxLive &&
+      this.#waiters.length === 0 &&
+      Date.now() >= this.#prewarmBlockedUntil
+    ) {
+      this.#startingSpares++;
+      backend.prewarm(this.#o.env).then(
+        (spare) => {
+          this.#startingSpares--;
+          if (this.#closed) {
+            void spare.close();
+            return;
+          }
+          this.#spares.push(spare);
+          // A parked spare that dies is replaced.
+          void spare.exited.then(() => {
+            const before = this.#spares.length;
+            this.#spares = this.#spares.filter((s) => s !== spare);
+            if (this.#spares.length !== before) {
+              this.#wakeOne();
+              this.#replenish();
+            }
+          });
+        },
+        (err: unknown) => {
+          this.#startingSpares--;
+          this.#prewarmBlockedUntil = Date.now() + PREWARM_RETRY_MS;
+          this.#o.logger.warn({ err }, 'could not park a spare agent process; new sessions start cold');
+          this.#wakeOne();
+        },
+      );
+    }
+  }
+}

@@ -1,0 +1,160 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/domain/clock.js';
+import type { TetherEvent, TurnStartedEvent } from '../../src/domain/events.js';
+import { ErrorCode } from '../../src/errors.js';
+import type { Tether } from '../../src/broker/api.js';
+import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
+import { agentChildren, isRunning, sampleMax } from '../helpers/processes.js';
+
+/** Sends and returns the reply with where the agent process came from. */
+async function turn(tether: Tether, key: string, prompt: string): Promise<{ text: string; runner: TurnStartedEvent['runner'] }> {
+  const handle = tether.send(key, prompt);
+  let runner: TurnStartedEvent['runner'] | undefined;
+  for await (const event of handle) if (event.type === 'turn.started') runner = event.runner;
+  return { text: (await handle.result).text, runner: runner! };
+}
+
+describe('warm runners (real agent)', () => {
+  let fx: AgentFixture;
+  beforeEach(async () => {
+    fx = await agentFixture();
+  });
+  afterEach(async () => fx.cleanup());
+
+  it('keeps a session warm: later turns go into the same process', async () => {
+    const tether = await fx.open();
+    expect(await turn(tether, 'warm:1', 'one')).toEqual({ text: 'Reply #1: one', runner: 'cold' });
+    const pids = agentChildren();
+    expect(pids).toHaveLength(1);
+    expect(await turn(tether, 'warm:1', 'two')).toEqual({ text: 'Reply #2: two', runner: 'warm' });
+    expect(await turn(tether, 'warm:1', 'three')).toEqual({ text: 'Reply #3: three', runner: 'warm' });
+    expect(agentChildren()).toEqual(pids);
+    expect(fx.mock.mainRequests().at(-1)!.userTexts).toEqual(['one', 'two', 'three']);
+    expect((await tether.stats()).runners).toMatchObject({ live: 1, idle: 1, busy: 0 });
+  });
+
+  it('never runs more agent processes than maxLive; the least recently used idle one hibernates', async () => {
+    const tether = await fx.open({ maxLive: 2 });
+    const sampler = sampleMax(() => agentChildren().length);
+    fx.mock.setDefault((req) => ({ text: `Reply #${req.userTexts.length}: ${req.lastUserText}`, delayMs: 150 }));
+    const keys = ['cap:a', 'cap:b', 'cap:c', 'cap:d'];
+    const firsts = await Promise.all(keys.map((k) => tether.send(k, `${k} first`).result));
+    const seconds = await Promise.all(keys.map((k) => tether.send(k, `${k} second`).result));
+    expect(sampler.stop()).toBeLessThanOrEqual(2);
+    expect(firsts.map((r) => r.text)).toEqual(keys.map((k) => `Reply #1: ${k} first`));
+    // Hibernated sessions resumed cold, with their conversation.
+    expect(seconds.map((r) => r.text)).toEqual(keys.map((k) => `Reply #2: ${k} second`));
+    expect((await tether.stats()).runners.live).toBeLessThanOrEqual(2);
+  });
+
+  it('hibernates an idle runner after liveIdleSec; the next turn resumes cold with its conversation', async () => {
+    const clock = new ManualClock(Date.now());
+    const tether = await fx.open({ clock, liveIdleSec: 60 });
+    await turn(tether, 'idle:1', 'before');
+    const [pid] = agentChildren();
+    clock.advance(59_000);
+    expect((await tether.gc()).hibernated).toBe(0);
+    clock.advance(2_000);
+    expect((await tether.gc()).hibernated).toBe(1);
+    await waitFor(() => !isRunning(pid!));
+    expect(await turn(tether, 'idle:1', 'after')).toEqual({ text: 'Reply #2: after', runner: 'cold' });
+  });
+
+  it('never serves a turn from a runner that missed one (staleness guard across two instances)', async () => {
+    const a = await fx.open();
+    const b = await fx.open();
+    expect((await turn(a, 'stale:1', 'one via a')).runner).toBe('cold');
+    expect((await turn(b, 'stale:1', 'two via b')).runner).toBe('cold');
+    // a still has a warm process that never saw turn two: it must not be used.
+    const third = await turn(a, 'stale:1', 'three via a');
+    expect(third).toEqual({ text: 'Reply #3: three via a', runner: 'cold' });
+    expect(fx.mock.mainRequests().at(-1)!.userTexts).toEqual(['one via a', 'two via b', 'three via a']);
+    // With nothing run elsewhere, a's fresh runner is reused.
+    expect((await turn(a, 'stale:1', 'four via a')).runner).toBe('warm');
+  });
+
+  it('a reset is never served by the old conversation', async () => {
+    const tether = await fx.open();
+    await turn(tether, 'reset:1', 'old');
+    await tether.reset('reset:1');
+    expect(await turn(tether, 'reset:1', 'new')).toEqual({ text: 'Reply #1: new', runner: 'cold' });
+  });
+
+  it('detects a runner that died while idle and resumes cold', async () => {
+    const tether = await fx.open();
+    await turn(tether, 'dead:1', 'alive');
+    const [pid] = agentChildren();
+    process.kill(pid!, 'SIGKILL');
+    await waitFor(() => !isRunning(pid!));
+    expect(await turn(tether, 'dead:1', 'again')).toEqual({ text: 'Reply #2: again', runner: 'cold' });
+  });
+
+  it('fails the turn in flight with a typed error when its agent is killed, and recovers', async () => {
+    const tether = await fx.open();
+    await turn(tether, 'kill:1', 'first');
+    fx.mock.enqueue({ text: 'too late', delayMs: 3_000 });
+    const doomed = tether.send('kill:1', 'doomed');
+    await waitFor(() => fx.mock.mainRequests().length === 2);
+    const [pid] = agentChildren();
+    const started = Date.now();
+    process.kill(pid!, 'SIGKILL');
+    await expect(doomed.result).rejects.toMatchObject({ code: ErrorCode.AGENT_FAILED, message: expect.stringMatching(/SIGKILL|killed|terminated|exited/) });
+    expect(Date.now() - started).toBeLessThan(2_500);
+    fx.mock.reset();
+    const next = await turn(tether, 'kill:1', 'after the crash');
+    expect(next.runner).toBe('cold');
+    expect(next.text).toMatch(/^Reply #\d: /);
+  });
+
+  it('interrupts a turn in a live runner; the session goes on', async () => {
+    const tether = await fx.open();
+    await turn(tether, 'int:1', 'warm up');
+    fx.mock.enqueue({ text: 'never', delayMs: 5_000 });
+    const long = tether.send('int:1', 'long');
+    await waitFor(() => fx.mock.mainRequests().length === 2);
+    expect(await tether.interrupt('int:1')).toEqual({ turnId: (await long.accepted).turnId });
+    await expect(long.result).rejects.toMatchObject({ code: ErrorCode.INTERRUPTED });
+    expect((await tether.turns('int:1'))[1]).toMatchObject({ status: 'interrupted' });
+    fx.mock.reset();
+    expect((await turn(tether, 'int:1', 'still there?')).text).toMatch(/still there\?$/);
+    expect(await tether.interrupt('int:1')).toEqual({ turnId: null });
+  });
+
+  it('starts new sessions on a parked spare, parks another, and falls back cold when a spare cannot take the session', async () => {
+    const tether = await fx.open({ spares: 1, maxLive: 4 });
+    await waitFor(async () => (await tether.stats()).runners.spares === 1, 20_000);
+    expect(await turn(tether, 'spare:1', 'hi')).toEqual({ text: 'Reply #1: hi', runner: 'spare' });
+    expect(fx.mock.mainRequests().at(-1)!.userTexts).toEqual(['hi']);
+    expect(await turn(tether, 'spare:1', 'and you')).toEqual({ text: 'Reply #2: and you', runner: 'warm' });
+    await waitFor(async () => (await tether.stats()).runners.spares === 1, 20_000);
+    // Tool lists are fixed when a spare is parked: this session starts cold instead.
+    const handle = tether.send('spare:2', 'tools', { allowedTools: ['Read'] });
+    const started = await first(handle, 'turn.started');
+    expect(started.runner).toBe('cold');
+    expect((await handle.result).text).toBe('Reply #1: tools');
+  });
+
+  it('leaves no agent process behind when closed', async () => {
+    const tether = await fx.open({ spares: 1, maxLive: 4 });
+    await Promise.all(['bye:1', 'bye:2'].map((k) => tether.send(k, 'x').result));
+    await waitFor(async () => (await tether.stats()).runners.spares === 1, 20_000);
+    const pids = agentChildren();
+    expect(pids.length).toBe(3);
+    await tether.close();
+    expect(pids.filter(isRunning)).toEqual([]);
+    expect(agentChildren()).toEqual([]);
+  });
+});
+
+async function first<T extends TetherEvent['type']>(handle: AsyncIterable<TetherEvent>, type: T): Promise<Extract<TetherEvent, { type: T }>> {
+  for await (const event of handle) if (event.type === type) return event as Extract<TetherEvent, { type: T }>;
+  throw new Error(`no ${type} event`);
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
