@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 
 /** Pids of Claude Code processes that are children of this process (the agents Tether started). */
 export function agentChildren(): number[] {
-  let out = '';
+  let out: string;
   try {
     out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
   } catch {
