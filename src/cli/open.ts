@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { createTether } from '../broker/tether.js';
 import type { Tether } from '../broker/api.js';
+import { connectTether } from '../client/http-tether.js';
+import { baseUrlOf } from '../client/http.js';
 import { validateTenant } from '../domain/keys.js';
 import { invalidInput } from '../errors.js';
 import type { CliIO } from './output.js';
@@ -20,18 +22,34 @@ export function globalsOf(cmd: Command): GlobalOptions {
   return { db: str(all.db), server: str(all.server), token: str(all.token), tenant: str(all.tenant) };
 }
 
-export const CLIENT_MODE_UNAVAILABLE = 'client mode (--server) is not available yet; run without --server to use the embedded store';
+/** The daemon the CLI talks to (`--server`, else `TETHER_URL`); undefined in embedded mode. */
+export function serverOf(g: GlobalOptions, io: CliIO): string | undefined {
+  return g.server ?? str(io.env.TETHER_URL);
+}
 
 /**
- * Refuses what the embedded store cannot honour yet and checks the tenant before anything is
- * opened, so that bad global options never create a database file.
+ * Refuses contradictory global options and checks what can be checked before anything is opened,
+ * so that bad global options never create a database file nor reach a daemon. `embedded`: the
+ * command always opens its own store (`demo`), so the client-mode options do not apply to it.
  */
-export function checkGlobals(g: GlobalOptions, io: CliIO): void {
-  if (g.server ?? str(io.env.TETHER_URL)) throw invalidInput(CLIENT_MODE_UNAVAILABLE);
+export function checkGlobals(g: GlobalOptions, io: CliIO, options: { embedded?: boolean } = {}): void {
+  const server = options.embedded ? undefined : serverOf(g, io);
+  if (server !== undefined) {
+    if (g.db !== undefined) {
+      throw invalidInput(g.server !== undefined ? '--db and --server cannot be combined' : '--db and TETHER_URL cannot be combined; unset TETHER_URL to use a local database');
+    }
+    // The daemon takes the tenant from the token; a flag it would ignore must not look obeyed.
+    if (g.tenant !== undefined) throw invalidInput('--tenant cannot be combined with --server: the daemon takes the tenant from the token (--token or TETHER_TOKEN)');
+    baseUrlOf(server);
+    return;
+  }
+  if (g.token !== undefined && !options.embedded) throw invalidInput('--token needs --server (or TETHER_URL): the embedded store has no tokens');
   if (g.tenant !== undefined) validateTenant(g.tenant);
 }
 
 export interface OpenOverrides {
+  /** Always open the embedded store, whatever --server or TETHER_URL say (`demo`). */
+  embedded?: boolean;
   /** Database used when --db is not given (the demo keeps its own); TETHER_DB otherwise. */
   defaultDb?: string;
   /** Environment of the broker and the agent; the CLI's environment by default. */
@@ -39,21 +57,17 @@ export interface OpenOverrides {
 }
 
 /**
- * Runs `fn` against an embedded Tether and always closes it, so the store is released and no
- * janitor timer or warm agent keeps the process alive after the command is done.
+ * Runs `fn` against a Tether and always closes it, so the store is released and no janitor
+ * timer, warm agent or open stream keeps the process alive after the command is done. The
+ * Tether is the daemon's (client mode: `--server` or `TETHER_URL`, with `--token` or
+ * `TETHER_TOKEN`) or an embedded one on the local store.
  */
 export async function withTether<T>(cmd: Command, io: CliIO, fn: (tether: Tether) => Promise<T>, overrides: OpenOverrides = {}): Promise<T> {
   const g = globalsOf(cmd);
-  checkGlobals(g, io);
-  const db = g.db ?? overrides.defaultDb;
-  const tether = await createTether({
-    ...(db !== undefined ? { db } : {}),
-    // --tenant becomes the configured default tenant, so every call below is scoped by it.
-    ...(g.tenant !== undefined ? { tenant: g.tenant } : {}),
-    // The broker logs to stderr; a command's own output should not drown in info lines.
-    ...(io.env.TETHER_LOG_LEVEL ? {} : { logLevel: 'warn' as const }),
-    env: overrides.env ?? io.env,
-  });
+  checkGlobals(g, io, overrides.embedded ? { embedded: true } : {});
+  const server = overrides.embedded ? undefined : serverOf(g, io);
+  const token = g.token ?? str(io.env.TETHER_TOKEN);
+  const tether = server !== undefined ? connectTether({ url: server, ...(token !== undefined ? { token } : {}) }) : await openEmbedded(g, io, overrides);
   let result: T;
   try {
     result = await fn(tether);
@@ -64,4 +78,16 @@ export async function withTether<T>(cmd: Command, io: CliIO, fn: (tether: Tether
   }
   await tether.close();
   return result;
+}
+
+function openEmbedded(g: GlobalOptions, io: CliIO, overrides: OpenOverrides): Promise<Tether> {
+  const db = g.db ?? overrides.defaultDb;
+  return createTether({
+    ...(db !== undefined ? { db } : {}),
+    // --tenant becomes the configured default tenant, so every call below is scoped by it.
+    ...(g.tenant !== undefined ? { tenant: g.tenant } : {}),
+    // The broker logs to stderr; a command's own output should not drown in info lines.
+    ...(io.env.TETHER_LOG_LEVEL ? {} : { logLevel: 'warn' as const }),
+    env: overrides.env ?? io.env,
+  });
 }

@@ -212,10 +212,13 @@ describe('tether CLI (real agent, mock API)', () => {
     expect(mock.mainRequests()).toHaveLength(0);
   });
 
-  it('--server and TETHER_URL exit 2: client mode is not available yet', async () => {
-    const message = 'error: INVALID_INPUT: client mode (--server) is not available yet; run without --server to use the embedded store\n';
-    expect(await run(['--server', 'http://127.0.0.1:7420', 'ls'])).toMatchObject({ code: 2, stderr: message });
-    expect(await run(['send', 'k', 'hi'], { env: { ...env, TETHER_URL: 'http://127.0.0.1:7420' } })).toMatchObject({ code: 2, stderr: message });
+  // Client mode itself is covered against a running daemon in client-mode.test.ts.
+  it('--db with --server or TETHER_URL exits 2 and opens nothing', async () => {
+    expect(await run(['--server', 'http://127.0.0.1:7420', 'ls'])).toMatchObject({ code: 2, stderr: 'error: INVALID_INPUT: --db and --server cannot be combined\n' });
+    expect(await run(['send', 'k', 'hi'], { env: { ...env, TETHER_URL: 'http://127.0.0.1:7420' } })).toMatchObject({
+      code: 2,
+      stderr: 'error: INVALID_INPUT: --db and TETHER_URL cannot be combined; unset TETHER_URL to use a local database\n',
+    });
     expect(existsSync(db)).toBe(false);
   });
 

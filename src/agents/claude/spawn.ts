@@ -36,6 +36,9 @@ export class ProcessWatch {
 
   attach(child: ChildProcess): void {
     this.child = child;
+    // The SDK adds a one-shot 'exit' listener each time its reader drains (several times over a
+    // spare's claim); they end with the process, so Node's default warning at 10 is a false alarm.
+    child.setMaxListeners(50);
     child.once('exit', (code, signal) => {
       this.exitCode = code;
       this.exitSignal = signal;

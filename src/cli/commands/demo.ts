@@ -17,7 +17,8 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     .action(async (_flags: unknown, cmd: Command) => {
       const { io } = ctx;
       const g = globalsOf(cmd);
-      checkGlobals(g, io);
+      // The demo runs its own broker next to its own mock API: --server and TETHER_URL do not apply.
+      checkGlobals(g, io, { embedded: true });
       io.stdout.write(`${ctx.helpText()}\n`);
       const mock = await startMockAnthropic();
       io.stdout.write(`demo: mock Anthropic API on ${mock.url}; the real Claude Code binary talks to it offline\n`);
@@ -25,7 +26,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       try {
         const env = { ...io.env, ...mockAgentEnv(mock) };
         // Its own database unless --db, so the demo never touches real sessions (TETHER_DB).
-        ctx.exitCode = await withTether(cmd, io, (tether) => conversation(tether, io, g.tenant ?? io.env.TETHER_TENANT ?? 'default'), { defaultDb: DEMO_DB, env });
+        ctx.exitCode = await withTether(cmd, io, (tether) => conversation(tether, io, g.tenant ?? io.env.TETHER_TENANT ?? 'default'), { defaultDb: DEMO_DB, env, embedded: true });
       } finally {
         await mock.stop();
       }

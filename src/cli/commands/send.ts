@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander';
+import path from 'node:path';
 import type { SendOptions, TurnHandle } from '../../broker/api.js';
 import { isTerminalTurnEvent, type TetherEvent, type TurnFailedEvent, type TurnResult } from '../../domain/events.js';
 import { validateKey } from '../../domain/keys.js';
 import { PERMISSION_MODES, type PermissionMode } from '../../domain/types.js';
 import { invalidInput, toTetherError, type TetherError } from '../../errors.js';
-import { checkGlobals, globalsOf, withTether } from '../open.js';
+import { checkGlobals, globalsOf, serverOf, withTether } from '../open.js';
 import { EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, printError, printLine, type CliContext, type CliIO, type Writer } from '../output.js';
 import { collect, directoryOf, intOption, labelsOf } from './options.js';
 
@@ -40,10 +41,12 @@ export function registerSend(program: Command, ctx: CliContext): void {
 
 async function send(cmd: Command, io: CliIO, key: string, words: string[], flags: SendFlags): Promise<number> {
   // Everything checkable is checked before the store is opened: invalid input writes nothing.
-  checkGlobals(globalsOf(cmd), io);
+  const g = globalsOf(cmd);
+  checkGlobals(g, io);
   validateKey(key);
   const labels = labelsOf(flags.label);
-  const cwd = flags.cwd === undefined ? undefined : await directoryOf(flags.cwd);
+  // Against a daemon the directory is on the daemon's host: it checks it (and its allowed roots).
+  const cwd = flags.cwd === undefined ? undefined : serverOf(g, io) !== undefined ? path.resolve(flags.cwd) : await directoryOf(flags.cwd);
   const prompt = await readPrompt(words, io);
 
   const options: SendOptions = {
@@ -55,7 +58,7 @@ async function send(cmd: Command, io: CliIO, key: string, words: string[], flags
     ...(labels !== undefined ? { labels } : {}),
     ...(flags.rejectIfBusy ? { onBusy: 'reject' as const } : {}),
   };
-  const tenant = globalsOf(cmd).tenant ?? io.env.TETHER_TENANT ?? 'default';
+  const tenant = g.tenant ?? io.env.TETHER_TENANT ?? 'default';
 
   return withTether(cmd, io, async (tether) => {
     const handle = tether.send(key, prompt, options);

@@ -1,0 +1,88 @@
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { loadConfig } from '../../config.js';
+import { validateTenant } from '../../domain/keys.js';
+import { invalidInput } from '../../errors.js';
+import { REDACT_PATHS } from '../../server/app.js';
+import { serve } from '../../server/serve.js';
+import { globalsOf } from '../open.js';
+import { EXIT_OK, type CliContext, type CliIO } from '../output.js';
+import { intOption } from './options.js';
+
+interface ServeFlags {
+  port?: number;
+  host?: string;
+  databaseUrl?: string;
+}
+
+/** `tether serve`: the HTTP daemon, until SIGTERM or SIGINT. */
+export function registerServe(program: Command, ctx: CliContext): void {
+  program
+    .command('serve')
+    .description('run the HTTP daemon until SIGTERM/SIGINT (running turns get TETHER_SHUTDOWN_GRACE seconds)')
+    .option('--port <port>', 'port to listen on (default: $TETHER_PORT or 7420; 0 picks a free one)', intOption(0, 65_535))
+    .option('--host <host>', 'interface to listen on (default: $TETHER_HOST or 127.0.0.1; others need TETHER_TOKENS)')
+    .option('--database-url <url>', 'PostgreSQL URL (default: $TETHER_DATABASE_URL); not supported by this version')
+    .action(async (flags: ServeFlags, cmd: Command) => {
+      ctx.exitCode = await run(cmd, ctx.io, flags);
+    });
+}
+
+async function run(cmd: Command, io: CliIO, flags: ServeFlags): Promise<number> {
+  const g = globalsOf(cmd);
+  // --server means "talk to a daemon"; this command is the daemon. TETHER_URL is for clients: ignored.
+  if (g.server !== undefined) throw invalidInput('serve runs the daemon itself; --server is for commands that talk to one');
+  if (g.tenant !== undefined) validateTenant(g.tenant);
+  const config = loadConfig(
+    {
+      ...(g.db !== undefined ? { db: g.db } : {}),
+      ...(g.tenant !== undefined ? { tenant: g.tenant } : {}),
+      ...(flags.port !== undefined ? { port: flags.port } : {}),
+      ...(flags.host !== undefined ? { host: flags.host } : {}),
+      ...(flags.databaseUrl !== undefined ? { databaseUrl: flags.databaseUrl } : {}),
+    },
+    io.env,
+  );
+
+  // Logs go to the CLI's stderr; stdout carries the one "listening" line.
+  const logger = pino({ level: config.logLevel, name: 'tether', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, { write: (s: string) => io.stderr.write(s) });
+  const server = await serve({ config, env: io.env, logger });
+  const db = config.persistence ? config.db : 'in memory (ENABLE_PERSISTENCE=false)';
+  io.stdout.write(`tether listening on ${server.url} (auth: ${server.auth ? 'on' : 'off'}, db: ${db})\n`);
+
+  const stopListening = onStopSignals(io, () => void server.close());
+  try {
+    await server.closed;
+  } finally {
+    stopListening();
+  }
+  return EXIT_OK;
+}
+
+/**
+ * The first SIGINT/SIGTERM starts the graceful shutdown; a second one stops listening, so the
+ * signal takes its default effect (the process ends at once).
+ */
+function onStopSignals(io: CliIO, onFirst: () => void): () => void {
+  const source = io.signals ?? process;
+  const handlers: Array<[NodeJS.Signals, () => void]> = [];
+  let seen = false;
+  const dispose = (): void => {
+    for (const [signal, handler] of handlers.splice(0)) source.off(signal, handler);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    const handler = (): void => {
+      if (!seen) {
+        seen = true;
+        io.stderr.write(`shutting down (${signal}); running turns get the grace period; press Ctrl-C again to quit at once\n`);
+        onFirst();
+        return;
+      }
+      dispose();
+      if (io.signals === undefined) process.kill(process.pid, signal);
+    };
+    handlers.push([signal, handler]);
+    source.on(signal, handler);
+  }
+  return dispose;
+}

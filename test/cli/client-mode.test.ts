@@ -1,0 +1,291 @@
+import { execFile } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Readable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { SequencedEvent } from '../../src/broker/api.js';
+import { main, type CliIO } from '../../src/cli/main.js';
+import type { TetherEvent } from '../../src/domain/events.js';
+import { sessionToJSON } from '../../src/domain/json.js';
+import { defaultMockReply } from '../../src/testing/mock-anthropic.js';
+import { startCuttingProxy, startDaemon, type Daemon } from '../client/daemon.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = join(ROOT, 'bin/tether.js');
+const built = existsSync(join(ROOT, 'dist/cli/main.js'));
+const needsBuild = (title: string): string => (built ? title : `${title}: skipped, dist/cli/main.js is missing (npm test builds it first)`);
+
+/** A port nothing listens on. */
+async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+const ISO = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g;
+
+/** What legitimately differs between two runs of one scenario: ids, times, durations, token counts. */
+function normalize(text: string): string {
+  return text
+    .replace(UUID, '<id>')
+    .replace(ISO, '<time>')
+    .replace(/\b\d+(\.\d+)?(ms|s|m\d+s) ago\b/g, '<ago>')
+    .replace(/\b\d+s ago\b/g, '<ago>')
+    .replace(/"(inputTokens|outputTokens|cacheReadTokens|cacheWriteTokens|tokens|costUsd|ratio|durationMs|window)": ?[\d.e-]+/g, '"$1":<n>')
+    .replace(/\b\d+(\.\d+)?(ms|s)\b/g, '<dur>')
+    .replace(/in \d+ · out \d+ · cache read \d+ · cache write \d+( · \$[\d.]+)?/g, '<usage>')
+    .replace(/\d+ \/ \d+ tokens \(\d+%\)/g, '<context>')
+    .replace(/\b\d+%/g, '<pct>')
+    // Column widths follow the values above.
+    .replace(/ {2,}/g, '  ');
+}
+
+/** The CLI in client mode (`--server`) against the real daemon, compared with embedded mode. */
+describe('tether CLI in client mode (daemon, real agent, mock API)', () => {
+  let daemon: Daemon;
+  let env: NodeJS.ProcessEnv;
+  let embeddedDb: string;
+
+  beforeAll(async () => {
+    daemon = await startDaemon();
+    // The embedded runs use the same agent environment and mock, on a database of their own.
+    env = { ...daemon.fx.env, TETHER_CWD: daemon.fx.cwd, TETHER_LOG_LEVEL: 'silent', TETHER_JANITOR_INTERVAL: '0' };
+    embeddedDb = join(daemon.fx.dir, 'embedded.db');
+  });
+  afterEach(() => {
+    daemon.fx.mock.setDefault(defaultMockReply);
+    daemon.fx.mock.reset();
+  });
+  afterAll(async () => {
+    await daemon?.stop();
+  });
+
+  async function cli(args: string[], extra: Partial<CliIO> = {}, onStdout?: (s: string) => void): Promise<Run> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: CliIO = {
+      stdout: {
+        write: (s) => {
+          out.push(s);
+          onStdout?.(s);
+        },
+      },
+      stderr: { write: (s) => void err.push(s) },
+      env,
+      ...extra,
+    };
+    const code = await main(args, io);
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  }
+  const client = (args: string[], extra: Partial<CliIO> = {}, onStdout?: (s: string) => void): Promise<Run> => cli(['--server', daemon.url, ...args], extra, onStdout);
+  const embedded = (args: string[], extra: Partial<CliIO> = {}): Promise<Run> => cli(['--db', embeddedDb, ...args], extra);
+  const ndjson = (r: Run): TetherEvent[] => r.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as TetherEvent);
+
+  it('every command gives the same output and exit code as in embedded mode', async () => {
+    const scenario: Array<{ args: string[]; stdin?: string }> = [
+      { args: ['send', 'cmp:1', 'hello', 'there'] },
+      { args: ['send', 'cmp:1', '-'], stdin: 'and again\n' },
+      { args: ['send', 'cmp:json', 'stream', 'me', '--json'] },
+      { args: ['send', 'slack:T01/C02', 'hi', '--label', 'team=a', '--label', 'env=test', '--max-turns', '3', '--append-system-prompt', 'be brief'] },
+      { args: ['show', 'slack:T01/C02', '--json'] },
+      { args: ['show', 'slack:T01/C02'] },
+      { args: ['ls', '--json', '--label', 'team=a'] },
+      { args: ['ls', '--json', '--label', 'team=b'] },
+      { args: ['ls', '--json', '--status', 'closed'] },
+      { args: ['ls', '--limit', '1', '--json'] },
+      { args: ['ls'] },
+      { args: ['turns', 'cmp:1', '--json'] },
+      { args: ['turns', 'cmp:1'] },
+      { args: ['turns', 'cmp:1', '--limit', '1'] },
+      { args: ['reset', 'cmp:1'] },
+      { args: ['show', 'cmp:1', '--json'] },
+      { args: ['send', 'cmp:1', 'three'] },
+      { args: ['rm', 'cmp:json'] },
+      { args: ['show', 'cmp:json'] },
+      { args: ['rm', 'cmp:json'] },
+      { args: ['reset', 'cmp:json'] },
+      { args: ['turns', 'cmp:json'] },
+      { args: ['send', 'bad\u0007key', 'hi'] },
+      { args: ['show', '\u0000'] },
+      { args: ['send', 'k', '   '] },
+      { args: ['send', 'k', 'hi', '--label', 'no-equals'] },
+      { args: ['send', 'k', 'x', '--permission-mode', 'yolo'] },
+      { args: ['ls', '--bogus'] },
+    ];
+    for (const step of scenario) {
+      const extra = (): Partial<CliIO> => (step.stdin === undefined ? {} : { stdin: Readable.from([step.stdin]) });
+      const local = await embedded(step.args, extra());
+      const remote = await client(step.args, extra());
+      const what = step.args.join(' ');
+      expect({ code: remote.code, stderr: remote.stderr }, what).toEqual({ code: local.code, stderr: local.stderr });
+      expect(normalize(remote.stdout), what).toBe(normalize(local.stdout));
+    }
+    // Spot checks that the comparison compared something real.
+    const shown = JSON.parse((await client(['show', 'slack:T01/C02', '--json'])).stdout) as unknown;
+    const truth = await daemon.tether.get('slack:T01/C02');
+    expect(shown).toEqual(truth && sessionToJSON(truth));
+    expect((await client(['send', 'cmp:1', 'four'])).stdout).toBe('Reply #2: four\n');
+    expect((await client(['show', 'cmp:json'])).stderr).toBe('error: NOT_FOUND: no session for key "cmp:json"\n');
+  });
+
+  it('TETHER_URL selects client mode like --server, and continues the conversation', async () => {
+    const withUrl = { env: { ...env, TETHER_URL: daemon.url } };
+    expect(await cli(['send', 'env:1', 'first'], withUrl)).toMatchObject({ code: 0, stdout: 'Reply #1: first\n' });
+    expect(await cli(['send', 'env:1', 'second'], withUrl)).toMatchObject({ code: 0, stdout: 'Reply #2: second\n' });
+    expect(await daemon.tether.get('env:1')).toMatchObject({ turns: 2 });
+    expect(daemon.fx.mock.mainRequests().at(-1)?.userTexts).toEqual(['first', 'second']);
+  });
+
+  it('--reject-if-busy exits 3 while the daemon runs a turn of the key', async () => {
+    daemon.fx.mock.enqueue({ text: 'slow answer', delayMs: 1_500 });
+    const slow = daemon.tether.send('busy:1', 'slow');
+    await slow.accepted;
+    const busy = await client(['send', 'busy:1', 'impatient', '--reject-if-busy', '--json']);
+    expect(busy.code).toBe(3);
+    expect(busy.stderr).toMatch(/^error: SESSION_BUSY: /);
+    expect(ndjson(busy)).toEqual([expect.objectContaining({ type: 'turn.failed', key: 'busy:1', turnId: '', error: expect.objectContaining({ code: 'SESSION_BUSY' }) })]);
+    expect((await slow.result).text).toBe('slow answer');
+  });
+
+  it('a failed turn ends the NDJSON with turn.failed and exits 1', async () => {
+    daemon.fx.mock.setDefault(() => ({ fault: { kind: 'status', status: 400, message: 'mock refuses' } }));
+    const r = await client(['send', 'fail:1', 'doomed', '--json']);
+    expect(r.code).toBe(1);
+    expect(ndjson(r).at(-1)).toMatchObject({ type: 'turn.failed', key: 'fail:1', error: { code: 'AGENT_FAILED' } });
+    expect(r.stderr).toMatch(/^error: AGENT_FAILED: /);
+  });
+
+  it('SIGINT interrupts the turn on the daemon and exits 130', async () => {
+    daemon.fx.mock.enqueue({ text: 'never seen', delayMs: 30_000 });
+    const signals = new EventEmitter();
+    const r = await client(['send', 'int:1', 'long job', '--json'], { signals }, (s) => {
+      if (s.includes('"turn.started"')) setTimeout(() => signals.emit('SIGINT'), 200);
+    });
+    expect(r.code).toBe(130);
+    expect(ndjson(r).at(-1)).toMatchObject({ type: 'turn.failed', error: { code: 'INTERRUPTED' } });
+    expect(r.stderr).toContain('interrupting');
+    const turns = JSON.parse((await client(['turns', 'int:1', '--json'])).stdout) as Array<{ status: string }>;
+    expect(turns.map((t) => t.status)).toEqual(['interrupted']);
+  });
+
+  it('a stream cut mid-turn resumes: every event printed once, the reply whole', async () => {
+    daemon.fx.mock.enqueue({ text: 'resumed reply', delayMs: 800 });
+    const proxy = await startCuttingProxy(daemon.url, (head, index) => (index === 0 && head.startsWith('POST') ? '"type":"turn.started"' : null));
+    try {
+      const r = await cli(['--server', proxy.url, 'send', 'cut:1', 'go', '--json']);
+      expect(r.code).toBe(0);
+      const events = ndjson(r);
+      const turnId = events[0]?.type === 'turn.queued' ? events[0].turnId : '';
+      const truth: SequencedEvent[] = [];
+      for await (const e of daemon.tether.turnEvents(turnId)) truth.push(e);
+      expect(events).toEqual(truth.map((e) => e.event));
+      expect(events.at(-1)).toMatchObject({ type: 'turn.completed', text: 'resumed reply' });
+      expect(proxy.requests.some((h) => h.startsWith(`GET /v1/turns/${turnId}/events`))).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('stats work against the daemon; gc is refused with the reason (exit 2)', async () => {
+    await client(['send', 'stats:1', 'count me']);
+    const stats = await client(['stats', '--json']);
+    expect(stats.code).toBe(0);
+    expect(JSON.parse(stats.stdout)).toMatchObject({ tenant: 'default', turns: { succeeded: expect.any(Number) } });
+    expect((await client(['stats'])).stdout).toMatch(/^tenant:\s+default$/m);
+    const gc = await client(['gc']);
+    expect(gc.code).toBe(2);
+    expect(gc.stderr).toBe("error: INVALID_INPUT: gc runs inside the daemon (its janitor sweeps on a timer); run `tether gc` on the daemon's host, without --server\n");
+  });
+
+  it('contradictory global options exit 2 before anything is opened or sent', async () => {
+    const db = join(daemon.fx.dir, 'never.db');
+    const requestsBefore = daemon.fx.mock.requests.length;
+    const cases: Array<[string[], NodeJS.ProcessEnv, string]> = [
+      [['--server', daemon.url, '--db', db, 'ls'], env, 'error: INVALID_INPUT: --db and --server cannot be combined\n'],
+      [['--db', db, 'ls'], { ...env, TETHER_URL: daemon.url }, 'error: INVALID_INPUT: --db and TETHER_URL cannot be combined; unset TETHER_URL to use a local database\n'],
+      [['--server', daemon.url, '--tenant', 'acme', 'ls'], env, 'error: INVALID_INPUT: --tenant cannot be combined with --server: the daemon takes the tenant from the token (--token or TETHER_TOKEN)\n'],
+      [['--db', db, '--token', 'x', 'ls'], env, 'error: INVALID_INPUT: --token needs --server (or TETHER_URL): the embedded store has no tokens\n'],
+      [['--server', 'localhost:7420', 'ls'], env, 'error: INVALID_INPUT: the server URL "localhost:7420" must start with http:// or https://\n'],
+    ];
+    for (const [args, e, stderr] of cases) {
+      expect(await cli(args, { env: e }), args.join(' ')).toEqual({ code: 2, stdout: '', stderr });
+    }
+    expect(existsSync(db)).toBe(false);
+    expect(daemon.fx.mock.requests.length).toBe(requestsBefore);
+  });
+
+  it('--cwd is resolved here and checked by the daemon, on its host', async () => {
+    const missing = await client(['send', 'cwd:1', 'hi', '--cwd', join(daemon.fx.dir, 'missing')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe(`error: INVALID_INPUT: cwd ${join(daemon.fx.dir, 'missing')} does not exist\n`);
+    const outside = await client(['send', 'cwd:1', 'hi', '--cwd', '/']);
+    expect(outside).toMatchObject({ code: 2, stderr: expect.stringMatching(/^error: FORBIDDEN: cwd \/ is outside/) });
+    expect(await client(['send', 'cwd:1', 'hi', '--cwd', daemon.fx.home])).toMatchObject({ code: 0, stdout: 'Reply #1: hi\n' });
+    expect(await daemon.tether.get('cwd:1')).toMatchObject({ config: { cwd: daemon.fx.home } });
+  });
+
+  // The built binary, as users run it: the process must end as soon as the command is done.
+  it.skipIf(!built)(needsBuild('the built binary talks to the daemon and exits promptly'), async () => {
+    const exec = promisify(execFile);
+    const started = Date.now();
+    const { stdout } = await exec(process.execPath, [BIN, 'send', 'bin:1', 'from', 'a', 'process'], { env: { ...env, TETHER_URL: daemon.url }, timeout: 30_000 });
+    expect(stdout).toBe('Reply #1: from a process\n');
+    const listed = await exec(process.execPath, [BIN, 'ls', '--json'], { env: { ...env, TETHER_URL: daemon.url }, timeout: 30_000 });
+    expect((JSON.parse(listed.stdout) as Array<{ key: string }>).map((s) => s.key)).toContain('bin:1');
+    // No open socket or timer keeps it alive (undici's idle keep-alive would add 4 s).
+    expect(Date.now() - started).toBeLessThan(8_000);
+  });
+
+  it('a daemon that cannot be reached is one clear line, exit 1', async () => {
+    const url = `http://127.0.0.1:${await deadPort()}`;
+    const r = await cli(['--server', url, 'ls']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`error: AGENT_UNAVAILABLE: cannot reach the Tether daemon at ${url}: connect ECONNREFUSED ${url.slice('http://'.length)}\n`);
+    const send = await cli(['--server', url, 'send', 'k', 'hi', '--json']);
+    expect(send.code).toBe(1);
+    expect(ndjson(send)).toEqual([expect.objectContaining({ type: 'turn.failed', error: expect.objectContaining({ code: 'AGENT_UNAVAILABLE' }) })]);
+  });
+});
+
+describe('tether CLI in client mode against a daemon with tokens', () => {
+  let daemon: Daemon;
+  const TOKEN = 'token-of-acme-0123456789';
+
+  beforeAll(async () => {
+    daemon = await startDaemon({ tokens: `${TOKEN}=acme` });
+  });
+  afterAll(async () => {
+    await daemon?.stop();
+  });
+
+  async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(args, { stdout: { write: (s) => void out.push(s) }, stderr: { write: (s) => void err.push(s) }, env });
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  }
+
+  it('no token or a wrong one is UNAUTHORIZED (exit 2); --token or TETHER_TOKEN gets the token\'s tenant', async () => {
+    expect(await cli(['--server', daemon.url, 'ls'])).toEqual({ code: 2, stdout: '', stderr: 'error: UNAUTHORIZED: this API needs Authorization: Bearer <token>\n' });
+    expect(await cli(['--server', daemon.url, '--token', 'wrong-token-0123456789', 'send', 'k', 'hi'])).toMatchObject({ code: 2, stderr: 'error: UNAUTHORIZED: the token is not valid\n' });
+    expect(await cli(['--server', daemon.url, '--token', TOKEN, 'send', 'acme:1', 'hello'])).toMatchObject({ code: 0, stdout: 'Reply #1: hello\n' });
+    const shown = await cli(['show', 'acme:1', '--json'], { TETHER_URL: daemon.url, TETHER_TOKEN: TOKEN });
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ key: 'acme:1', tenant: 'acme', turns: 1 });
+    // --token wins over TETHER_TOKEN.
+    expect((await cli(['--token', 'wrong-token-0123456789', 'ls'], { TETHER_URL: daemon.url, TETHER_TOKEN: TOKEN })).code).toBe(2);
+  });
+});
