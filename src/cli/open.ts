@@ -88,6 +88,8 @@ function openEmbedded(g: GlobalOptions, io: CliIO, overrides: OpenOverrides): Pr
     ...(g.tenant !== undefined ? { tenant: g.tenant } : {}),
     // The broker logs to stderr; a command's own output should not drown in info lines.
     ...(io.env.TETHER_LOG_LEVEL ? {} : { logLevel: 'warn' as const }),
+    // A one-shot command exits after its turn: a parked spare would be started only to be killed.
+    ...(io.env.TETHER_SPARES ? {} : { spares: 0 }),
     env: overrides.env ?? io.env,
   });
 }
