@@ -7,6 +7,7 @@ import { registerMockApi } from './commands/mock-api.js';
 import { registerReset } from './commands/reset.js';
 import { registerRm } from './commands/rm.js';
 import { registerSend } from './commands/send.js';
+import { registerServe } from './commands/serve.js';
 import { registerShow } from './commands/show.js';
 import { registerStats } from './commands/stats.js';
 import { registerTurns } from './commands/turns.js';
@@ -57,6 +58,7 @@ function buildProgram(ctx: CliContext): Command {
       '\nExit codes: 0 ok · 1 the turn or agent failed · 2 invalid input or usage · 3 busy or queue full · 4 not found',
     );
 
+  registerServe(program, ctx);
   registerSend(program, ctx);
   registerLs(program, ctx);
   registerShow(program, ctx);

@@ -137,3 +137,35 @@ export const turnsResponseSchema = z.object({ turns: z.array(turnSchema) });
 
 export type SendMessageBody = z.infer<typeof sendMessageBodySchema>;
 export type SessionOptionsBody = z.infer<typeof sessionOptionsSchema>;
+
+/** `GET /v1/stats`: counts of the caller's tenant. */
+export const statsResponseSchema = z
+  .object({
+    tenant: z.string().nullable(),
+    sessions: z.object({
+      live: z.number().int(),
+      byStatus: z.record(z.enum(SESSION_STATUSES), z.number().int()),
+      created: z.number().int(),
+      expired: z.number().int(),
+      evicted: z.number().int(),
+      reset: z.number().int(),
+    }),
+    turns: z.record(z.enum(TURN_STATUSES), z.number().int()),
+    usage: usageSchema,
+    runningHere: z.number().int(),
+    runners: z
+      .object({ live: z.number().int(), busy: z.number().int(), idle: z.number().int(), spares: z.number().int(), waiting: z.number().int(), maxLive: z.number().int() })
+      .optional(),
+  })
+  .meta({ id: 'Stats' });
+
+/** `GET /readyz`: whether this node can take turns; no error text (it may name paths). */
+export const readinessResponseSchema = z
+  .object({
+    status: z.enum(['ready', 'unavailable']),
+    store: z.object({ ok: z.boolean(), kind: z.string() }),
+    agent: z.object({ ok: z.boolean() }),
+  })
+  .meta({ id: 'Readiness' });
+
+export const healthResponseSchema = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });

@@ -258,11 +258,13 @@ export class RunnerPool {
       this.#startingSpares++;
       backend.prewarm(this.#o.env).then(
         (spare) => {
-          this.#startingSpares--;
           if (this.#closed) {
-            void spare.close();
+            // Counted as exiting before it stops counting as starting: close() waits for it.
+            void this.#closeCounted(() => spare.close());
+            this.#startingSpares--;
             return;
           }
+          this.#startingSpares--;
           this.#spares.push(spare);
           // A parked spare that dies is replaced.
           void spare.exited.then(() => {

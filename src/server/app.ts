@@ -1,0 +1,123 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import type { Tether } from '../broker/api.js';
+import type { TetherConfig } from '../config.js';
+import { ErrorCode, TetherError } from '../errors.js';
+import { loadTokens, registerAuth, type TokenTable } from './auth.js';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandlers, sendError } from './errors.js';
+import { createLimits } from './limits.js';
+import { createMetrics } from './metrics.js';
+import { buildOpenApi } from './openapi.js';
+import type { RouteContext } from './routes/context.js';
+import { registerEventRoutes } from './routes/events.js';
+import { registerMessageRoutes } from './routes/messages.js';
+import { registerOpsRoutes } from './routes/ops.js';
+import { registerSessionRoutes } from './routes/sessions.js';
+import { registerTurnRoutes } from './routes/turns.js';
+import { SseHub } from './sse.js';
+
+export interface BuildServerOptions {
+  /** Where request logs go; `false` for none. Default: pino on stderr at `config.logLevel`. */
+  logger?: Logger | false;
+  /** The directory the server started in: the default allowed root. Default: process.cwd(). */
+  cwd?: string;
+  /** Tokens already loaded (serve.ts loads them once to check the binding); else read from config. */
+  tokens?: TokenTable;
+}
+
+/**
+ * Log paths that may hold credentials. Fastify's request serializer logs no headers, but a
+ * `log.info({ req })` or a header dump anywhere must still never print a token.
+ */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["proxy-authorization"]',
+  'req.headers.cookie',
+  'request.headers.authorization',
+  'headers.authorization',
+  'headers["proxy-authorization"]',
+  'authorization',
+];
+
+/** Key segments are at most 256 characters, percent-encoded UTF-8 up to 12 bytes each. */
+const MAX_PARAM_LENGTH = 256 * 12;
+
+function loggerFor(config: TetherConfig, logger: Logger | false | undefined): Logger | undefined {
+  if (logger === false) return undefined;
+  const redact = { paths: REDACT_PATHS, censor: '[redacted]' };
+  // A child can carry its own redaction, so the caller's logger gets it without being rebuilt.
+  if (logger) return logger.child({ name: 'tether-http' }, { redact });
+  return pino({ level: config.logLevel, name: 'tether-http', redact }, pino.destination(2));
+}
+
+/**
+ * The HTTP daemon's app: routes, auth, limits, errors, SSE, metrics and /openapi.json around a
+ * Tether. Does not listen (see serve.ts) and does not own the Tether: closing the app leaves it open.
+ */
+export async function buildServer(tether: Tether, config: TetherConfig, options: BuildServerOptions = {}): Promise<FastifyInstance> {
+  const tokens = options.tokens ?? loadTokens(config);
+  const limits = createLimits(config, options.cwd ?? process.cwd());
+  const log = loggerFor(config, options.logger);
+
+  const app = Fastify({
+    ...(log ? { loggerInstance: log } : { logger: false }),
+    bodyLimit: config.bodyLimitBytes,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Fastify's own 503 during close has another body shape; the hook below answers in ours.
+    return503OnClosing: false,
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
+  }) as unknown as FastifyInstance;
+
+  // One over the limit, so that "too many" is seen (node drops headers past maxHeadersCount silently).
+  app.server.maxHeadersCount = config.maxHeaders + 1;
+
+  registerErrorHandlers(app);
+
+  let closing = false;
+  app.addHook('onRequest', async (request, reply) => {
+    if (closing) {
+      void reply.header('connection', 'close');
+      return sendError(request, reply, new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'Tether is shutting down; retry on another node or once it is back'));
+    }
+    const count = request.raw.rawHeaders.length / 2;
+    if (count > config.maxHeaders) {
+      return sendError(request, reply, Object.assign(new Error(`too many request headers; the limit is ${config.maxHeaders}`), { statusCode: 431, code: 'TETHER_TOO_MANY_HEADERS' }));
+    }
+    return undefined;
+  });
+  registerAuth(app, tokens, config.tenant);
+
+  // JSON only; `text/plain` (fastify's other default) would let a string through as a body.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.bodyLimitBytes }, (request, body, done) => {
+    // A POST without a body (reset, interrupt) is fine even when a client labels it JSON.
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    parseJson(request, text, done);
+  });
+
+  const sse = new SseHub(config.sseKeepAliveSec);
+  const metrics = createMetrics(tether);
+  const ctx: RouteContext = { tether, config, limits, sse, metrics, openapi: buildOpenApi() };
+
+  registerMessageRoutes(app, ctx);
+  registerSessionRoutes(app, ctx);
+  registerTurnRoutes(app, ctx);
+  registerEventRoutes(app, ctx);
+  registerOpsRoutes(app, ctx);
+
+  app.addHook('preClose', async () => {
+    closing = true;
+    // A tail never ends by itself; turn streams end with their turn (which shutdown bounds).
+    sse.endAll('tail');
+  });
+  app.addHook('onClose', async () => {
+    metrics.dispose();
+    sse.endAll();
+  });
+
+  await app.ready();
+  return app;
+}
