@@ -1,3 +1,4 @@
+import { onStopSignals } from '../signals.js';
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import type { SendOptions, TurnHandle } from '../../broker/api.js';
@@ -95,33 +96,6 @@ async function readPrompt(words: string[], io: CliIO): Promise<string> {
   }
   if (prompt.trim() === '') throw invalidInput('prompt must not be empty');
   return prompt;
-}
-
-/**
- * The first SIGINT/SIGTERM calls `onFirst` (the turn is interrupted and journaled); a second one
- * means "now": listening stops and the signal takes its default effect. Returns the unsubscribe.
- */
-function onStopSignals(io: CliIO, onFirst: (signal: NodeJS.Signals) => void): () => void {
-  const source = io.signals ?? process;
-  const handlers: Array<[NodeJS.Signals, () => void]> = [];
-  let seen = false;
-  const dispose = (): void => {
-    for (const [signal, handler] of handlers.splice(0)) source.off(signal, handler);
-  };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    const handler = (): void => {
-      if (!seen) {
-        seen = true;
-        onFirst(signal);
-        return;
-      }
-      dispose();
-      if (io.signals === undefined) process.kill(process.pid, signal);
-    };
-    handlers.push([signal, handler]);
-    source.on(signal, handler);
-  }
-  return dispose;
 }
 
 export interface TurnOutcome {

@@ -1,3 +1,4 @@
+import { onStopSignals } from '../signals.js';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { loadConfig } from '../../config.js';
@@ -50,7 +51,10 @@ async function run(cmd: Command, io: CliIO, flags: ServeFlags): Promise<number> 
   const db = config.persistence ? config.db : 'in memory (ENABLE_PERSISTENCE=false)';
   io.stdout.write(`tether listening on ${server.url} (auth: ${server.auth ? 'on' : 'off'}, db: ${db})\n`);
 
-  const stopListening = onStopSignals(io, () => void server.close());
+  const stopListening = onStopSignals(io, (signal) => {
+    io.stderr.write(`shutting down (${signal}); running turns get the grace period; press Ctrl-C again to quit at once\n`);
+    void server.close();
+  });
   try {
     await server.closed;
   } finally {
@@ -59,30 +63,3 @@ async function run(cmd: Command, io: CliIO, flags: ServeFlags): Promise<number> 
   return EXIT_OK;
 }
 
-/**
- * The first SIGINT/SIGTERM starts the graceful shutdown; a second one stops listening, so the
- * signal takes its default effect (the process ends at once).
- */
-function onStopSignals(io: CliIO, onFirst: () => void): () => void {
-  const source = io.signals ?? process;
-  const handlers: Array<[NodeJS.Signals, () => void]> = [];
-  let seen = false;
-  const dispose = (): void => {
-    for (const [signal, handler] of handlers.splice(0)) source.off(signal, handler);
-  };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    const handler = (): void => {
-      if (!seen) {
-        seen = true;
-        io.stderr.write(`shutting down (${signal}); running turns get the grace period; press Ctrl-C again to quit at once\n`);
-        onFirst();
-        return;
-      }
-      dispose();
-      if (io.signals === undefined) process.kill(process.pid, signal);
-    };
-    handlers.push([signal, handler]);
-    source.on(signal, handler);
-  }
-  return dispose;
-}
