@@ -154,9 +154,11 @@ export async function runTurn(deps: TurnDeps, handle: TurnHandleImpl, turn: Turn
   } finally {
     clearInterval(renewal);
     signal.removeEventListener('abort', stopRun);
-    // A healthy runner stays warm for the session's next turn; anything else is ended.
-    lent?.release({ ok: result?.ok === true && !leaseLost, epoch: lease.epoch, agentSessionId: result?.agentSessionId ?? current.agentSessionId });
   }
+  // A healthy runner stays warm for the session's next turn; anything else is ended. Released
+  // after the outcome is recorded, which tells whether more turns of the session wait for it.
+  const release = (queued: number): void =>
+    lent?.release({ ok: result?.ok === true && !leaseLost, epoch: lease.epoch, agentSessionId: result?.agentSessionId ?? current.agentSessionId, queued });
 
   const durationMs = Math.round(performance.now() - startedAt);
   const error: TurnError | null = leaseLost
@@ -179,6 +181,7 @@ export async function runTurn(deps: TurnDeps, handle: TurnHandleImpl, turn: Turn
       agentSessionId: result?.agentSessionId ?? current.agentSessionId,
       idleTimeoutMs: deps.idleTimeoutMs,
     });
+    release(finished.session.queued);
     deps.wakeups.wake(current.id);
     if (error) {
       fail(error, current.id);
@@ -198,6 +201,7 @@ export async function runTurn(deps: TurnDeps, handle: TurnHandleImpl, turn: Turn
     deps.emit(payload, handle);
     handle.succeed(payload);
   } catch (err) {
+    release(0);
     deps.wakeups.wake(current.id);
     fail(toTurnError(err), current.id);
   }

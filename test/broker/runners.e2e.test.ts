@@ -47,6 +47,23 @@ describe('warm runners (real agent)', () => {
     expect((await tether.stats()).runners.live).toBeLessThanOrEqual(2);
   });
 
+  it("under load keeps a session's runner for its queued next turn instead of letting a waiting session evict it", async () => {
+    const tether = await fx.open({ maxLive: 1 });
+    fx.mock.enqueue({ text: 'a1 slow', delayMs: 400 });
+    const a1 = tether.send('pin:a', 'a1');
+    await a1.accepted;
+    const b1 = tether.send('pin:b', 'b1'); // waits for the only slot
+    const a2 = tether.send('pin:a', 'a2'); // queued behind a1 on session a
+    const started: Record<string, string> = {};
+    tether.on('turn.started', (e) => {
+      if (e.type === 'turn.started') started[e.key + '#' + e.turnId] = e.runner;
+    });
+    const [ra1, rb1, ra2] = await Promise.all([a1.result, b1.result, a2.result]);
+    expect([ra1.text, rb1.text, ra2.text]).toEqual(['a1 slow', 'Reply #1: b1', 'Reply #2: a2']);
+    expect(started[`pin:a#${ra2.turnId}`]).toBe('warm');
+    expect(started[`pin:b#${rb1.turnId}`]).toBe('cold');
+  });
+
   it('hibernates an idle runner after liveIdleSec; the next turn resumes cold with its conversation', async () => {
     const clock = new ManualClock(Date.now());
     const tether = await fx.open({ clock, liveIdleSec: 60 });

@@ -23,7 +23,8 @@ export interface LentRunner {
   runner: Runner;
   /** How the process was obtained: reused warm, claimed from a spare, or started cold. */
   source: 'warm' | 'spare' | 'cold';
-  release(outcome: { ok: boolean; epoch: number; agentSessionId: string | null }): void;
+  /** `queued`: turns of the session already waiting; its runner is then kept for the next one. */
+  release(outcome: { ok: boolean; epoch: number; agentSessionId: string | null; queued?: number }): void;
 }
 
 export interface RunnerPoolStats {
@@ -45,10 +46,18 @@ interface Warm {
   agentSessionId: string | null;
   busy: boolean;
   lastUsed: number;
+  /** Until then (performance.now), eviction passes this idle runner by: its session's next turn is about to take it. */
+  pinnedUntil: number;
 }
 
 /** After a failed prewarm, wait this long before trying again: no hot loop on a broken agent. */
 const PREWARM_RETRY_MS = 30_000;
+/**
+ * How long a released runner is kept for its session's waiting turn. That turn takes the lease
+ * and the runner within milliseconds; without the pin, a turn of another session waiting for a
+ * slot would evict the runner first, and under load every turn would start cold.
+ */
+const PIN_MS = 2_000;
 
 /**
  * Warm agent processes for active sessions, within a budget.
@@ -128,7 +137,7 @@ export class RunnerPool {
     } finally {
       this.#reserved--;
     }
-    const entry: Warm = { sessionId: session.id, runner, epoch: -1, agentSessionId: session.agentSessionId, busy: true, lastUsed: this.#o.clock.now() };
+    const entry: Warm = { sessionId: session.id, runner, epoch: -1, agentSessionId: session.agentSessionId, busy: true, lastUsed: this.#o.clock.now(), pinnedUntil: 0 };
     this.#warm.set(session.id, entry);
     if (source === 'spare') this.#replenish();
     return this.#lend(entry, source);
@@ -170,7 +179,7 @@ export class RunnerPool {
     return {
       runner: entry.runner,
       source,
-      release: ({ ok, epoch, agentSessionId }) => {
+      release: ({ ok, epoch, agentSessionId, queued = 0 }) => {
         if (released) return;
         released = true;
         entry.busy = false;
@@ -181,6 +190,7 @@ export class RunnerPool {
         entry.epoch = epoch;
         entry.agentSessionId = agentSessionId;
         entry.lastUsed = this.#o.clock.now();
+        entry.pinnedUntil = queued > 0 ? performance.now() + PIN_MS : 0;
         this.#wakeOne();
       },
     };
@@ -204,8 +214,13 @@ export class RunnerPool {
         void this.#closeCounted(() => spare.close());
         continue;
       }
+      // Every process is busy or pinned: wait for a release, or for the earliest pin to lapse
+      // (its turn may have been withdrawn, and nothing else would wake us then).
+      const pinLapse = this.#earliestPinLapse();
       await new Promise<void>((resolve) => {
+        const timer = pinLapse === null ? null : setTimeout(() => wake(), pinLapse);
         const wake = (): void => {
+          if (timer) clearTimeout(timer);
           signal.removeEventListener('abort', wake);
           this.#waiters = this.#waiters.filter((w) => w !== wake);
           resolve();
@@ -217,9 +232,22 @@ export class RunnerPool {
   }
 
   #leastRecentlyUsedIdle(): Warm | null {
+    const now = performance.now();
     let lru: Warm | null = null;
-    for (const w of this.#warm.values()) if (!w.busy && (!lru || w.lastUsed < lru.lastUsed)) lru = w;
+    for (const w of this.#warm.values()) {
+      if (!w.busy && w.pinnedUntil <= now && (!lru || w.lastUsed < lru.lastUsed)) lru = w;
+    }
     return lru;
+  }
+
+  /** Milliseconds until the first pinned idle runner becomes evictable, or null if none is pinned. */
+  #earliestPinLapse(): number | null {
+    const now = performance.now();
+    let earliest: number | null = null;
+    for (const w of this.#warm.values()) {
+      if (!w.busy && w.pinnedUntil > now) earliest = Math.min(earliest ?? Infinity, w.pinnedUntil - now);
+    }
+    return earliest === null ? null : Math.ceil(earliest) + 1;
   }
 
   /** Takes a runner out of the pool and ends its process; its slot frees once it has exited. */
