@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../domain/clock.js';
 import { resetAtRatio, type ContextPolicy } from '../domain/context-policy.js';
 import type { SessionEvent, TetherEvent, TetherEventType, TurnCompletedEvent, TurnFailedEvent } from '../domain/events.js';
 import { validateKey, validateTenant } from '../domain/keys.js';
-import type { BackendName, SessionRecord, TurnRecord } from '../domain/types.js';
+import type { BackendName, Lease, SessionRecord, TurnRecord } from '../domain/types.js';
 import { ErrorCode, TetherError, toTetherError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
@@ -150,6 +150,7 @@ class Broker implements Tether {
   async #accept(handle: TurnHandleImpl, key: string, prompt: string, options: SendOptions): Promise<void> {
     let turn: TurnRecord;
     let session: SessionRecord;
+    let granted: { lease: Lease; interrupted: TurnRecord[] } | undefined;
     try {
       if (this.#closing) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'Tether is shutting down; send the message again once it is back');
       const resolved = resolveSend(key, prompt, options, this.#config);
@@ -174,9 +175,11 @@ class Broker implements Tether {
         maxSessions: this.#config.maxSessions,
         onLimit: this.#config.onLimit,
         rotate: this.#policy,
+        leaseTtlMs: this.#config.leaseTtlMs,
       });
       turn = queued.turn;
       session = queued.session;
+      if (queued.lease) granted = { lease: queued.lease, interrupted: queued.interrupted ?? [] };
       for (const closed of queued.closed) this.#emitClosed(closed);
       if (queued.created) this.#emitSession('session.created', session);
     } catch (err) {
@@ -194,13 +197,14 @@ class Broker implements Tether {
         turnId: turn.id,
         sessionId: session.id,
         seq: turn.seq,
-        position: Math.max(0, session.queued - (session.lease ? 0 : 1)),
+        // `queued` counts this turn too: those before it wait ahead of it.
+        position: turn.status === 'queued' ? Math.max(0, session.queued - 1) : 0,
         at: new Date().toISOString(),
       },
       handle,
     );
     try {
-      await runTurn(this.#turnDeps(), handle, turn, session);
+      await runTurn(this.#turnDeps(), handle, turn, session, granted);
     } finally {
       this.#handles.delete(turn.id);
     }

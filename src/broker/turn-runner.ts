@@ -32,7 +32,14 @@ const MAX_POLL_MS = 500;
  * in this process or another), runs the agent while renewing the lease, and records the outcome
  * fenced by the lease. Never throws: every ending reaches the handle and the journal.
  */
-export async function runTurn(deps: TurnDeps, handle: TurnHandleImpl, turn: TurnRecord, session: SessionRecord): Promise<void> {
+export async function runTurn(
+  deps: TurnDeps,
+  handle: TurnHandleImpl,
+  turn: TurnRecord,
+  session: SessionRecord,
+  /** The lease, when the store granted it with the enqueue (a quiet session). */
+  granted?: { lease: Lease; interrupted: TurnRecord[] },
+): Promise<void> {
   const signal = handle.controller.signal;
   const base = { tenant: turn.tenant, key: turn.key, turnId: turn.id };
   const fail = (error: TurnError, sessionId?: string): void => {
@@ -42,7 +49,8 @@ export async function runTurn(deps: TurnDeps, handle: TurnHandleImpl, turn: Turn
 
   let acquired: { lease: Lease; session: SessionRecord; turn: TurnRecord };
   try {
-    const got = await waitForLease(deps, turn, session.id, signal);
+    if (granted) reportInterrupted(deps, granted.interrupted);
+    const got = granted ? { status: 'acquired' as const, lease: granted.lease, session, turn } : await waitForLease(deps, turn, session.id, signal);
     if (got.status === 'gone') {
       fail(got.error, session.id);
       return;
@@ -218,17 +226,7 @@ async function waitForLease(deps: TurnDeps, turn: TurnRecord, sessionId: string,
     }
     const got = await deps.store.acquireLease({ sessionId, turnId: turn.id, owner: deps.owner.id, ttlMs: deps.leaseTtlMs });
     if (got.status === 'acquired') {
-      for (const stale of got.interrupted) {
-        deps.emit({
-          type: 'turn.failed',
-          tenant: stale.tenant,
-          key: stale.key,
-          turnId: stale.id,
-          sessionId: stale.sessionId,
-          error: stale.error ?? { code: ErrorCode.INTERRUPTED, message: 'interrupted' },
-          at: new Date().toISOString(),
-        });
-      }
+      reportInterrupted(deps, got.interrupted);
       return got;
     }
     if (got.status === 'gone') {
@@ -236,6 +234,21 @@ async function waitForLease(deps: TurnDeps, turn: TurnRecord, sessionId: string,
     }
     await deps.wakeups.wait(sessionId, delay, signal);
     delay = Math.min(delay * 2, MAX_POLL_MS);
+  }
+}
+
+/** Turns a lease takeover ended (their process stopped renewing) are announced as failed. */
+function reportInterrupted(deps: TurnDeps, turns: TurnRecord[]): void {
+  for (const stale of turns) {
+    deps.emit({
+      type: 'turn.failed',
+      tenant: stale.tenant,
+      key: stale.key,
+      turnId: stale.id,
+      sessionId: stale.sessionId,
+      error: stale.error ?? { code: ErrorCode.INTERRUPTED, message: 'interrupted' },
+      at: new Date().toISOString(),
+    });
   }
 }
 

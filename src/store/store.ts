@@ -44,6 +44,9 @@ export interface Store {
    *   session (`onLimit: 'evict-lru'`) or throws LIMIT_REACHED (`'reject'`, or nothing evictable).
    * Throws SESSION_BUSY (`onBusy: 'reject'` and a turn is running or queued) or QUEUE_FULL
    * (`maxQueue` turns already wait), having changed nothing.
+   * With `leaseTtlMs`, a turn queued on a quiet session (nothing running, nothing queued) gets
+   * the lease in the same transaction, as `acquireLease` would grant it: `lease` is then set and
+   * the turn is already `running`.
    */
   enqueueTurn(input: EnqueueTurnInput): Promise<EnqueueTurnResult>;
 
@@ -149,6 +152,8 @@ export interface EnqueueTurnInput {
   onLimit: OnLimit;
   /** Context policy hook: a reason to close the quiet live session before queuing, or null. */
   rotate?: (session: SessionRecord) => CloseReason | null;
+  /** Ask for the lease at once when the session is quiet (see `enqueueTurn`). */
+  leaseTtlMs?: number;
 }
 
 export interface EnqueueTurnResult {
@@ -158,6 +163,10 @@ export interface EnqueueTurnResult {
   created: boolean;
   /** Sessions this call closed on the way (expired, rotated, evicted), for events. */
   closed: SessionRecord[];
+  /** The lease, when `leaseTtlMs` was given and the session was quiet. */
+  lease?: Lease;
+  /** Turns ended by taking over an expired lease (as in `acquireLease`). */
+  interrupted?: TurnRecord[];
 }
 
 export interface AcquireLeaseInput {

@@ -40,6 +40,9 @@ describe('one turn at a time per session (real agent)', () => {
     const handles = ['m1', 'm2', 'm3', 'm4'].map((p) => tether.send('queue:1', p));
     const accepted = await Promise.all(handles.map((h) => h.accepted));
     expect(accepted.map((a) => a.seq)).toEqual([1, 2, 3, 4]);
+    const positions: number[] = [];
+    for (const h of handles) for await (const e of h) if (e.type === 'turn.queued') { positions.push(e.position); break; }
+    expect(positions).toEqual([0, 0, 1, 2]);
     const results = await Promise.all(handles.map((h) => h.result));
     expect(results.map((r) => r.text)).toEqual(['slow first', 'Reply #2: m2', 'Reply #3: m3', 'Reply #4: m4']);
 

@@ -224,6 +224,45 @@ export function describeStoreBehaviour(name: string, open: (clock: ManualClock) 
     // --- leases --------------------------------------------------------------------------
 
     describe('leases', () => {
+      it('grants the lease with the enqueue when asked and the session is quiet (one transaction)', async () => {
+        clock.advance(5);
+        const enq = await enqueue({ leaseTtlMs: TTL });
+        expect(enq.lease).toMatchObject({ sessionId: enq.session.id, owner: OWNER, epoch: 1, expiresAt: clock.now() + TTL });
+        expect(enq.interrupted).toEqual([]);
+        expect(enq.turn).toMatchObject({ status: 'running', startedAt: clock.now(), epoch: 1 });
+        expect(enq.session).toMatchObject({ status: 'running', queued: 0, lease: enq.lease });
+        // Already running: there is nothing left to acquire.
+        expect((await store.acquireLease({ sessionId: enq.session.id, turnId: enq.turn.id, owner: OWNER, ttlMs: TTL })).status).toBe('gone');
+        expect((await store.stats()).turns).toMatchObject({ queued: 0, running: 1 });
+        await finish(enq.lease!, enq.turn.id);
+        const next = await enqueue({ leaseTtlMs: TTL });
+        expect(next.lease?.epoch).toBe(2);
+      });
+
+      it('queues without a lease when asked on a busy session', async () => {
+        const first = await enqueue({ leaseTtlMs: TTL });
+        const second = await enqueue({ leaseTtlMs: TTL, prompt: 'second' });
+        expect(second.lease).toBeUndefined();
+        expect(second.turn.status).toBe('queued');
+        expect(second.session).toMatchObject({ queued: 1, lease: first.lease });
+        await finish(first.lease!, first.turn.id);
+        // Once quiet again only the queue head may run: a newcomer still queues behind it.
+        const third = await enqueue({ leaseTtlMs: TTL, prompt: 'third' });
+        expect(third.lease).toBeUndefined();
+        const g2 = acquired(await store.acquireLease({ sessionId: second.session.id, turnId: second.turn.id, owner: OWNER, ttlMs: TTL }));
+        expect(g2.lease.epoch).toBe(2);
+      });
+
+      it('takes over an expired lease with the enqueue, interrupting what ran under it', async () => {
+        const old = await enqueue({ leaseTtlMs: TTL, owner: OTHER_OWNER });
+        clock.advance(TTL + 1);
+        const next = await enqueue({ leaseTtlMs: TTL, prompt: 'after takeover' });
+        expect(next.lease?.epoch).toBe(2);
+        expect(next.interrupted?.map((t) => t.id)).toEqual([old.turn.id]);
+        expect((await store.getTurn(old.turn.id))?.status).toBe('interrupted');
+        await expect(finish(old.lease!, old.turn.id)).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      });
+
       it('grants the lease for the queue head: turn and session become running', async () => {
         const enq = await enqueue();
         clock.advance(5);

@@ -216,11 +216,19 @@ export class SqliteStore implements Store {
       ).run(seq, now, expiryFrom(now, input.idleTimeoutMs), row.id);
       this.#bump(input.tenant, { turns_queued: 1 });
 
+      // Fast path: on a quiet session the new turn is the head of its queue; granting its lease
+      // in this same transaction saves the turn a second durable commit before it runs.
+      let granted: { lease: Lease; interrupted: TurnRecord[] } | null = null;
+      if (input.leaseTtlMs !== undefined && isQuiet(row, now)) {
+        granted = this.#grant(this.#sessionRow(row.id)!, input.turnId, input.owner, input.leaseTtlMs, now);
+      }
+
       return {
         session: this.#sessionById(row.id),
         turn: this.#turnById(input.turnId),
         created,
         closed,
+        ...(granted ? { lease: granted.lease, interrupted: granted.interrupted } : {}),
       };
     });
   }
@@ -237,27 +245,7 @@ export class SqliteStore implements Store {
       const head = this.#stmt(SWEEP_SQL.queueHead).get(session.id) as { id: string } | undefined;
       if (head?.id !== input.turnId) return { status: 'wait' };
 
-      // Whatever still runs under a previous (expired) lease is over: its holder stopped renewing.
-      const interrupted = this.#interruptRunning(session, now, LEASE_STOPPED);
-      const lease: Lease = {
-        sessionId: session.id,
-        owner: input.owner,
-        token: randomUUID(),
-        epoch: session.lease_epoch + 1,
-        expiresAt: now + input.ttlMs,
-      };
-      this.#stmt(
-        `UPDATE sessions SET status = 'running', queued = queued - 1,
-           lease_owner = ?, lease_token = ?, lease_epoch = ?, lease_expires_at = ? WHERE id = ?`,
-      ).run(lease.owner, lease.token, lease.epoch, lease.expiresAt, session.id);
-      // The turn's owner becomes the process that runs it, which is whom recovery must ask about.
-      this.#stmt(`UPDATE turns SET status = 'running', started_at = ?, epoch = ?, owner = ? WHERE id = ?`).run(
-        now,
-        lease.epoch,
-        input.owner,
-        input.turnId,
-      );
-      this.#bump(session.tenant, { turns_queued: -1, turns_running: 1 });
+      const { lease, interrupted } = this.#grant(session, input.turnId, input.owner, input.ttlMs, now);
       return {
         status: 'acquired',
         lease,
@@ -551,6 +539,27 @@ export class SqliteStore implements Store {
   }
 
   // --- transactions and errors -------------------------------------------------------------
+
+  /** Grants the session's lease to run `turnId` (the head of its queue, checked by the caller). */
+  #grant(session: SessionRow, turnId: string, owner: string, ttlMs: number, now: number): { lease: Lease; interrupted: TurnRecord[] } {
+    // Whatever still runs under a previous (expired) lease is over: its holder stopped renewing.
+    const interrupted = this.#interruptRunning(session, now, LEASE_STOPPED);
+    const lease: Lease = {
+      sessionId: session.id,
+      owner,
+      token: randomUUID(),
+      epoch: session.lease_epoch + 1,
+      expiresAt: now + ttlMs,
+    };
+    this.#stmt(
+      `UPDATE sessions SET status = 'running', queued = queued - 1,
+         lease_owner = ?, lease_token = ?, lease_epoch = ?, lease_expires_at = ? WHERE id = ?`,
+    ).run(lease.owner, lease.token, lease.epoch, lease.expiresAt, session.id);
+    // The turn's owner becomes the process that runs it, which is whom recovery must ask about.
+    this.#stmt(`UPDATE turns SET status = 'running', started_at = ?, epoch = ?, owner = ? WHERE id = ?`).run(now, lease.epoch, owner, turnId);
+    this.#bump(session.tenant, { turns_queued: -1, turns_running: 1 });
+    return { lease, interrupted };
+  }
 
   #assertOpen(): void {
     if (this.#closed) throw new TetherError('STORE_UNAVAILABLE', `the store (${this.path}) is closed`);
