@@ -26,6 +26,8 @@ export interface TurnDeps {
 
 const FIRST_POLL_MS = 25;
 const MAX_POLL_MS = 500;
+/** A safety net only: a turn of this process that ends always wakes the ones behind it. */
+const OWN_TURN_RECHECK_MS = 5_000;
 
 /**
  * Runs one journaled turn to its end: waits for the session's lease (FIFO behind earlier turns,
@@ -232,7 +234,10 @@ async function waitForLease(deps: TurnDeps, turn: TurnRecord, sessionId: string,
     if (got.status === 'gone') {
       return { status: 'gone', error: got.turn?.error ?? { code: ErrorCode.NOT_FOUND, message: 'the turn is gone: its key was deleted' } };
     }
-    await deps.wakeups.wait(sessionId, delay, signal);
+    // Behind a turn of this process, the wake-up at its end is enough: asking the store again
+    // (a write transaction) on a timer would only cost. Another process's turn must be polled.
+    const holder = (await deps.store.getSession(sessionId))?.lease?.owner;
+    await deps.wakeups.wait(sessionId, holder === deps.owner.id ? OWN_TURN_RECHECK_MS : delay, signal);
     delay = Math.min(delay * 2, MAX_POLL_MS);
   }
 }

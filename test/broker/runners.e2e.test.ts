@@ -47,6 +47,23 @@ describe('warm runners (real agent)', () => {
     expect((await tether.stats()).runners.live).toBeLessThanOrEqual(2);
   });
 
+  it('a new session at the cap hibernates exactly one idle runner, the least recently used', async () => {
+    const clock = new ManualClock(Date.now());
+    const tether = await fx.open({ clock, maxLive: 4 });
+    for (const key of ['one:a', 'one:b', 'one:c', 'one:d']) {
+      await turn(tether, key, 'warm up');
+      clock.advance(1_000);
+    }
+    expect(agentChildren()).toHaveLength(4);
+    expect((await turn(tether, 'one:e', 'newcomer')).runner).toBe('cold');
+    await waitFor(() => agentChildren().length === 4);
+    // Only one:a (the least recently used) lost its process.
+    expect((await turn(tether, 'one:b', 'still warm?')).runner).toBe('warm');
+    expect((await turn(tether, 'one:c', 'still warm?')).runner).toBe('warm');
+    expect((await turn(tether, 'one:d', 'still warm?')).runner).toBe('warm');
+    expect(agentChildren()).toHaveLength(4);
+  });
+
   it("under load keeps a session's runner for its queued next turn instead of letting a waiting session evict it", async () => {
     const tether = await fx.open({ maxLive: 1 });
     fx.mock.enqueue({ text: 'a1 slow', delayMs: 400 });

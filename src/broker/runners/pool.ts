@@ -139,7 +139,6 @@ export class RunnerPool {
     }
     const entry: Warm = { sessionId: session.id, runner, epoch: -1, agentSessionId: session.agentSessionId, busy: true, lastUsed: this.#o.clock.now(), pinnedUntil: 0 };
     this.#warm.set(session.id, entry);
-    if (source === 'spare') this.#replenish();
     return this.#lend(entry, source);
   }
 
@@ -183,6 +182,9 @@ export class RunnerPool {
         if (released) return;
         released = true;
         entry.busy = false;
+        // A claimed spare is replaced only now: parking the next one while the claimed one runs
+        // its first turn would slow exactly the turn the spare was for.
+        if (source === 'spare') queueMicrotask(() => this.#replenish());
         if (!ok || !entry.runner.alive || this.#closed || this.#warm.get(entry.sessionId) !== entry) {
           this.#retire(entry);
           return;
@@ -204,18 +206,16 @@ export class RunnerPool {
         this.#reserved++;
         return;
       }
-      const lru = this.#leastRecentlyUsedIdle();
-      if (lru) {
-        this.#retire(lru);
-        continue;
+      // Each waiting turn frees at most one process: slots already on their way (processes
+      // exiting) are spoken for by the turns that wait before this one.
+      if (this.#exiting <= this.#waiters.length) {
+        const lru = this.#leastRecentlyUsedIdle();
+        const spare = lru ? undefined : this.#spares.shift();
+        if (lru) this.#retire(lru);
+        else if (spare) void this.#closeCounted(() => spare.close());
       }
-      const spare = this.#spares.shift();
-      if (spare) {
-        void this.#closeCounted(() => spare.close());
-        continue;
-      }
-      // Every process is busy or pinned: wait for a release, or for the earliest pin to lapse
-      // (its turn may have been withdrawn, and nothing else would wake us then).
+      // Wait for a process to exit or be released, or for the earliest pin to lapse (its turn
+      // may have been withdrawn, and nothing else would wake us then).
       const pinLapse = this.#earliestPinLapse();
       await new Promise<void>((resolve) => {
         const timer = pinLapse === null ? null : setTimeout(() => wake(), pinLapse);
