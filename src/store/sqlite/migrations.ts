@@ -63,10 +63,10 @@ CREATE INDEX sessions_expiry ON sessions (expires_at) WHERE live = 1 AND queued 
 CREATE INDEX sessions_lru ON sessions (last_active_at) WHERE live = 1 AND queued = 0;
 -- Recovery: held leases only.
 CREATE INDEX sessions_leases ON sessions (lease_expires_at) WHERE lease_token IS NOT NULL;
--- Listing: the latest generation of each key, most recently active first.
-CREATE INDEX sessions_list ON sessions (last_active_at) WHERE latest = 1;
+-- Listing: the latest generation of each key, most recently active first. The broker always
+-- lists within a tenant; listing across tenants (store-level only) scans. Every index here is
+-- rewritten by each turn (last_active_at, status), so none is kept without a query that needs it.
 CREATE INDEX sessions_list_tenant ON sessions (tenant, last_active_at) WHERE latest = 1;
-CREATE INDEX sessions_list_status ON sessions (status, last_active_at) WHERE latest = 1;
 CREATE INDEX sessions_list_tenant_status ON sessions (tenant, status, last_active_at) WHERE latest = 1;
 -- stats().sessions.byStatus is a GROUP BY over this (covering) index.
 CREATE INDEX sessions_status ON sessions (tenant, status);
