@@ -15,7 +15,8 @@ const OWNER = 'bench-owner';
 
 /**
  * 5. Control plane throughput on SQLite: get-or-create + lease + complete cycles through the
- * store port (`enqueueTurn` -> `acquireLease` -> `finishTurn`, synchronous FULL, a file) vs a
+ * store port (`enqueueTurn` with the lease, as the broker does on a quiet session -> `finishTurn`;
+ * synchronous FULL, a file) vs a
  * raw better-sqlite3 durable loop on the same kind of file (WAL, synchronous FULL, one
  * `UPDATE … SET n = n + 1` per transaction). The sides alternate in half-second slices.
  * Diagnostic: the same store on synchronous NORMAL (no fsync at commit) as a third side, and
@@ -158,14 +159,14 @@ export const controlPlane: Benchmark = {
       checks: {
         keys: KEYS,
         cycles: cycle,
-        transactionsPerTetherCycle: 3,
+        transactionsPerTetherCycle: 2,
         walFramesPerTetherCycle: frames.tetherPerCycle,
         walFramesPerRawTransaction: frames.rawPerTransaction,
         sliceMs: SLICE_MS,
         slicesPerSide: SLICES,
       },
       notes: [
-        'A Tether cycle is three store transactions (enqueueTurn, acquireLease, finishTurn), each BEGIN IMMEDIATE … COMMIT with synchronous FULL, so three WAL fsyncs; the raw loop commits (and fsyncs) once.',
+        'A Tether cycle is two store transactions, as the broker runs a turn on a quiet session: enqueueTurn (journal + lease in one commit) and finishTurn, each BEGIN IMMEDIATE … COMMIT with synchronous FULL, so two WAL fsyncs; the raw loop commits (and fsyncs) once. Both of Tether\'s are needed: an accepted prompt is durable before it runs, and its outcome after.',
         'tetherSynchronousNormalCyclesPerSec: the same cycles on a store with synchronous NORMAL (WAL commits without fsync): the CPU cost of a cycle without the disk.',
         'enqueueMs / acquireMs / finishMs: each store call of a cycle on the FULL store (their medians hide the fsync stalls; their means do not).',
       ],
