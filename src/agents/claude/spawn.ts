@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import type { SpawnOptions, SpawnedProcess } from '@anthropic-ai/claude-agent-sdk';
 
 const STDERR_TAIL_LINES = 20;
@@ -54,15 +56,17 @@ export class ProcessWatch {
     });
   }
 
-  /** Ends the process: SIGTERM, then SIGKILL if it lingers. */
+  /** Ends the process and everything it started (its process group): SIGTERM, then SIGKILL. */
   async kill(graceMs = 2_000): Promise<void> {
     const child = this.child;
     if (!child || !this.alive) return this.exited;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    signalGroup(child, 'SIGTERM');
+    const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
     timer.unref();
     await this.exited;
     clearTimeout(timer);
+    // Tool processes the agent left behind share its group: end them too.
+    signalGroup(child, 'SIGKILL');
   }
 
   describeExit(): string {
@@ -72,14 +76,48 @@ export class ProcessWatch {
   }
 }
 
-/** A `spawnClaudeCodeProcess` for the SDK that records the child in `watch`. */
+/**
+ * On Linux, util-linux's `setpriv --pdeathsig KILL` makes the kernel kill the agent when the
+ * process that started it dies, even by SIGKILL. Without it an orphaned agent keeps running
+ * until its current API request ends (it exits on stdin EOF only between requests).
+ */
+const PDEATHSIG_WRAPPER: string | null = process.platform === 'linux' ? findOnPath('setpriv') : null;
+
+function findOnPath(name: string): string | null {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/bin'];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  return null;
+}
+
+/** Signals the child's process group (it leads one: spawned detached), or the child alone. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(process.platform === 'win32' ? child.pid : -child.pid, signal);
+  } catch {
+    // The group is gone already.
+  }
+}
+
+/**
+ * A `spawnClaudeCodeProcess` for the SDK that records the child in `watch`. The agent leads its
+ * own process group, so ending it ends the tools it runs; on Linux it also dies with Tether.
+ */
 export function trackedSpawn(watch: ProcessWatch): (options: SpawnOptions) => SpawnedProcess {
   return (options) => {
-    const child = spawn(options.command, options.args, {
+    const [command, args] = PDEATHSIG_WRAPPER
+      ? [PDEATHSIG_WRAPPER, ['--pdeathsig', 'KILL', '--', options.command, ...options.args]]
+      : [options.command, options.args];
+    const child = spawn(command, args, {
       cwd: options.cwd,
       env: options.env,
       stdio: ['pipe', 'pipe', 'pipe'],
       signal: options.signal,
+      detached: process.platform !== 'win32',
       windowsHide: true,
     });
     watch.attach(child);
