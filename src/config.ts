@@ -38,6 +38,12 @@ export const configSchema = z
     maxQueue: int(1, 10_000).default(16),
     /** How long a turn's lease lasts without renewal; renewed at a third of it while the turn runs. */
     leaseTtlMs: int(1_000, 3_600_000).default(30_000),
+    /**
+     * Turns a dead process had accepted but not started: run them here (`rerun`, no prompt is
+     * lost) or end them `interrupted`. Turns it was running always end `interrupted`: they may
+     * have half-run tools, and running them twice could repeat those.
+     */
+    orphanedTurns: z.enum(['rerun', 'interrupt']).default('rerun'),
     /** Janitor period in seconds (expiry, cap, dead leases); 0 = only on demand (`gc`). */
     janitorIntervalSec: int(0, 86_400).default(60),
     /** Context ratio at which the next message starts a new generation, per backend. */
@@ -98,6 +104,7 @@ export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly stri
   maxQueue: ['TETHER_MAX_QUEUE'],
   leaseTtlMs: ['TETHER_LEASE_TTL_MS'],
   janitorIntervalSec: ['TETHER_JANITOR_INTERVAL'],
+  orphanedTurns: ['TETHER_ORPHANED_TURNS'],
   maxLive: ['TETHER_MAX_LIVE'],
   liveIdleSec: ['TETHER_LIVE_IDLE'],
   spares: ['TETHER_SPARES'],

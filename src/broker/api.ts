@@ -48,6 +48,8 @@ export interface GcResult {
   evicted: number;
   /** Turns ended because their process died. */
   recovered: number;
+  /** Queued turns of a dead process taken over to run here (`orphanedTurns: rerun`). */
+  adopted: number;
   /** Idle warm runners whose process ended (idle too long, or dead). */
   hibernated: number;
 }

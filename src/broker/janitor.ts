@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { SessionEvent } from '../domain/events.js';
-import type { SessionRecord } from '../domain/types.js';
+import type { SessionRecord, TurnRecord } from '../domain/types.js';
 import { ErrorCode } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { GcResult } from './api.js';
@@ -16,6 +16,9 @@ export interface JanitorDeps {
   logger: Logger;
   maxSessions: number;
   pool: RunnerPool;
+  /** Adopt the queued turns of dead processes (and run them through `onAdopted`). */
+  adoptOrphans: boolean;
+  onAdopted(turns: TurnRecord[]): void;
   emit(event: SessionEvent): void;
 }
 
@@ -59,7 +62,9 @@ export class Janitor {
     const recovered = await store.recover({
       isOwnerAlive: (id) => owner.isAlive(id),
       error: { code: ErrorCode.INTERRUPTED, message: 'the Tether process running this turn stopped before it finished' },
+      ...(this.#deps.adoptOrphans ? { adoptQueuedAs: owner.id } : {}),
     });
+    if (recovered.adopted.length > 0) this.#deps.onAdopted(recovered.adopted);
     let expired = 0;
     for (;;) {
       const batch = await store.sweepExpired(BATCH);
@@ -75,10 +80,11 @@ export class Janitor {
       if (batch.length < BATCH) break;
     }
     const hibernated = this.#deps.pool.sweep();
-    if (recovered.interrupted.length + expired + evicted + hibernated > 0) {
-      this.#deps.logger.info({ recovered: recovered.interrupted.length, expired, evicted, hibernated }, 'janitor pass');
+    const adopted = recovered.adopted.length;
+    if (recovered.interrupted.length + adopted + expired + evicted + hibernated > 0) {
+      this.#deps.logger.info({ recovered: recovered.interrupted.length, adopted, expired, evicted, hibernated }, 'janitor pass');
     }
-    return { expired, evicted, recovered: recovered.interrupted.length, hibernated };
+    return { expired, evicted, recovered: recovered.interrupted.length, adopted, hibernated };
   }
 
   #emit(type: 'session.expired' | 'session.evicted', session: SessionRecord): void {

@@ -121,13 +121,19 @@ class Broker implements Tether {
       logger: this.#log,
       maxSessions: this.#config.maxSessions,
       pool: this.#pool,
+      adoptOrphans: this.#config.orphanedTurns === 'rerun',
+      onAdopted: (turns) => {
+        for (const turn of turns) this.#runAdopted(turn);
+      },
       emit: (event) => this.#bus.emit(event),
     });
   }
 
   async start(): Promise<void> {
     const result = await this.#janitor.run();
-    if (result.recovered > 0) this.#log.info({ recovered: result.recovered }, 'ended turns left by a stopped process');
+    if (result.recovered + result.adopted > 0) {
+      this.#log.info({ recovered: result.recovered, adopted: result.adopted }, 'took over what a stopped process left');
+    }
     this.#janitor.start(this.#config.janitorIntervalSec);
     this.#pool.start();
   }
@@ -208,6 +214,30 @@ class Broker implements Tether {
     } finally {
       this.#handles.delete(turn.id);
     }
+  }
+
+  /**
+   * Runs a turn a dead process accepted but never started. Nobody awaits it here: its events go
+   * to listeners, the event log (`turnEvents`, SSE) and its outcome to the journal.
+   */
+  #runAdopted(turn: TurnRecord): void {
+    const handle = new TurnHandleImpl();
+    this.#handles.set(turn.id, handle);
+    const done = (async () => {
+      try {
+        const session = await this.#store.getSession(turn.sessionId);
+        if (!session) return;
+        this.#log.info({ turnId: turn.id, key: turn.key }, 'running a turn accepted by a process that stopped');
+        await runTurn(this.#turnDeps(), handle, turn, session);
+      } catch (err) {
+        this.#log.warn({ err, turnId: turn.id }, 'could not run an adopted turn');
+      } finally {
+        this.#handles.delete(turn.id);
+      }
+    })();
+    const id = randomUUID();
+    this.#inFlight.set(id, { handle, done });
+    void done.finally(() => this.#inFlight.delete(id));
   }
 
   #turnDeps(): TurnDeps {

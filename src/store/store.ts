@@ -76,8 +76,10 @@ export interface Store {
 
   /**
    * Frees leases whose owner is gone and ends the turns they left: `running` turns under a
-   * lease that expired or whose owner `isOwnerAlive` says is dead become `interrupted`; `queued`
-   * turns accepted by a dead owner become `interrupted` too. Used at start-up and by the janitor.
+   * lease that expired or whose owner `isOwnerAlive` says is dead become `interrupted`. `queued`
+   * turns accepted by a dead owner are handed to `adoptQueuedAs` (they never started, so the
+   * adopter can run them) or, without one, become `interrupted` too. Used at start-up and by the
+   * janitor.
    */
   recover(input: RecoverInput): Promise<RecoverResult>;
 
@@ -205,13 +207,17 @@ export interface RecoverInput {
   /** True while the broker process named by a lease or turn owner may still be running. */
   isOwnerAlive: (owner: string) => boolean;
   error: TurnError;
+  /** Owner to hand the queued turns of dead owners to; absent: they are interrupted. */
+  adoptQueuedAs?: string;
 }
 
 export interface RecoverResult {
-  /** Turns that were running or queued under a dead owner and are now `interrupted`. */
+  /** Turns that were running (or queued, without an adopter) under a dead owner: now `interrupted`. */
   interrupted: TurnRecord[];
   /** Leases freed. */
   freed: number;
+  /** Queued turns of dead owners now owned by `adoptQueuedAs`, oldest first; still `queued`. */
+  adopted: TurnRecord[];
 }
 
 export interface SessionFilter {

@@ -735,9 +735,32 @@ export function describeStoreBehaviour(name: string, open: (clock: ManualClock) 
         expect(next.lease.epoch).toBe(dead.lease.epoch + 1);
       });
 
+      it('hands the queued turns of a dead owner to an adopter, oldest first; its running turn still ends', async () => {
+        const running = await start({ key: 'k' }, OWNER);
+        clock.advance(1);
+        const q1 = await enqueue({ key: 'k', owner: OWNER, prompt: 'one' });
+        clock.advance(1);
+        const q2 = await enqueue({ key: 'k', owner: OWNER, prompt: 'two' });
+        const other = await enqueue({ key: 'other', owner: OTHER_OWNER });
+
+        const r = await store.recover({ isOwnerAlive: (o) => o === OTHER_OWNER, error: INTERRUPTED, adoptQueuedAs: 'adopter' });
+        expect(r.interrupted.map((t) => t.id)).toEqual([running.turn.id]);
+        expect(r.adopted.map((t) => [t.id, t.status, t.owner])).toEqual([
+          [q1.turn.id, 'queued', 'adopter'],
+          [q2.turn.id, 'queued', 'adopter'],
+        ]);
+        expect((await store.getTurn(other.turn.id))?.owner).toBe(OTHER_OWNER);
+        // The adopter runs them in order: the lease is free again, and q1 is the head.
+        const g = acquired(await store.acquireLease({ sessionId: q1.session.id, turnId: q1.turn.id, owner: 'adopter', ttlMs: TTL }));
+        expect(g.lease.epoch).toBe(running.lease.epoch + 1);
+        // A second pass adopts nothing more: the adopter is alive.
+        const again = await store.recover({ isOwnerAlive: (o) => o !== OWNER, error: INTERRUPTED, adoptQueuedAs: 'adopter' });
+        expect(again.adopted).toEqual([]);
+      });
+
       it('ends a turn whose live owner stopped renewing its lease', async () => {
         const s = await start({}, OWNER, 1000);
-        expect(await store.recover({ isOwnerAlive: () => true, error: INTERRUPTED })).toEqual({ interrupted: [], freed: 0 });
+        expect(await store.recover({ isOwnerAlive: () => true, error: INTERRUPTED })).toEqual({ interrupted: [], freed: 0, adopted: [] });
         clock.advance(1000);
         const r = await store.recover({ isOwnerAlive: () => true, error: INTERRUPTED });
         expect(r.freed).toBe(1);

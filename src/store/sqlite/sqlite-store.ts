@@ -351,6 +351,7 @@ export class SqliteStore implements Store {
         return known;
       };
       const interrupted: TurnRecord[] = [];
+      const adopted: TurnRecord[] = [];
       let freed = 0;
 
       // A lease is freed when its owner is dead, or when it expired: a live owner that stopped
@@ -369,7 +370,14 @@ export class SqliteStore implements Store {
 
       for (const turn of this.#stmt(SWEEP_SQL.activeTurns).all() as TurnRow[]) {
         if (turn.status === 'queued') {
-          if (!isAlive(turn.owner)) interrupted.push(this.#endQueuedTurn(turn, now, input.error));
+          if (isAlive(turn.owner)) continue;
+          if (input.adoptQueuedAs) {
+            // Never started, so running it now cannot repeat anything: the prompt is not lost.
+            this.#stmt(`UPDATE turns SET owner = ? WHERE id = ?`).run(input.adoptQueuedAs, turn.id);
+            adopted.push(this.#turnById(turn.id));
+          } else {
+            interrupted.push(this.#endQueuedTurn(turn, now, input.error));
+          }
           continue;
         }
         // A running turn with no matching lease cannot be finished by anyone (fencing refuses it).
@@ -378,7 +386,8 @@ export class SqliteStore implements Store {
           interrupted.push(this.#endRunningTurn(turn, now, input.error));
         }
       }
-      return { interrupted, freed };
+      adopted.sort((a, b) => a.createdAt - b.createdAt || a.seq - b.seq);
+      return { interrupted, freed, adopted };
     });
   }
 

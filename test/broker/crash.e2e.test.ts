@@ -1,0 +1,90 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
+import { isRunning } from '../helpers/processes.js';
+
+const BIN = join(import.meta.dirname, '../../bin/tether.js');
+const BUILT = existsSync(join(import.meta.dirname, '../../dist/cli/main.js'));
+
+/** Claude Code processes whose parent is `pid`. */
+function agentsOf(pid: number): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => /claude-agent-sdk[^ ]*\/claude(\s|$)/.test(l))
+      .map((l) => Number(l.trim().split(/\s+/)[0]));
+  } catch {
+    return [];
+  }
+}
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe.runIf(BUILT)('kill -9 of Tether mid-turn, then restart (built binary, real agent)', () => {
+  let fx: AgentFixture;
+  const children: ChildProcess[] = [];
+  beforeEach(async () => {
+    fx = await agentFixture();
+  });
+  afterEach(async () => {
+    for (const child of children.splice(0)) child.kill('SIGKILL');
+    await fx.cleanup();
+  });
+
+  const cli = (...args: string[]): ChildProcess => {
+    const child = spawn(process.execPath, [BIN, '--db', fx.dbPath, ...args], {
+      cwd: fx.cwd,
+      env: { ...fx.env, TETHER_LOG_LEVEL: 'silent' },
+      stdio: 'ignore',
+    });
+    children.push(child);
+    return child;
+  };
+
+  it('journals the running turn interrupted, runs the accepted one, frees the lease, and leaves no agent behind', async () => {
+    const tether = await fx.open();
+    await tether.send('crash:9', 'remember 7').result;
+    await tether.close();
+
+    fx.mock.enqueue({ text: 'never finished', delayMs: 60_000 });
+    const runner = cli('send', 'crash:9', 'long task');
+    await until(() => fx.mock.mainRequests().length === 2);
+    const agents = agentsOf(runner.pid!);
+    expect(agents).toHaveLength(1);
+    const waiter = cli('send', 'crash:9', 'queued behind it');
+    const probe = await fx.open();
+    await until(async () => (await probe.peek('crash:9')).queued === 1);
+    await probe.close();
+
+    runner.kill('SIGKILL');
+    waiter.kill('SIGKILL');
+    // The agent of the dead process goes too (it exits when its stdin closes).
+    await until(() => agents.every((pid) => !isRunning(pid)), 10_000);
+
+    fx.mock.reset();
+    const restarted = await fx.open();
+    const turns = await restarted.turns('crash:9');
+    const accepted = turns.find((t) => t.prompt === 'queued behind it')!;
+    for await (const { event } of restarted.turnEvents(accepted.id)) if (event.type === 'turn.completed' || event.type === 'turn.failed') break;
+
+    const after = await restarted.turns('crash:9');
+    expect(after.map((t) => [t.prompt, t.status])).toEqual([
+      ['remember 7', 'succeeded'],
+      ['long task', 'interrupted'],
+      ['queued behind it', 'succeeded'],
+    ]);
+    // The interrupted prompt had reached the agent (it is in the transcript); the accepted one follows it.
+    expect(after[2]!.text).toBe('Reply #3: queued behind it');
+    expect(fx.mock.mainRequests().at(-1)!.userTexts).toEqual(['remember 7', 'long task', 'queued behind it']);
+    expect(await restarted.peek('crash:9')).toMatchObject({ busy: false, queued: 0 });
+    expect((await restarted.send('crash:9', 'still there?').result).text).toBe('Reply #4: still there?');
+  });
+});
