@@ -52,6 +52,8 @@ export interface GcResult {
   adopted: number;
   /** Idle warm runners whose process ended (idle too long, or dead). */
   hibernated: number;
+  /** Leftover processes of a Tether that died (agents, tools they ran), found by marker and killed. */
+  reaped: number;
 }
 
 export type TetherListener = (event: TetherEvent) => void;

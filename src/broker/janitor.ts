@@ -4,7 +4,8 @@ import type { SessionRecord, TurnRecord } from '../domain/types.js';
 import { ErrorCode } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { GcResult } from './api.js';
-import type { OwnerId } from './owner.js';
+import { killMarked } from '../lib/reaper.js';
+import { OWNER_MARKER, type OwnerId } from './owner.js';
 import type { RunnerPool } from './runners/pool.js';
 
 /** Sessions swept per statement: bounded work per transaction, so writers never wait long. */
@@ -80,11 +81,13 @@ export class Janitor {
       if (batch.length < BATCH) break;
     }
     const hibernated = this.#deps.pool.sweep();
+    // Agents and tools of a broker that died (its agents die with it on Linux; tools may not).
+    const reaped = killMarked(OWNER_MARKER, (id) => !owner.isAlive(id));
     const adopted = recovered.adopted.length;
-    if (recovered.interrupted.length + adopted + expired + evicted + hibernated > 0) {
-      this.#deps.logger.info({ recovered: recovered.interrupted.length, adopted, expired, evicted, hibernated }, 'janitor pass');
+    if (recovered.interrupted.length + adopted + expired + evicted + hibernated + reaped > 0) {
+      this.#deps.logger.info({ recovered: recovered.interrupted.length, adopted, expired, evicted, hibernated, reaped }, 'janitor pass');
     }
-    return { expired, evicted, recovered: recovered.interrupted.length, adopted, hibernated };
+    return { expired, evicted, recovered: recovered.interrupted.length, adopted, hibernated, reaped };
   }
 
   #emit(type: 'session.expired' | 'session.evicted', session: SessionRecord): void {

@@ -15,6 +15,9 @@ export interface OwnerId {
   release(): void;
 }
 
+/** Environment marker naming the broker that started an agent; its tools inherit it. */
+export const OWNER_MARKER = 'TETHER_OWNER';
+
 /** Brokers open in this process: several may share the pid (a library used twice, tests). */
 const openHere = new Set<string>();
 

@@ -16,7 +16,7 @@ import { TurnEventLog } from './event-log.js';
 import { EventBus } from './event-bus.js';
 import { Janitor } from './janitor.js';
 import { RunnerPool } from './runners/pool.js';
-import { createOwnerId, type OwnerId } from './owner.js';
+import { createOwnerId, OWNER_MARKER, type OwnerId } from './owner.js';
 import { resolveSend } from './send-options.js';
 import { TurnHandleImpl } from './turn-handle.js';
 import { runTurn, type TurnDeps } from './turn-runner.js';
@@ -81,6 +81,8 @@ interface BrokerDeps {
 class Broker implements Tether {
   readonly #config: TetherConfig;
   readonly #env: NodeJS.ProcessEnv;
+  /** What agents inherit: the environment plus the marker naming this broker (see reaper.ts). */
+  readonly #agentEnv: NodeJS.ProcessEnv;
   readonly #store: Store;
   readonly #backends: Partial<Record<BackendName, AgentBackend>>;
   readonly #policy: ContextPolicy;
@@ -106,12 +108,13 @@ class Broker implements Tether {
     this.#policy = deps.contextPolicy;
     this.#log = deps.logger;
     this.#bus = new EventBus((err) => this.#log.warn({ err }, 'event listener threw'));
+    this.#agentEnv = { ...this.#env, [OWNER_MARKER]: this.#owner.id };
     this.#pool = new RunnerPool({
       backend: this.#backend('claude'),
       maxLive: this.#config.maxLive,
       idleMs: this.#config.liveIdleSec * 1000,
       spares: this.#config.spares,
-      env: this.#env,
+      env: this.#agentEnv,
       clock: deps.clock,
       logger: this.#log,
     });
@@ -249,7 +252,7 @@ class Broker implements Tether {
       logger: this.#log,
       leaseTtlMs: this.#config.leaseTtlMs,
       idleTimeoutMs: this.#config.idleTimeoutSec * 1000,
-      env: this.#env,
+      env: this.#agentEnv,
       emit: (event, handle) => this.#emit(event, handle),
     };
   }

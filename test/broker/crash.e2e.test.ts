@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
@@ -86,5 +86,37 @@ describe.runIf(BUILT)('kill -9 of Tether mid-turn, then restart (built binary, r
     expect(fx.mock.mainRequests().at(-1)!.userTexts).toEqual(['remember 7', 'long task', 'queued behind it']);
     expect(await restarted.peek('crash:9')).toMatchObject({ busy: false, queued: 0 });
     expect((await restarted.send('crash:9', 'still there?').result).text).toBe('Reply #4: still there?');
+  });
+
+  it('reaps a tool process the dead Tether\'s agent left behind, at the next start', async () => {
+    const marker = `tether_marker_${Math.floor(Math.random() * 1e9)}`;
+    fx.mock.enqueue({ toolUse: { name: 'Bash', input: { command: `python3 -c 'import time; time.sleep(600)' ${marker}`, description: 'wait' } } });
+    // A Tether in its own process whose agent runs a long tool (the CLI has no --allowed-tools).
+    const script = join(fx.dir, 'victim.mjs');
+    writeFileSync(
+      script,
+      `import { createTether } from ${JSON.stringify(join(import.meta.dirname, '../../dist/index.js'))};
+       const t = await createTether({ db: ${JSON.stringify(fx.dbPath)}, logLevel: 'silent', spares: 0, defaultCwd: ${JSON.stringify(fx.cwd)} });
+       t.send('reap:1', 'run the tool', { allowedTools: ['Bash'] });`,
+    );
+    const victim = spawn(process.execPath, [script], { env: fx.env, stdio: 'ignore' });
+    children.push(victim);
+    const toolPids = (): number[] => {
+      try {
+        return execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    };
+    await until(() => toolPids().length > 0, 20_000);
+    const agents = agentsOf(victim.pid!);
+    victim.kill('SIGKILL');
+    await until(() => agents.every((pid) => !isRunning(pid)), 10_000);
+    // The agent died with its parent; the tool it started did not (it runs in its own session).
+    expect(toolPids().length).toBeGreaterThan(0);
+
+    const restarted = await fx.open();
+    expect(toolPids()).toEqual([]);
+    expect((await restarted.turns('reap:1'))[0]).toMatchObject({ status: 'interrupted' });
   });
 });

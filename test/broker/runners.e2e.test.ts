@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import type { TetherEvent, TurnStartedEvent } from '../../src/domain/events.js';
@@ -166,6 +167,27 @@ describe('warm runners (real agent)', () => {
     const started = await first(handle, 'turn.started');
     expect(started.runner).toBe('cold');
     expect((await handle.result).text).toBe('Reply #1: tools');
+  });
+
+  it('ends the tool processes of an agent that was killed mid-tool (found by its environment marker)', async () => {
+    const tether = await fx.open();
+    // Claude Code refuses a bare `sleep`; a long-running command with a marker to find it by.
+    const marker = `tether_marker_${Math.floor(Math.random() * 1e9)}`;
+    fx.mock.enqueue({ toolUse: { name: 'Bash', input: { command: `python3 -c 'import time; time.sleep(600)' ${marker}`, description: 'wait' } } });
+    const handle = tether.send('tool:kill', 'run it', { allowedTools: ['Bash'] });
+    const sleeping = (): boolean => {
+      try {
+        return execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' }).trim() !== '';
+      } catch {
+        return false;
+      }
+    };
+    await waitFor(sleeping, 20_000);
+    // The agent dies without cleaning up after itself; its tool would be orphaned.
+    const [agent] = agentChildren();
+    process.kill(agent!, 'SIGKILL');
+    await expect(handle.result).rejects.toMatchObject({ code: ErrorCode.AGENT_FAILED });
+    await waitFor(() => !sleeping(), 10_000);
   });
 
   it('leaves no agent process behind when closed', async () => {

@@ -1,7 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { SpawnOptions, SpawnedProcess } from '@anthropic-ai/claude-agent-sdk';
+import { killMarked } from '../../lib/reaper.js';
+
+/** Environment marker every agent process, and every tool it runs, carries: one id per agent. */
+export const AGENT_MARKER = 'TETHER_AGENT_ID';
 
 const STDERR_TAIL_LINES = 20;
 
@@ -14,6 +19,8 @@ export class ProcessWatch {
   exitCode: number | null = null;
   exitSignal: NodeJS.Signals | null = null;
   readonly stderr: string[] = [];
+  /** The value of this agent's AGENT_MARKER. */
+  readonly agentId = randomUUID();
   #exited: Promise<void>;
   #markExited!: () => void;
 
@@ -59,14 +66,24 @@ export class ProcessWatch {
   /** Ends the process and everything it started (its process group): SIGTERM, then SIGKILL. */
   async kill(graceMs = 2_000): Promise<void> {
     const child = this.child;
-    if (!child || !this.alive) return this.exited;
+    if (!child) return;
+    if (!this.alive) {
+      // The agent is gone (crashed, killed) but tools it started may not be.
+      this.#reapTools(child);
+      return this.exited;
+    }
     signalGroup(child, 'SIGTERM');
     const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
     timer.unref();
     await this.exited;
     clearTimeout(timer);
-    // Tool processes the agent left behind share its group: end them too.
+    this.#reapTools(child);
+  }
+
+  /** Tools run in their own sessions, outside the agent's group: find them by the marker too. */
+  #reapTools(child: ChildProcess): void {
     signalGroup(child, 'SIGKILL');
+    killMarked(AGENT_MARKER, (value) => value === this.agentId);
   }
 
   describeExit(): string {
@@ -114,7 +131,7 @@ export function trackedSpawn(watch: ProcessWatch): (options: SpawnOptions) => Sp
       : [options.command, options.args];
     const child = spawn(command, args, {
       cwd: options.cwd,
-      env: options.env,
+      env: { ...options.env, [AGENT_MARKER]: watch.agentId },
       stdio: ['pipe', 'pipe', 'pipe'],
       signal: options.signal,
       detached: process.platform !== 'win32',
