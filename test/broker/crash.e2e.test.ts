@@ -113,7 +113,8 @@ describe.runIf(BUILT)('kill -9 of Tether mid-turn, then restart (built binary, r
     victim.kill('SIGKILL');
     await until(() => agents.every((pid) => !isRunning(pid)), 10_000);
     // The agent died with its parent; the tool it started did not (it runs in its own session).
-    expect(toolPids().length).toBeGreaterThan(0);
+    // Any Tether on the host may reap it from here on (another test's start-up janitor, too), so
+    // its survival is not asserted; without reaping, nothing would ever end it.
 
     const restarted = await fx.open();
     expect(toolPids()).toEqual([]);
