@@ -60,6 +60,8 @@ export const configSchema = z
     defaultCwd: z.string().min(1).optional(),
     defaultModel: z.string().min(1).max(200).optional(),
     defaultPermissionMode: z.enum(PERMISSION_MODES).optional(),
+    /** A turn running longer than this many seconds is interrupted; 0 = no limit. */
+    maxTurnDurationSec: int(0, 7 * 24 * 3600).default(3600),
     /** Longest prompt accepted, in characters. */
     maxPromptChars: int(1, 10_000_000).default(200_000),
     /** A Claude Code binary to use instead of the one inside the Agent SDK package. */
@@ -113,6 +115,7 @@ export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly stri
   defaultModel: ['TETHER_MODEL'],
   defaultPermissionMode: ['TETHER_PERMISSION_MODE'],
   maxPromptChars: ['TETHER_MAX_PROMPT_CHARS'],
+  maxTurnDurationSec: ['TETHER_MAX_TURN_DURATION'],
   claudePath: ['TETHER_CLAUDE_PATH'],
   logLevel: ['TETHER_LOG_LEVEL'],
   port: ['TETHER_PORT'],

@@ -252,6 +252,7 @@ class Broker implements Tether {
       logger: this.#log,
       leaseTtlMs: this.#config.leaseTtlMs,
       idleTimeoutMs: this.#config.idleTimeoutSec * 1000,
+      maxTurnDurationMs: this.#config.maxTurnDurationSec * 1000,
       env: this.#agentEnv,
       emit: (event, handle) => this.#emit(event, handle),
     };

@@ -19,6 +19,8 @@ export interface TurnDeps {
   logger: Logger;
   leaseTtlMs: number;
   idleTimeoutMs: number;
+  /** A turn running longer is interrupted; 0 = no limit. */
+  maxTurnDurationMs: number;
   /** Environment the agent inherits (session env is laid over it). */
   env: NodeJS.ProcessEnv;
   emit(event: TetherEvent, handle?: TurnHandleImpl): void;
@@ -123,6 +125,14 @@ export async function runTurn(
   );
 
   const startedAt = performance.now();
+  let timedOut = false;
+  const deadline =
+    deps.maxTurnDurationMs > 0
+      ? setTimeout(() => {
+          timedOut = true;
+          runAbort.abort();
+        }, deps.maxTurnDurationMs)
+      : undefined;
   let result: AgentResult | null = null;
   let runError: TurnError | null = null;
   const texts: string[] = [];
@@ -163,6 +173,7 @@ export async function runTurn(
     result = null;
   } finally {
     clearInterval(renewal);
+    clearTimeout(deadline);
     signal.removeEventListener('abort', stopRun);
   }
   // A healthy runner stays warm for the session's next turn; anything else is ended. Released
@@ -171,7 +182,9 @@ export async function runTurn(
     lent?.release({ ok: result?.ok === true && !leaseLost, epoch: lease.epoch, agentSessionId: result?.agentSessionId ?? current.agentSessionId, queued });
 
   const durationMs = Math.round(performance.now() - startedAt);
-  const error: TurnError | null = leaseLost
+  const error: TurnError | null = timedOut
+    ? { code: ErrorCode.INTERRUPTED, message: `the turn ran longer than maxTurnDuration (${deps.maxTurnDurationMs / 1000} s) and was stopped` }
+    : leaseLost
     ? { code: ErrorCode.LEASE_LOST, message: 'the turn lost its lease (the store was unreachable too long) and was stopped' }
     : result === null
       ? (runError ?? { code: ErrorCode.AGENT_FAILED, message: 'the agent ended without a result' })

@@ -128,20 +128,32 @@ function toolResultText(content: unknown): string {
 
 /**
  * What went wrong, as a code a caller can act on: API trouble that may pass (overload, rate
- * limit, 5xx, auth) is AGENT_UNAVAILABLE; the agent's own failure (max turns, execution error,
- * a refused request) is AGENT_FAILED.
+ * limit, 5xx, a dropped connection, auth, a usage limit) is AGENT_UNAVAILABLE — try again later;
+ * the agent's own failure (max turns, a refused request, a conversation too long) is
+ * AGENT_FAILED. The agent already retried transient API errors itself (CLAUDE_CODE_MAX_RETRIES,
+ * default 10), so Tether does not retry them again.
  */
 export function resultError(result: SDKResultMessage): TurnError {
   const status = result.subtype === 'success' ? (result.api_error_status ?? null) : null;
   const detail = result.subtype === 'success' ? result.result : (result.errors ?? []).join('; ');
+  const reason = result.terminal_reason;
   if (result.subtype === 'error_max_turns') {
     return { code: ErrorCode.AGENT_FAILED, message: `the agent stopped after reaching maxTurns (${result.num_turns} turns); raise maxTurns or split the task` };
   }
   if (result.subtype === 'error_max_budget_usd') {
     return { code: ErrorCode.AGENT_FAILED, message: 'the agent stopped after reaching its cost budget' };
   }
+  if (reason === 'prompt_too_long') {
+    return { code: ErrorCode.AGENT_FAILED, message: `the conversation no longer fits the model's context window; reset the session to start a new one (${detail || 'prompt too long'})` };
+  }
+  if (reason === 'blocking_limit' || reason === 'rapid_refill_breaker') {
+    return { code: ErrorCode.AGENT_UNAVAILABLE, message: `the account's usage limit was reached; try again later (${detail || reason})` };
+  }
   if (status !== null && (status === 429 || status === 529 || status >= 500 || status === 401 || status === 403)) {
     return { code: ErrorCode.AGENT_UNAVAILABLE, message: `the model API answered ${status}: ${detail || 'no detail'}` };
+  }
+  if (reason === 'api_error' && (status === null || status === 408)) {
+    return { code: ErrorCode.AGENT_UNAVAILABLE, message: `the model API could not be reached: ${detail || 'connection failed'}` };
   }
   return { code: ErrorCode.AGENT_FAILED, message: detail ? `the agent failed: ${detail}` : 'the agent failed without a message' };
 }
