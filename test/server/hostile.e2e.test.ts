@@ -89,13 +89,76 @@ describe('hostile inputs are refused with 4xx and the error shape; nothing chang
     { name: 'delete of an unknown key', path: '/v1/sessions/hostile%3A1', method: 'DELETE', status: 404, code: 'NOT_FOUND' },
   ];
 
-  it('has a corpus of at least 25 cases', () => {
-    expect(cases().length).toBeGreaterThanOrEqual(25);
+  /** Every hostile key encoding against every route that takes a key. */
+  const badKeys: Array<[string, string]> = [
+    ['BEL', 'a%07b'], ['LF', 'a%0Ab'], ['CR', 'a%0Db'], ['CRLF header injection', 'a%0D%0ASet-Cookie:%20x'], ['NUL', 'a%00b'],
+    ['ESC', 'a%1B%5B31m'], ['DEL', 'a%7Fb'], ['C1 NEL', 'a%C2%85b'], ['line separator', 'a%E2%80%A8b'], ['paragraph separator', 'a%E2%80%A9b'],
+    ['bidi override', 'a%E2%80%AEb'], ['zero-width space', 'a%E2%80%8Bb'], ['BOM', '%EF%BB%BFkey'], ['blank', '%20%20%20'], ['tab', 'a%09b'],
+    ['257 characters', 'k'.repeat(257)], ['257 emoji', '%F0%9F%99%82'.repeat(257)],
+  ];
+  const keyRoutes: Array<[string, (k: string) => string, Partial<HostileCase>]> = [
+    ['POST messages', (k) => `/v1/sessions/${k}/messages`, { json: { prompt: 'hi' } }],
+    ['GET session', (k) => `/v1/sessions/${k}`, { method: 'GET' }],
+    ['DELETE session', (k) => `/v1/sessions/${k}`, { method: 'DELETE' }],
+    ['GET turns', (k) => `/v1/sessions/${k}/turns`, { method: 'GET' }],
+    ['POST reset', (k) => `/v1/sessions/${k}/reset`, { method: 'POST' }],
+    ['POST interrupt', (k) => `/v1/sessions/${k}/interrupt`, { method: 'POST' }],
+  ];
+  const keyCases = (): HostileCase[] =>
+    badKeys.flatMap(([keyName, key]) =>
+      keyRoutes.map(([routeName, path, extra]) => ({ name: `${keyName} key, ${routeName}`, path: path(key), status: 400, code: 'INVALID_INPUT', ...extra })),
+    );
+
+  /** A wrong value for every field of a message body and its options. */
+  const wrongValues: Array<[string, Record<string, unknown>]> = [
+    ...[5, true, null, [], {}, ['hi']].map((v): [string, Record<string, unknown>] => [`prompt ${JSON.stringify(v)}`, { prompt: v }]),
+    ...[5, 'x', [], null, true].map((v): [string, Record<string, unknown>] => [`options ${JSON.stringify(v)}`, { prompt: 'hi', options: v }]),
+    ...[5, 'now', null, ''].map((v): [string, Record<string, unknown>] => [`onBusy ${JSON.stringify(v)}`, { prompt: 'hi', onBusy: v }]),
+  ];
+  const wrongOptions: Array<[string, Record<string, unknown>]> = [
+    ...[5, [], {}, true, '', 'a\u0000b'].map((v): [string, Record<string, unknown>] => [`cwd ${JSON.stringify(v)}`, { cwd: v }]),
+    ...[5, '', 'x'.repeat(201), 'a\nb', 'a\r\nX: y', null].map((v): [string, Record<string, unknown>] => [`model ${JSON.stringify(v).slice(0, 20)}`, { model: v }]),
+    ...[5, 'root', '', null, ['default']].map((v): [string, Record<string, unknown>] => [`permissionMode ${JSON.stringify(v)}`, { permissionMode: v }]),
+    ...[5, [], {}].map((v): [string, Record<string, unknown>] => [`appendSystemPrompt ${JSON.stringify(v)}`, { appendSystemPrompt: v }]),
+    ...[0, -1, 1.5, 1001, '3', null, [], 1e308].map((v): [string, Record<string, unknown>] => [`maxTurns ${JSON.stringify(v)}`, { maxTurns: v }]),
+    ...(['allowedTools', 'disallowedTools'] as const).flatMap((field) =>
+      ['Bash', [5], [''], ['a\u0007'], [null], { Bash: true }].map((v): [string, Record<string, unknown>] => [`${field} ${JSON.stringify(v)}`, { [field]: v }]),
+    ),
+    ...[5, [], 'user=1', { a: 5 }, { x: 'v'.repeat(257) }, { '': 'v' }, { 'a\nb': 'v' }, { ok: 'line\nbreak' }, { ok: null }].map(
+      (v): [string, Record<string, unknown>] => [`labels ${JSON.stringify(v).slice(0, 24)}`, { labels: v }],
+    ),
+    ...['tenant', 'env', 'signal', 'resume', 'sessionId', 'constructor'].map((field): [string, Record<string, unknown>] => [`unknown option ${field}`, { [field]: 'x' }]),
+  ];
+  const typeCases = (): HostileCase[] => [
+    ...wrongValues.map(([name, json]): HostileCase => ({ name: `wrong ${name}`, json, status: 400, code: 'INVALID_INPUT' })),
+    ...wrongOptions.map(([name, options]): HostileCase => ({ name: `wrong option ${name}`, options, status: 400, code: 'INVALID_INPUT' })),
+  ];
+
+  /** Nesting, unknown routes and methods. */
+  const shapeCases = (): HostileCase[] => [
+    { name: 'deeply nested arrays as prompt', body: `{"prompt":${'['.repeat(500)}${']'.repeat(500)}}`, status: 400, code: 'INVALID_INPUT' },
+    { name: 'deeply nested objects as options', body: `{"prompt":"hi","options":${'{"a":'.repeat(200)}1${'}'.repeat(200)}}`, status: 400, code: 'INVALID_INPUT' },
+    { name: 'deeply nested labels', body: `{"prompt":"hi","options":{"labels":${'{"a":'.repeat(150)}"x"${'}'.repeat(150)}}}`, status: 400, code: 'INVALID_INPUT' },
+    { name: 'duplicate keys hiding an unknown field', body: '{"prompt":"hi","prompt":"again","x":1}', status: 400, code: 'INVALID_INPUT' },
+    { name: 'NaN in JSON', body: '{"prompt":"hi","options":{"maxTurns":NaN}}', status: 400, code: 'INVALID_INPUT' },
+    { name: 'trailing garbage', body: '{"prompt":"hi"} x', status: 400, code: 'INVALID_INPUT' },
+    { name: 'invalid UTF-8 in JSON', body: '{"prompt":"\xff\xfe"', status: 400, code: 'INVALID_INPUT' },
+    ...['PATCH', 'PUT', 'DELETE', 'GET'].map((method): HostileCase => ({ name: `${method} on messages`, method, status: 404, code: 'NOT_FOUND' })),
+    ...['/v1/stats', '/v1/events', '/v1/sessions/import', '/v1/turns/abc'].map((path): HostileCase => ({ name: `POST ${path}`, path, method: 'POST', json: {}, status: 404, code: 'NOT_FOUND' })),
+    ...['/v1', '/v1/', '/v1/sessions/a/b/c', '/v1/turns', '/v1/%2e%2e/admin', '/v1/sessions/hostile%3A1/compact', '/v1/sessions/hostile%3A1/export', '/.env', '/v2/sessions'].map(
+      (path): HostileCase => ({ name: `unknown route ${path}`, path, method: 'GET', status: 404, code: 'NOT_FOUND' }),
+    ),
+  ];
+
+  const corpus = (): HostileCase[] => [...cases(), ...keyCases(), ...typeCases(), ...shapeCases()];
+
+  it('has a corpus of at least 200 hostile requests', () => {
+    expect(corpus().length).toBeGreaterThanOrEqual(200);
   });
 
   it('refuses every case with its status, code and the error shape, and leaks no stack', async () => {
     const failures: string[] = [];
-    for (const c of cases()) {
+    for (const c of corpus()) {
       const hasBody = c.body !== undefined || c.json !== undefined || c.options !== undefined;
       const body = c.body ?? (c.json !== undefined ? JSON.stringify(c.json) : c.options !== undefined ? JSON.stringify({ prompt: 'hi', options: c.options }) : undefined);
       const method = c.method ?? 'POST';
