@@ -10,19 +10,28 @@ import type { SendOptions } from './api.js';
 const PRINTABLE_LINE = /^[^\p{Cc}]*$/u;
 const toolList = z.array(z.string().min(1).max(200).regex(PRINTABLE_LINE)).max(200);
 
-/** One schema for the options of a message, shared by the library, the CLI and HTTP. */
+/**
+ * The settings of a new session, with their bounds: the one definition shared by the library,
+ * the CLI and HTTP (which derives its request schema, and so its OpenAPI document, from it).
+ */
+export const sessionSettingsShape = {
+  cwd: z.string().min(1).max(4096).regex(PRINTABLE_LINE).optional(),
+  model: z.string().min(1).max(200).regex(PRINTABLE_LINE).optional(),
+  permissionMode: z.enum(PERMISSION_MODES).optional(),
+  appendSystemPrompt: z.string().max(100_000).optional(),
+  maxTurns: z.number().int().min(1).max(1000).optional(),
+  allowedTools: toolList.optional(),
+  disallowedTools: toolList.optional(),
+  /** Names and values are checked further by validateLabels. */
+  labels: z.record(z.string().max(64), z.string().max(256)).optional(),
+};
+
+/** The options of a message in the library: the session settings plus what only a caller in process may set. */
 export const sendOptionsSchema = z
   .object({
+    ...sessionSettingsShape,
     tenant: z.string().optional(),
-    cwd: z.string().min(1).max(4096).optional(),
-    model: z.string().min(1).max(200).regex(PRINTABLE_LINE).optional(),
-    permissionMode: z.enum(PERMISSION_MODES).optional(),
-    appendSystemPrompt: z.string().max(100_000).optional(),
-    maxTurns: z.number().int().min(1).max(1000).optional(),
-    allowedTools: toolList.optional(),
-    disallowedTools: toolList.optional(),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(100_000)).optional(),
-    labels: z.record(z.string(), z.string()).optional(),
     onBusy: z.enum(['queue', 'reject']).optional(),
     signal: z.instanceof(AbortSignal).optional(),
   })

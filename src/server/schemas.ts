@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { PERMISSION_MODES, SESSION_STATUSES, TURN_STATUSES } from '../domain/types.js';
+import { sessionSettingsShape } from '../broker/send-options.js';
+import { SESSION_STATUSES, TURN_STATUSES } from '../domain/types.js';
 
 /**
  * The HTTP contract in one place: request bodies and queries are validated with these schemas,
@@ -7,23 +8,8 @@ import { PERMISSION_MODES, SESSION_STATUSES, TURN_STATUSES } from '../domain/typ
  * Responses are described here too (the server builds them from domain/json.ts).
  */
 
-const printable = /^[^\p{Cc}]*$/u;
-const toolList = z.array(z.string().min(1).max(200).regex(printable)).max(200);
-
 /** Session settings a client may choose over HTTP. No `env`: agent environment is the operator's. */
-export const sessionOptionsSchema = z
-  .object({
-    cwd: z.string().min(1).max(4096).regex(printable).optional(),
-    model: z.string().min(1).max(200).regex(printable).optional(),
-    permissionMode: z.enum(PERMISSION_MODES).optional(),
-    appendSystemPrompt: z.string().max(100_000).optional(),
-    maxTurns: z.number().int().min(1).max(1000).optional(),
-    allowedTools: toolList.optional(),
-    disallowedTools: toolList.optional(),
-    labels: z.record(z.string().max(64), z.string().max(256)).optional(),
-  })
-  .strict()
-  .meta({ id: 'SessionOptions' });
+export const sessionOptionsSchema = z.object(sessionSettingsShape).strict().meta({ id: 'SessionOptions' });
 
 export const sendMessageBodySchema = z
   .object({
