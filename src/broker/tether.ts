@@ -19,7 +19,7 @@ import { RunnerPool } from './runners/pool.js';
 import { createOwnerId, OWNER_MARKER, type OwnerId } from './owner.js';
 import { resolveSend } from './send-options.js';
 import { TurnHandleImpl } from './turn-handle.js';
-import { runTurn, type TurnDeps } from './turn-runner.js';
+import { runTurn, type TurnDeps } from './turns.js';
 import { Wakeups } from './wakeups.js';
 
 /** Library options: any setting of `config.ts`, plus what cannot come from the environment. */

@@ -1,23 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
 import type { AgentResult } from '../agents/agent.js';
 import type { TetherEvent } from '../domain/events.js';
 import type { Lease, SessionRecord, TurnError, TurnRecord } from '../domain/types.js';
 import { ErrorCode, TetherError, isTetherError } from '../errors.js';
-import type { Store } from '../store/store.js';
-import type { OwnerId } from './owner.js';
+import { LeaseKeeper, reportInterrupted, waitForLease, type LeaseDeps } from './leases.js';
 import type { LentRunner, RunnerPool } from './runners/pool.js';
 import type { TurnHandleImpl } from './turn-handle.js';
-import type { Wakeups } from './wakeups.js';
 
 /** What running a turn needs from the broker. */
-export interface TurnDeps {
-  store: Store;
+export interface TurnDeps extends LeaseDeps {
   pool: RunnerPool;
-  owner: OwnerId;
-  wakeups: Wakeups;
-  logger: Logger;
-  leaseTtlMs: number;
   idleTimeoutMs: number;
   /** A turn running longer is interrupted; 0 = no limit. */
   maxTurnDurationMs: number;
@@ -26,15 +18,11 @@ export interface TurnDeps {
   emit(event: TetherEvent, handle?: TurnHandleImpl): void;
 }
 
-const FIRST_POLL_MS = 25;
-const MAX_POLL_MS = 500;
-/** A safety net only: a turn of this process that ends always wakes the ones behind it. */
-const OWN_TURN_RECHECK_MS = 5_000;
-
 /**
- * Runs one journaled turn to its end: waits for the session's lease (FIFO behind earlier turns,
- * in this process or another), runs the agent while renewing the lease, and records the outcome
- * fenced by the lease. Never throws: every ending reaches the handle and the journal.
+ * Runs one journaled turn to its end: takes the session's lease (leases.ts), borrows an agent
+ * process from the pool, streams the agent's events, and records the outcome and usage with
+ * `store.finishTurn`, fenced by the lease. Never throws: every ending reaches the handle and the
+ * journal.
  */
 export async function runTurn(
   deps: TurnDeps,
@@ -67,37 +55,18 @@ export async function runTurn(
     return;
   }
 
-  let lease = acquired.lease;
   const current = acquired.session;
   const runAbort = new AbortController();
   const stopRun = (): void => runAbort.abort();
   signal.addEventListener('abort', stopRun, { once: true });
-  let leaseLost = false;
-
-  // Renew at a third of the TTL so one slow write does not cost the lease.
-  const renewal = setInterval(() => {
-    deps.store.renewLease(lease, deps.leaseTtlMs).then(
-      (renewed) => {
-        lease = renewed;
-      },
-      (err: unknown) => {
-        if (isTetherError(err, ErrorCode.LEASE_LOST)) {
-          leaseLost = true;
-          deps.logger.warn({ turnId: turn.id, key: turn.key }, 'lease lost while the turn ran; stopping the agent');
-          runAbort.abort();
-        } else {
-          deps.logger.warn({ err, turnId: turn.id }, 'lease renewal failed; will retry');
-        }
-      },
-    );
-  }, Math.max(250, Math.floor(deps.leaseTtlMs / 3)));
-  renewal.unref();
+  const keeper = new LeaseKeeper(deps, acquired.lease, turn, stopRun);
+  const epoch = acquired.lease.epoch;
 
   let lent: LentRunner | null = null;
   try {
     lent = await deps.pool.acquire(
       current,
-      lease.epoch,
+      epoch,
       {
         config: current.config,
         resume: current.agentSessionId,
@@ -144,7 +113,7 @@ export async function runTurn(
       switch (event.type) {
         case 'init':
           if (event.agentSessionId !== current.agentSessionId) {
-            await deps.store.setAgentSession(lease, event.agentSessionId);
+            await deps.store.setAgentSession(keeper.lease, event.agentSessionId);
             current.agentSessionId = event.agentSessionId;
           }
           break;
@@ -167,24 +136,24 @@ export async function runTurn(
       }
     }
   } catch (err) {
-    if (isTetherError(err, ErrorCode.LEASE_LOST)) leaseLost = true;
+    if (isTetherError(err, ErrorCode.LEASE_LOST)) keeper.markLost();
     else runError = toTurnError(err);
     deps.logger.warn({ err, turnId: turn.id }, 'agent run ended with an error');
     result = null;
   } finally {
-    clearInterval(renewal);
+    keeper.stop();
     clearTimeout(deadline);
     signal.removeEventListener('abort', stopRun);
   }
   // A healthy runner stays warm for the session's next turn; anything else is ended. Released
   // after the outcome is recorded, which tells whether more turns of the session wait for it.
   const release = (queued: number): void =>
-    lent?.release({ ok: result?.ok === true && !leaseLost, epoch: lease.epoch, agentSessionId: result?.agentSessionId ?? current.agentSessionId, queued });
+    lent?.release({ ok: result?.ok === true && !keeper.lost, epoch, agentSessionId: result?.agentSessionId ?? current.agentSessionId, queued });
 
   const durationMs = Math.round(performance.now() - startedAt);
   const error: TurnError | null = timedOut
     ? { code: ErrorCode.INTERRUPTED, message: `the turn ran longer than maxTurnDuration (${deps.maxTurnDurationMs / 1000} s) and was stopped` }
-    : leaseLost
+    : keeper.lost
     ? { code: ErrorCode.LEASE_LOST, message: 'the turn lost its lease (the store was unreachable too long) and was stopped' }
     : result === null
       ? (runError ?? { code: ErrorCode.AGENT_FAILED, message: 'the agent ended without a result' })
@@ -194,7 +163,7 @@ export async function runTurn(
 
   try {
     const finished = await deps.store.finishTurn({
-      lease,
+      lease: keeper.lease,
       turnId: turn.id,
       status,
       text: status === 'succeeded' ? text : null,
@@ -227,46 +196,6 @@ export async function runTurn(
     release(0);
     deps.wakeups.wake(current.id);
     fail(toTurnError(err), current.id);
-  }
-}
-
-type LeaseWait = { status: 'acquired'; lease: Lease; session: SessionRecord; turn: TurnRecord } | { status: 'gone'; error: TurnError };
-
-async function waitForLease(deps: TurnDeps, turn: TurnRecord, sessionId: string, signal: AbortSignal): Promise<LeaseWait> {
-  let delay = FIRST_POLL_MS;
-  for (;;) {
-    if (signal.aborted) {
-      const withdrawn = await deps.store.abandonTurn(turn.id, { code: ErrorCode.INTERRUPTED, message: 'the turn was withdrawn before it started' });
-      if (withdrawn) return { status: 'gone', error: { code: ErrorCode.INTERRUPTED, message: 'the turn was withdrawn before it started' } };
-    }
-    const got = await deps.store.acquireLease({ sessionId, turnId: turn.id, owner: deps.owner.id, ttlMs: deps.leaseTtlMs });
-    if (got.status === 'acquired') {
-      reportInterrupted(deps, got.interrupted);
-      return got;
-    }
-    if (got.status === 'gone') {
-      return { status: 'gone', error: got.turn?.error ?? { code: ErrorCode.NOT_FOUND, message: 'the turn is gone: its key was deleted' } };
-    }
-    // Behind a turn of this process, the wake-up at its end is enough: asking the store again
-    // (a write transaction) on a timer would only cost. Another process's turn must be polled.
-    const holder = (await deps.store.getSession(sessionId))?.lease?.owner;
-    await deps.wakeups.wait(sessionId, holder === deps.owner.id ? OWN_TURN_RECHECK_MS : delay, signal);
-    delay = Math.min(delay * 2, MAX_POLL_MS);
-  }
-}
-
-/** Turns a lease takeover ended (their process stopped renewing) are announced as failed. */
-function reportInterrupted(deps: TurnDeps, turns: TurnRecord[]): void {
-  for (const stale of turns) {
-    deps.emit({
-      type: 'turn.failed',
-      tenant: stale.tenant,
-      key: stale.key,
-      turnId: stale.id,
-      sessionId: stale.sessionId,
-      error: stale.error ?? { code: ErrorCode.INTERRUPTED, message: 'interrupted' },
-      at: new Date().toISOString(),
-    });
   }
 }
 
