@@ -102,6 +102,14 @@ export async function buildServer(tether: Tether, config: TetherConfig, options:
   const metrics = createMetrics(tether);
   const ctx: RouteContext = { tether, config, limits, sse, metrics, openapi: buildOpenApi() };
 
+  // What is registered, as `METHOD /path` (fastify's own HEAD twins left out): the OpenAPI test
+  // compares it with the document both ways, so a route cannot go undocumented.
+  const registered: string[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') registered.push(`${method.toLowerCase()} ${route.url}`);
+  });
+  app.decorate('registeredRoutes', registered);
+
   registerMessageRoutes(app, ctx);
   registerSessionRoutes(app, ctx);
   registerTurnRoutes(app, ctx);
