@@ -6,7 +6,7 @@ import { claudePrint } from '../lib/claude-p.js';
 import { benchFixture, waitFor } from '../lib/fixture.js';
 import { summarize } from '../lib/stats.js';
 import { alternate, RunnerLog, timedTurn } from '../lib/tether-turns.js';
-import { row, type Benchmark } from '../lib/types.js';
+import { latencyFigure, row, type Benchmark } from '../lib/types.js';
 
 const PAIRS = 20;
 
@@ -73,8 +73,8 @@ export const coldVsResume: Benchmark = {
       rows: [
         row({
           label: '3. cold (hibernated) turn vs `claude -p --resume`',
-          tether: { value: t.median, unit: 'ms', detail: `p90 ${t.p90}` },
-          baseline: { value: b.median, unit: 'ms', detail: `p90 ${b.p90}` },
+          tether: latencyFigure(t),
+          baseline: latencyFigure(b),
           ratioDefinition: 'Tether / claude -p (medians)',
           ratio: t.median / b.median,
           goal: { on: 'ratio', op: '<=', target: 1.05, text: '≤ 1.05×' },

@@ -6,7 +6,7 @@ import { benchFixture, waitFor } from '../lib/fixture.js';
 import { RawSdkConversation, RawSpare } from '../lib/raw-sdk.js';
 import { summarize } from '../lib/stats.js';
 import { PhaseLog, rotate, RunnerLog, timedTurn } from '../lib/tether-turns.js';
-import { row, type Benchmark } from '../lib/types.js';
+import { latencyFigure, row, type Benchmark } from '../lib/types.js';
 
 const ROUNDS = 16;
 
@@ -112,8 +112,8 @@ export const spareVsCold: Benchmark = {
       rows: [
         row({
           label: '4. first turn of a new session: spare vs cold',
-          tether: { value: t.median, unit: 'ms', detail: `p90 ${t.p90}` },
-          baseline: { value: b.median, unit: 'ms', detail: `p90 ${b.p90}` },
+          tether: latencyFigure(t),
+          baseline: latencyFigure(b),
           ratioDefinition: 'spare / cold (medians)',
           ratio: t.median / b.median,
           goal: { on: 'ratio', op: '<=', target: 0.6, text: '≤ 0.6×' },

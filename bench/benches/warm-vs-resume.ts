@@ -6,7 +6,7 @@ import { benchFixture } from '../lib/fixture.js';
 import { RawSdkConversation } from '../lib/raw-sdk.js';
 import { summarize } from '../lib/stats.js';
 import { rotate, RunnerLog, timedTurn } from '../lib/tether-turns.js';
-import { row, type Benchmark } from '../lib/types.js';
+import { latencyFigure, row, type Benchmark } from '../lib/types.js';
 
 const WARMUP = 3;
 const ROUNDS = 24;
@@ -79,8 +79,8 @@ export const warmVsResume: Benchmark = {
       rows: [
         row({
           label: '2. warm turn vs `claude -p --resume` per message',
-          tether: { value: t.median, unit: 'ms', detail: `p90 ${t.p90}` },
-          baseline: { value: b.median, unit: 'ms', detail: `p90 ${b.p90}` },
+          tether: latencyFigure(t),
+          baseline: latencyFigure(b),
           ratioDefinition: 'speed-up: claude -p / Tether (medians)',
           ratio: b.median / t.median,
           goal: { on: 'ratio', op: '>=', target: 20, text: '≥ 20× faster' },

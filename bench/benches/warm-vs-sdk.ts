@@ -4,7 +4,7 @@ import { benchFixture } from '../lib/fixture.js';
 import { RawSdkConversation } from '../lib/raw-sdk.js';
 import { summarize } from '../lib/stats.js';
 import { pairedRatios, PhaseLog, rotate, RunnerLog, timedTurn } from '../lib/tether-turns.js';
-import { row, type Benchmark } from '../lib/types.js';
+import { latencyFigure, row, type Benchmark } from '../lib/types.js';
 
 const WARMUP = 5;
 const ROUNDS = 90;
@@ -73,8 +73,8 @@ export const warmVsSdk: Benchmark = {
       rows: [
         row({
           label: '1. warm turn vs raw SDK streaming input',
-          tether: { value: t.median, unit: 'ms', detail: `p90 ${t.p90}` },
-          baseline: { value: b.median, unit: 'ms', detail: `p90 ${b.p90}` },
+          tether: latencyFigure(t),
+          baseline: latencyFigure(b),
           ratioDefinition: 'Tether / raw SDK (medians)',
           ratio: t.median / b.median,
           goal: { on: 'ratio', op: '<=', target: 1.15, text: '≤ 1.15×' },

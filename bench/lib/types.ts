@@ -18,6 +18,11 @@ export interface Figure {
   detail?: string;
 }
 
+/** A latency figure: the median in milliseconds, with its p90 beside it. */
+export function latencyFigure(summary: Summary): Figure {
+  return { value: summary.median, unit: 'ms', detail: `p90 ${summary.p90}` };
+}
+
 /** One line of the results table. */
 export interface ResultRow {
   label: string;
