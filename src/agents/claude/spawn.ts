@@ -63,7 +63,10 @@ export class ProcessWatch {
     });
   }
 
-  /** Ends the process and everything it started (its process group): SIGTERM, then SIGKILL. */
+  /**
+   * Ends the agent (SIGTERM, then SIGKILL) and what it started: its process group, and the tools
+   * that run in sessions of their own, found by this agent's environment marker.
+   */
   async kill(graceMs = 2_000): Promise<void> {
     const child = this.child;
     if (!child) return;
@@ -122,7 +125,8 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 
 /**
  * A `spawnClaudeCodeProcess` for the SDK that records the child in `watch`. The agent leads its
- * own process group, so ending it ends the tools it runs; on Linux it also dies with Tether.
+ * own process group and carries AGENT_MARKER, which its tools inherit (Claude Code starts them in
+ * sessions of their own, outside the group); on Linux it also dies with Tether.
  */
 export function trackedSpawn(watch: ProcessWatch): (options: SpawnOptions) => SpawnedProcess {
   return (options) => {
