@@ -4,6 +4,7 @@ import type {
   ContextInfo,
   Labels,
   Lease,
+  Metadata,
   SessionConfig,
   SessionRecord,
   SessionStatus,
@@ -102,6 +103,23 @@ export interface Store {
    */
   deleteKey(tenant: string, key: string): Promise<number>;
 
+  /**
+   * Changes the key's live session for its next turns: config fields given (model, permission
+   * mode…) replace the current ones; labels and metadata are merged (a null value removes a
+   * name). Allowed while a turn runs. Throws NOT_FOUND when the key has no live session, and
+   * LIMIT_REACHED when new labels would pass a quota in `labelQuotas`.
+   */
+  updateSession(tenant: string, key: string, patch: SessionPatch): Promise<SessionRecord>;
+
+  /**
+   * Creates a live session from a copy (a fork, or an imported bundle): the given conversation,
+   * config, labels, metadata, usage and context, and its ended turns as history. The key must
+   * have no live session (INVALID_INPUT) unless `replace`, which closes it as `reset` first
+   * (SESSION_BUSY while it has a turn running or queued). The cap and label quotas apply as for a
+   * new session. Turns are renumbered after the key's earlier generations.
+   */
+  importSession(input: ImportSessionInput): Promise<{ session: SessionRecord; closed: SessionRecord[] }>;
+
   /** The key's live session, or null. Never changes anything. */
   getLiveSession(tenant: string, key: string): Promise<SessionRecord | null>;
 
@@ -121,8 +139,110 @@ export interface Store {
   /** Counts by status and running totals; per tenant or, without one, overall. */
   stats(tenant?: string): Promise<StoreStats>;
 
+  // --- transcript mirror: Tether's own copy of each agent conversation (the Agent SDK's
+  // SessionStore is adapted onto these, see src/agents/claude/transcript-mirror.ts) -----------
+
+  /**
+   * Appends entries to a transcript in the order given. An entry whose `uuid` the transcript
+   * already holds is skipped, so retried and replayed batches never duplicate; entries without a
+   * `uuid` are always appended. `projectKey` is recorded (last write wins) for `listTranscripts`.
+   */
+  appendTranscript(ref: TranscriptRef, projectKey: string, entries: TranscriptEntry[]): Promise<void>;
+
+  /** The transcript's entries in append order; null when nothing was ever appended to it. */
+  loadTranscript(ref: TranscriptRef): Promise<TranscriptEntry[] | null>;
+
+  /** Main transcripts (no subpath) last written under `projectKey`, with that time (store clock, ms). */
+  listTranscripts(projectKey: string): Promise<Array<{ agentSessionId: string; mtime: number }>>;
+
+  /** Subpaths (subagent transcripts) stored under a conversation, sorted. */
+  listTranscriptSubpaths(agentSessionId: string): Promise<string[]>;
+
+  /**
+   * Removes a transcript; a ref without `subpath` removes the main transcript and every subpath
+   * under it. Returns how many entries went. (`deleteKey` also removes the transcripts of the
+   * key's sessions.)
+   */
+  deleteTranscript(ref: TranscriptRef): Promise<number>;
+
+  // --- shared event journal: what one node's turns emit, for the other nodes' streams ---------
+
+  /** Appends events in order, in one transaction; each gets the next id of the journal. */
+  appendEvents(events: SharedEventInput[]): Promise<void>;
+
+  /**
+   * Events with id above `afterId`, oldest first, at most `limit`: of one turn (`turnId`), or of
+   * every turn and session (tail). Events of `excludeOrigin` (the reader's own) are left out.
+   */
+  readEvents(filter: SharedEventFilter): Promise<SharedEvent[]>;
+
+  /** The highest event id so far (0 when none): where a new tail starts. */
+  lastEventId(): Promise<number>;
+
+  /** Removes events older than `olderThanMs` (store clock). Returns how many went. */
+  pruneEvents(olderThanMs: number): Promise<number>;
+
+  /**
+   * A wake-up hint: `listener` is called when another node has appended events (PostgreSQL:
+   * LISTEN/NOTIFY). Optional; without it readers poll. The journal stays the truth.
+   */
+  onEventsAppended?(listener: () => void): () => void;
+
+  // --- nodes: Tether processes sharing the store ---------------------------------------------
+
+  /**
+   * Records that broker process `owner` is alive until now + ttlMs (store clock); `ttlMs` 0
+   * removes it (a clean shutdown). Other nodes read this to tell a dead node from a quiet one.
+   */
+  heartbeat(owner: string, ttlMs: number): Promise<void>;
+
+  /** Owners whose heartbeat has not expired, by the store's clock. */
+  liveOwners(): Promise<string[]>;
+
+  /**
+   * Runs `fn` only if no other node runs a section of the same name now (PostgreSQL: an advisory
+   * lock); resolves null without running it otherwise. Used so that one janitor sweeps at a time.
+   */
+  runExclusive<T>(name: string, fn: () => Promise<T>): Promise<T | null>;
+
   /** Releases the connection. Further calls throw. */
   close(): Promise<void>;
+}
+
+export interface SharedEventInput {
+  tenant: string;
+  /** The turn the event belongs to; null for session events. */
+  turnId: string | null;
+  /** The node that emitted it. */
+  origin: string;
+  /** A TetherEvent, stored as JSON. */
+  event: unknown;
+}
+
+export interface SharedEvent extends SharedEventInput {
+  id: number;
+}
+
+export interface SharedEventFilter {
+  afterId: number;
+  limit: number;
+  turnId?: string;
+  excludeOrigin?: string;
+}
+
+/** Which transcript: a conversation's main one, or a subagent's under `subpath`. */
+export interface TranscriptRef {
+  agentSessionId: string;
+  /** Absent (or '') for the main transcript. */
+  subpath?: string;
+}
+
+/** One line of an agent's transcript: opaque JSON, kept deep-equal, never interpreted. */
+export interface TranscriptEntry {
+  type: string;
+  uuid?: string;
+  timestamp?: string;
+  [field: string]: unknown;
 }
 
 export type OnLimit = 'evict-lru' | 'reject';
@@ -137,6 +257,10 @@ export interface EnqueueTurnInput {
   config: SessionConfig;
   /** Labels of a created session; a new generation keeps the previous one's, these merged on top. */
   labels: Labels;
+  /** Metadata of a created session; a new generation keeps the previous one's, this merged on top. */
+  metadata?: Metadata;
+  /** At most this many live sessions of the tenant per value of each named label (LIMIT_REACHED). */
+  labelQuotas?: Record<string, number>;
   prompt: string;
   /** The broker process accepting the turn. */
   owner: string;
@@ -226,6 +350,8 @@ export interface SessionFilter {
   status?: SessionStatus;
   /** Every given label must match exactly. */
   labels?: Labels;
+  /** Every given top-level metadata value must match exactly. */
+  metadata?: Record<string, string | number | boolean>;
   limit?: number;
   offset?: number;
 }
@@ -252,4 +378,45 @@ export interface StoreStats {
   turns: Record<TurnStatus, number>;
   /** Sum of every finished turn's usage. */
   usage: Usage;
+  /** Sum of the durations of turns that ran to an end (started and ended), and their number. */
+  turnTime: { totalMs: number; turns: number };
+}
+
+export interface SessionPatch {
+  /** A null value clears the setting. */
+  config?: { [K in 'model' | 'permissionMode' | 'appendSystemPrompt' | 'maxTurns']?: SessionConfig[K] | null };
+  labels?: Record<string, string | null>;
+  metadata?: Record<string, unknown>;
+  labelQuotas?: Record<string, number>;
+}
+
+/** An ended turn carried into an imported or forked session. */
+export interface ImportedTurn {
+  prompt: string;
+  status: Extract<TurnStatus, 'succeeded' | 'failed' | 'interrupted'>;
+  text: string | null;
+  error: TurnError | null;
+  usage: Usage | null;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+}
+
+export interface ImportSessionInput {
+  tenant: string;
+  key: string;
+  newSessionId: string;
+  backend: BackendName;
+  agentSessionId: string | null;
+  config: SessionConfig;
+  labels: Labels;
+  metadata: Metadata;
+  usage: Usage;
+  context: ContextInfo;
+  turns: ImportedTurn[];
+  replace: boolean;
+  maxSessions: number;
+  onLimit: OnLimit;
+  labelQuotas?: Record<string, number>;
+  idleTimeoutMs: number;
 }

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import type { Lease, SessionRecord, TurnRecord, TurnStatus, Usage } from '../../src/domain/types.js';
-import type { AcquireLeaseResult, EnqueueTurnInput, EnqueueTurnResult, FinishTurnInput, Store } from '../../src/store/store.js';
+import type { AcquireLeaseResult, EnqueueTurnInput, EnqueueTurnResult, FinishTurnInput, ImportSessionInput, Store } from '../../src/store/store.js';
 
 export interface StoreHarness {
   store: Store;
@@ -944,6 +944,299 @@ export function describeStoreBehaviour(name: string, open: (clock: ManualClock) 
         expect(beta.sessions.live).toBe(liveSessions.filter((s) => s.tenant === 'beta').length);
         expect(beta.usage.costUsd).toBe(0.000001);
         expect(beta.turns.interrupted).toBe(2);
+      });
+    });
+
+    // --- transcript mirror ---------------------------------------------------------------
+
+    describe('transcripts', () => {
+      const entry = (uuid: string | undefined, text: string) => ({
+        type: 'user',
+        ...(uuid ? { uuid } : {}),
+        timestamp: '2026-01-01T00:00:00.000Z',
+        message: { role: 'user', content: [{ type: 'text', text }] },
+        nested: { list: [1, 2, { deep: true }], unicode: 'ü—🙂\u0000' },
+      });
+
+      it('appends in order and loads the entries deep-equal; null for a transcript never written', async () => {
+        const ref = { agentSessionId: 'conv-1' };
+        expect(await store.loadTranscript(ref)).toBeNull();
+        await store.appendTranscript(ref, 'proj', [entry('u1', 'one'), entry('u2', 'two')]);
+        await store.appendTranscript(ref, 'proj', [{ type: 'custom-title', title: 'no uuid' }, entry('u3', 'three')]);
+        expect(await store.loadTranscript(ref)).toEqual([entry('u1', 'one'), entry('u2', 'two'), { type: 'custom-title', title: 'no uuid' }, entry('u3', 'three')]);
+        await store.appendTranscript({ agentSessionId: 'conv-empty' }, 'proj', []);
+        expect(await store.loadTranscript({ agentSessionId: 'conv-empty' })).toEqual([]);
+      });
+
+      it('treats uuid as an idempotency key; entries without one are always appended', async () => {
+        const ref = { agentSessionId: 'conv-2' };
+        await store.appendTranscript(ref, 'proj', [entry('u1', 'one'), entry('u2', 'two')]);
+        // A retried batch, and a replay overlapping it with one new entry.
+        await store.appendTranscript(ref, 'proj', [entry('u1', 'one'), entry('u2', 'two')]);
+        await store.appendTranscript(ref, 'proj', [entry('u2', 'two'), entry('u3', 'three'), { type: 'tag', tag: 't' }, { type: 'tag', tag: 't' }]);
+        const loaded = await store.loadTranscript(ref);
+        expect(loaded?.map((e) => e.uuid ?? e.type)).toEqual(['u1', 'u2', 'u3', 'tag', 'tag']);
+        // The same uuid in another conversation is another entry.
+        await store.appendTranscript({ agentSessionId: 'conv-3' }, 'proj', [entry('u1', 'one')]);
+        expect(await store.loadTranscript({ agentSessionId: 'conv-3' })).toHaveLength(1);
+      });
+
+      it('keeps subagent transcripts apart under their subpath', async () => {
+        await store.appendTranscript({ agentSessionId: 'conv-4' }, 'proj', [entry('m1', 'main')]);
+        await store.appendTranscript({ agentSessionId: 'conv-4', subpath: 'subagents/agent-b' }, 'proj', [entry('s1', 'sub b')]);
+        await store.appendTranscript({ agentSessionId: 'conv-4', subpath: 'subagents/agent-a' }, 'proj', [entry('m1', 'same uuid, other file')]);
+        expect(await store.loadTranscript({ agentSessionId: 'conv-4' })).toEqual([entry('m1', 'main')]);
+        expect(await store.loadTranscript({ agentSessionId: 'conv-4', subpath: 'subagents/agent-a' })).toEqual([entry('m1', 'same uuid, other file')]);
+        expect(await store.listTranscriptSubpaths('conv-4')).toEqual(['subagents/agent-a', 'subagents/agent-b']);
+        expect(await store.listTranscriptSubpaths('nobody')).toEqual([]);
+      });
+
+      it('lists main transcripts by project key with the store time of their last append', async () => {
+        clock.set(1_000_000);
+        await store.appendTranscript({ agentSessionId: 'a' }, 'proj-x', [entry('1', 'x')]);
+        await store.appendTranscript({ agentSessionId: 'a', subpath: 'subagents/s' }, 'proj-x', [entry('2', 'x')]);
+        clock.advance(5000);
+        await store.appendTranscript({ agentSessionId: 'b' }, 'proj-x', [entry('3', 'x')]);
+        await store.appendTranscript({ agentSessionId: 'c' }, 'proj-y', [entry('4', 'y')]);
+        const listed = (await store.listTranscripts('proj-x')).sort((p, q) => p.agentSessionId.localeCompare(q.agentSessionId));
+        expect(listed).toEqual([
+          { agentSessionId: 'a', mtime: 1_000_000 },
+          { agentSessionId: 'b', mtime: 1_005_000 },
+        ]);
+        expect(await store.listTranscripts('nothing')).toEqual([]);
+      });
+
+      it('deletes one subpath, or a whole conversation', async () => {
+        await store.appendTranscript({ agentSessionId: 'd' }, 'p', [entry('1', 'x'), entry('2', 'y')]);
+        await store.appendTranscript({ agentSessionId: 'd', subpath: 'subagents/s' }, 'p', [entry('3', 'z')]);
+        await store.appendTranscript({ agentSessionId: 'other' }, 'p', [entry('1', 'x')]);
+        expect(await store.deleteTranscript({ agentSessionId: 'd', subpath: 'subagents/s' })).toBe(1);
+        expect(await store.listTranscriptSubpaths('d')).toEqual([]);
+        expect(await store.loadTranscript({ agentSessionId: 'd' })).toHaveLength(2);
+        expect(await store.deleteTranscript({ agentSessionId: 'd' })).toBe(2);
+        expect(await store.loadTranscript({ agentSessionId: 'd' })).toBeNull();
+        expect(await store.deleteTranscript({ agentSessionId: 'd' })).toBe(0);
+        expect(await store.loadTranscript({ agentSessionId: 'other' })).toHaveLength(1);
+      });
+
+      it("deleteKey removes the transcripts of the key's conversations and no others", async () => {
+        await runTurn({ key: 'gone' }, { agentSessionId: 'conv-gone' });
+        await runTurn({ key: 'kept' }, { agentSessionId: 'conv-kept' });
+        await store.appendTranscript({ agentSessionId: 'conv-gone' }, 'p', [entry('1', 'x')]);
+        await store.appendTranscript({ agentSessionId: 'conv-gone', subpath: 'subagents/s' }, 'p', [entry('2', 'x')]);
+        await store.appendTranscript({ agentSessionId: 'conv-kept' }, 'p', [entry('1', 'x')]);
+        expect(await store.deleteKey('default', 'gone')).toBe(1);
+        expect(await store.loadTranscript({ agentSessionId: 'conv-gone' })).toBeNull();
+        expect(await store.loadTranscript({ agentSessionId: 'conv-gone', subpath: 'subagents/s' })).toBeNull();
+        expect(await store.loadTranscript({ agentSessionId: 'conv-kept' })).toHaveLength(1);
+      });
+
+      it('keeps transcripts across a reopen', async ({ skip }) => {
+        if (!harness.reopen) {
+          skip('this adapter keeps no data across a reopen');
+          return;
+        }
+        await store.appendTranscript({ agentSessionId: 'r' }, 'p', [entry('1', 'x')]);
+        store = await harness.reopen();
+        await store.appendTranscript({ agentSessionId: 'r' }, 'p', [entry('1', 'x'), entry('2', 'y')]);
+        expect((await store.loadTranscript({ agentSessionId: 'r' }))?.map((e) => e.uuid)).toEqual(['1', '2']);
+      });
+    });
+
+    // --- session operations: update, import, quotas, metadata, turn time -----------------------
+
+    describe('session operations', () => {
+      const imported = (over: Partial<ImportSessionInput> = {}): ImportSessionInput => ({
+        tenant: 'default',
+        key: 'copy:1',
+        newSessionId: randomUUID(),
+        backend: 'claude',
+        agentSessionId: 'conv-copy',
+        config: { cwd: '/tmp/work', model: 'm1' },
+        labels: { user: 'ada' },
+        metadata: { taskId: 'T-9', nested: { n: 1 } },
+        usage: usage(100, 10, 0.5),
+        context: { tokens: 1200, window: 200_000, ratio: 0.006 },
+        turns: [
+          { prompt: 'one', status: 'succeeded', text: 'r1', error: null, usage: usage(50, 5, 0.25), createdAt: 1, startedAt: 2, endedAt: 3 },
+          { prompt: 'two', status: 'failed', text: null, error: { code: 'AGENT_FAILED', message: 'x' }, usage: null, createdAt: 4, startedAt: 5, endedAt: 6 },
+        ],
+        replace: false,
+        maxSessions: 1000,
+        onLimit: 'evict-lru',
+        idleTimeoutMs: 0,
+        ...over,
+      });
+
+      it('updates config fields, merges labels and metadata (null removes), and leaves the rest', async () => {
+        await enqueue({ labels: { user: 'ada', team: 'x' }, metadata: { taskId: 'T-1', keep: true } });
+        const updated = await store.updateSession('default', 'chat:1', {
+          config: { model: 'other-model', permissionMode: 'plan' },
+          labels: { team: null, channel: 'c1' },
+          metadata: { taskId: 'T-2', keep: null, mcpSessionId: 'mcp-1' },
+        });
+        expect(updated.config).toEqual({ cwd: '/tmp/work', model: 'other-model', permissionMode: 'plan' });
+        expect(updated.labels).toEqual({ user: 'ada', channel: 'c1' });
+        expect(updated.metadata).toEqual({ taskId: 'T-2', mcpSessionId: 'mcp-1' });
+        expect(await store.getLiveSession('default', 'chat:1')).toEqual(updated);
+        await expect(store.updateSession('default', 'nope', { labels: { a: 'b' } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      });
+
+      it('keeps metadata across generations and finds sessions by top-level metadata values', async () => {
+        await runTurn({ key: 'm:1', metadata: { taskId: 'T-1', n: 3, ok: true } });
+        await runTurn({ key: 'm:2', metadata: { taskId: 'T-2', n: 3.5, ok: false } });
+        const keys = async (metadata: Record<string, string | number | boolean>) =>
+          (await store.listSessions({ tenant: 'default', metadata })).map((s) => s.key).sort();
+        expect(await keys({ taskId: 'T-1' })).toEqual(['m:1']);
+        expect(await keys({ n: 3 })).toEqual(['m:1']);
+        expect(await keys({ n: 3.5 })).toEqual(['m:2']);
+        expect(await keys({ ok: true })).toEqual(['m:1']);
+        expect(await keys({ ok: false })).toEqual(['m:2']);
+        expect(await keys({ taskId: 'nope' })).toEqual([]);
+        await store.closeSession('default', 'm:1', 'reset');
+        const next = await enqueue({ key: 'm:1', metadata: { extra: 'x' } });
+        expect(next.session.metadata).toEqual({ taskId: 'T-1', n: 3, ok: true, extra: 'x' });
+      });
+
+      it('enforces label quotas per value on creation and on label changes', async () => {
+        const quotas = { user: 2 };
+        await enqueue({ key: 'q:1', labels: { user: 'ada' }, labelQuotas: quotas });
+        await enqueue({ key: 'q:2', labels: { user: 'ada' }, labelQuotas: quotas });
+        await expect(enqueue({ key: 'q:3', labels: { user: 'ada' }, labelQuotas: quotas })).rejects.toMatchObject({ code: 'LIMIT_REACHED' });
+        expect(await store.getLiveSession('default', 'q:3')).toBeNull();
+        // Another value, another tenant, and a new turn of a counted session are all fine.
+        await enqueue({ key: 'q:3', labels: { user: 'bob' }, labelQuotas: quotas });
+        await enqueue({ key: 'q:4', tenant: 'beta', labels: { user: 'ada' }, labelQuotas: quotas });
+        await enqueue({ key: 'q:1', labels: { user: 'ada' }, labelQuotas: quotas });
+        await expect(store.updateSession('default', 'q:3', { labels: { user: 'ada' }, labelQuotas: quotas })).rejects.toMatchObject({ code: 'LIMIT_REACHED' });
+        expect((await store.getLiveSession('default', 'q:3'))?.labels).toEqual({ user: 'bob' });
+        // Relabelling a session that is already counted does not count it twice.
+        await store.updateSession('default', 'q:1', { labels: { user: 'ada', extra: 'y' }, labelQuotas: quotas });
+      });
+
+      it('imports a session with its conversation, config, labels, metadata, usage and ended turns', async () => {
+        const { session, closed } = await store.importSession(imported());
+        expect(closed).toEqual([]);
+        expect(session).toMatchObject({
+          key: 'copy:1',
+          status: 'idle',
+          generation: 1,
+          agentSessionId: 'conv-copy',
+          config: { cwd: '/tmp/work', model: 'm1' },
+          labels: { user: 'ada' },
+          metadata: { taskId: 'T-9', nested: { n: 1 } },
+          usage: usage(100, 10, 0.5),
+          context: { tokens: 1200, window: 200_000, ratio: 0.006 },
+          turns: 2,
+          queued: 0,
+          lease: null,
+        });
+        const turns = await allTurns('copy:1');
+        expect(turns.map((t) => [t.seq, t.prompt, t.status, t.text, t.error?.code ?? null])).toEqual([
+          [1, 'one', 'succeeded', 'r1', null],
+          [2, 'two', 'failed', null, 'AGENT_FAILED'],
+        ]);
+        expect(turns[0]!.usage).toEqual(usage(50, 5, 0.25));
+        // The next turn follows the imported ones and continues the conversation.
+        const next = await runTurn({ key: 'copy:1' });
+        expect(next.turn.seq).toBe(3);
+        expect(next.session.agentSessionId).toBe('conv-copy');
+        expect((await store.stats()).sessions.created).toBe(1);
+      });
+
+      it('refuses to import over a live key unless asked to replace it, and never over a busy one', async () => {
+        await runTurn({ key: 'copy:1' });
+        await expect(store.importSession(imported())).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+        expect((await store.getLiveSession('default', 'copy:1'))?.generation).toBe(1);
+        const { session, closed } = await store.importSession(imported({ replace: true }));
+        expect(closed.map((c) => [c.generation, c.closeReason])).toEqual([[1, 'reset']]);
+        expect(session.generation).toBe(2);
+        expect((await allTurns('copy:1')).map((t) => t.seq)).toEqual([1, 2, 3]);
+        await enqueue({ key: 'copy:1' });
+        await expect(store.importSession(imported({ replace: true }))).rejects.toMatchObject({ code: 'SESSION_BUSY' });
+      });
+
+      it('applies the session cap and label quotas to imports', async () => {
+        await runTurn({ key: 'old' });
+        const { closed } = await store.importSession(imported({ maxSessions: 1 }));
+        expect(closed.map((c) => [c.key, c.closeReason])).toEqual([['old', 'evicted']]);
+        await expect(store.importSession(imported({ key: 'copy:2', maxSessions: 1, onLimit: 'reject' }))).rejects.toMatchObject({ code: 'LIMIT_REACHED' });
+        await expect(store.importSession(imported({ key: 'copy:3', labelQuotas: { user: 1 } }))).rejects.toMatchObject({ code: 'LIMIT_REACHED' });
+      });
+
+      it('sums the time of turns that ran to an end', async () => {
+        const s = await start({ key: 't:1' });
+        clock.advance(1_500);
+        await finish(s.lease, s.turn.id);
+        const q = await enqueue({ key: 't:2' });
+        await store.abandonTurn(q.turn.id, INTERRUPTED);
+        expect((await store.stats()).turnTime).toEqual({ totalMs: 1_500, turns: 1 });
+        expect((await store.stats('nobody')).turnTime).toEqual({ totalMs: 0, turns: 0 });
+      });
+    });
+
+    // --- shared event journal --------------------------------------------------------------
+
+    describe('shared events', () => {
+      const ev = (turnId: string | null, n: number, origin = OWNER, tenant = 'default') => ({
+        tenant,
+        turnId,
+        origin,
+        event: { type: turnId ? 'text.delta' : 'session.created', n, text: `ü ${n}`, nested: { a: [n] } },
+      });
+
+      it('appends in order with rising ids; reads after an id, by turn or all, leaving out an origin', async () => {
+        expect(await store.lastEventId()).toBe(0);
+        await store.appendEvents([ev('t1', 1), ev('t2', 2, OTHER_OWNER), ev(null, 3)]);
+        await store.appendEvents([ev('t1', 4, OTHER_OWNER, 'beta')]);
+        await store.appendEvents([]);
+        const all = await store.readEvents({ afterId: 0, limit: 100 });
+        expect(all.map((e) => (e.event as { n: number }).n)).toEqual([1, 2, 3, 4]);
+        expect(all.map((e) => e.id)).toEqual([...all.map((e) => e.id)].sort((a, b) => a - b));
+        expect(new Set(all.map((e) => e.id)).size).toBe(4);
+        expect(all[3]).toMatchObject({ tenant: 'beta', turnId: 't1', origin: OTHER_OWNER, event: ev('t1', 4).event });
+        expect(await store.lastEventId()).toBe(all[3]!.id);
+
+        expect((await store.readEvents({ afterId: all[0]!.id, limit: 100 })).map((e) => (e.event as { n: number }).n)).toEqual([2, 3, 4]);
+        expect((await store.readEvents({ afterId: 0, limit: 2 })).map((e) => (e.event as { n: number }).n)).toEqual([1, 2]);
+        expect((await store.readEvents({ afterId: 0, limit: 100, turnId: 't1' })).map((e) => (e.event as { n: number }).n)).toEqual([1, 4]);
+        expect((await store.readEvents({ afterId: 0, limit: 100, excludeOrigin: OWNER })).map((e) => (e.event as { n: number }).n)).toEqual([2, 4]);
+      });
+
+      it('prunes events older than a given age, by the store clock', async () => {
+        await store.appendEvents([ev('t1', 1)]);
+        clock.advance(60_000);
+        await store.appendEvents([ev('t1', 2)]);
+        expect(await store.pruneEvents(30_000)).toBe(1);
+        expect((await store.readEvents({ afterId: 0, limit: 10 })).map((e) => (e.event as { n: number }).n)).toEqual([2]);
+      });
+    });
+
+    // --- nodes ---------------------------------------------------------------------------
+
+    describe('nodes', () => {
+      it('lists owners whose heartbeat has not expired, by the store clock', async () => {
+        await store.heartbeat(OWNER, 10_000);
+        await store.heartbeat(OTHER_OWNER, 30_000);
+        expect(await store.liveOwners()).toEqual([OWNER, OTHER_OWNER].sort());
+        clock.advance(10_000);
+        expect(await store.liveOwners()).toEqual([OTHER_OWNER]);
+        // A beat extends; ttl 0 removes at once.
+        await store.heartbeat(OWNER, 60_000);
+        expect(await store.liveOwners()).toEqual([OWNER, OTHER_OWNER].sort());
+        await store.heartbeat(OTHER_OWNER, 0);
+        expect(await store.liveOwners()).toEqual([OWNER]);
+      });
+
+      it('runs an exclusive section once at a time, and again after it ended', async () => {
+        let release!: () => void;
+        const held = store.runExclusive('janitor', () => new Promise<string>((resolve) => (release = () => resolve('first'))));
+        await new Promise((r) => setTimeout(r, 50));
+        expect(await store.runExclusive('janitor', async () => 'second')).toBeNull();
+        expect(await store.runExclusive('other', async () => 'other name')).toBe('other name');
+        release();
+        expect(await held).toBe('first');
+        expect(await store.runExclusive('janitor', async () => 'third')).toBe('third');
       });
     });
 

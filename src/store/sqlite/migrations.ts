@@ -125,6 +125,70 @@ CREATE TABLE counters (
 );
 `,
   },
+  {
+    // The transcript mirror: Tether's own copy of each agent conversation, so that a wiped
+    // ~/.claude or a new machine loses nothing. Keyed by the agent's conversation id (Tether
+    // chose it, a UUID) rather than by the agent's project directory, so that a session whose
+    // cwd moved still finds its transcript.
+    version: 2,
+    up: `
+CREATE TABLE transcripts (
+  agent_session_id TEXT NOT NULL,
+  subpath          TEXT NOT NULL DEFAULT '',
+  project_key      TEXT NOT NULL,
+  entries          INTEGER NOT NULL DEFAULT 0,
+  updated_at       INTEGER NOT NULL,
+  PRIMARY KEY (agent_session_id, subpath)
+);
+CREATE INDEX transcripts_project ON transcripts (project_key) WHERE subpath = '';
+
+CREATE TABLE transcript_entries (
+  agent_session_id TEXT NOT NULL,
+  subpath          TEXT NOT NULL,
+  seq              INTEGER NOT NULL,
+  uuid             TEXT,
+  entry            TEXT NOT NULL,
+  PRIMARY KEY (agent_session_id, subpath, seq)
+) WITHOUT ROWID;
+-- The SDK's idempotency key: a retried or replayed batch adds nothing.
+CREATE UNIQUE INDEX transcript_entries_uuid ON transcript_entries (agent_session_id, subpath, uuid) WHERE uuid IS NOT NULL;
+`,
+  },
+  {
+    // Broker processes sharing the file, with heartbeats (see Store.heartbeat).
+    version: 3,
+    up: `
+CREATE TABLE nodes (
+  owner      TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+);
+`,
+  },
+  {
+    // The shared event journal (Store.appendEvents): short-lived, pruned by the janitor.
+    version: 4,
+    up: `
+CREATE TABLE events (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant     TEXT NOT NULL,
+  turn_id    TEXT,
+  origin     TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  event      TEXT NOT NULL
+);
+CREATE INDEX events_turn ON events (turn_id, id) WHERE turn_id IS NOT NULL;
+CREATE INDEX events_age ON events (created_at);
+`,
+  },
+  {
+    // Session metadata (links such as taskId, mcpSessionId), and turn time for statistics.
+    version: 5,
+    up: `
+ALTER TABLE sessions ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE counters ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE counters ADD COLUMN turns_timed INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 /** The schema version this code writes. */

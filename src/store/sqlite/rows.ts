@@ -4,6 +4,7 @@ import type {
   ContextInfo,
   Labels,
   Lease,
+  Metadata,
   SessionConfig,
   SessionRecord,
   SessionStatus,
@@ -12,6 +13,8 @@ import type {
   TurnStatus,
   Usage,
 } from '../../domain/types.js';
+
+import { usageFromColumns, usageToColumns } from '../rules.js';
 
 /** A `sessions` row as better-sqlite3 returns it. */
 export interface SessionRow {
@@ -26,6 +29,7 @@ export interface SessionRow {
   generation: number;
   config: string;
   labels: string;
+  metadata: string;
   turns: number;
   turn_seq: number;
   queued: number;
@@ -75,46 +79,6 @@ export interface TurnRow {
   ended_at: number | null;
 }
 
-/** Usage as the integer columns it is stored in (cost in micro-dollars, so sums are exact). */
-export interface UsageColumns {
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_tokens: number;
-  cache_write_tokens: number;
-  cost_micros: number;
-}
-
-/** Costs are kept to the micro-dollar, the same precision `addUsage` rounds to. */
-export function toMicros(usd: number): number {
-  return Math.round(usd * 1e6);
-}
-
-/** Micro-dollars back to dollars. */
-export function fromMicros(micros: number): number {
-  return micros / 1e6;
-}
-
-/** Usage as its integer columns. */
-export function usageToColumns(usage: Usage): UsageColumns {
-  return {
-    input_tokens: Math.round(usage.inputTokens),
-    output_tokens: Math.round(usage.outputTokens),
-    cache_read_tokens: Math.round(usage.cacheReadTokens),
-    cache_write_tokens: Math.round(usage.cacheWriteTokens),
-    cost_micros: toMicros(usage.costUsd),
-  };
-}
-
-/** Integer usage columns as Usage. */
-export function usageFromColumns(c: UsageColumns): Usage {
-  return {
-    inputTokens: c.input_tokens,
-    outputTokens: c.output_tokens,
-    cacheReadTokens: c.cache_read_tokens,
-    cacheWriteTokens: c.cache_write_tokens,
-    costUsd: fromMicros(c.cost_micros),
-  };
-}
 
 function parseJson<T>(text: string, fallback: T): T {
   try {
@@ -149,6 +113,7 @@ export function sessionFromRow(row: SessionRow): SessionRecord {
     generation: row.generation,
     config: parseJson<SessionConfig>(row.config, { cwd: '' }),
     labels: parseJson<Labels>(row.labels, {}),
+    metadata: parseJson<Metadata>(row.metadata, {}),
     turns: row.turns,
     turnSeq: row.turn_seq,
     queued: row.queued,

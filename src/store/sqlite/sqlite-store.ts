@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { systemClock, type Clock } from '../../domain/clock.js';
@@ -10,7 +10,9 @@ import {
   SESSION_STATUSES,
   ZERO_USAGE,
   type CloseReason,
+  type Labels,
   type Lease,
+  type Metadata,
   type SessionRecord,
   type SessionStatus,
   type TurnError,
@@ -30,19 +32,32 @@ import type {
   RecoverResult,
   SessionFilter,
   Store,
+  ImportSessionInput,
+  SessionPatch,
+  SharedEvent,
+  SharedEventFilter,
+  SharedEventInput,
   StoreStats,
+  TranscriptEntry,
+  TranscriptRef,
   TurnFilter,
 } from '../store.js';
-import { migrate } from './migrations.js';
 import {
-  finishedTurnParams,
+  CLOSE_COUNTERS,
+  COUNTER_COLUMNS,
+  LEASE_STOPPED,
+  expiryFrom,
   fromMicros,
-  sessionFromRow,
-  turnFromRow,
+  hasUnexpiredLease,
+  isQuiet,
+  mergeRemoving,
+  turnCounter,
   usageToColumns,
-  type SessionRow,
-  type TurnRow,
-} from './rows.js';
+  type CounterColumn,
+  type CounterDelta,
+} from '../rules.js';
+import { migrate } from './migrations.js';
+import { finishedTurnParams, sessionFromRow, turnFromRow, type SessionRow, type TurnRow } from './rows.js';
 
 export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
 
@@ -58,12 +73,6 @@ export interface SqliteStoreOptions {
 }
 
 const SYNCHRONOUS_MODES: readonly SqliteSynchronous[] = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
-
-/** What a turn left running under a lease nobody renews is ended with. */
-const LEASE_STOPPED: TurnError = {
-  code: 'INTERRUPTED',
-  message: 'the process running this turn stopped renewing its lease',
-};
 
 /**
  * The sweep and recovery queries, exported so that a test can EXPLAIN exactly what runs.
@@ -83,53 +92,7 @@ export const SWEEP_SQL = {
   activeTurns: `SELECT * FROM turns WHERE status IN ('queued', 'running')`,
 } as const;
 
-const COUNTER_COLUMNS = [
-  'live',
-  'created',
-  'expired',
-  'evicted',
-  'reset',
-  'turns_queued',
-  'turns_running',
-  'turns_succeeded',
-  'turns_failed',
-  'turns_interrupted',
-  'input_tokens',
-  'output_tokens',
-  'cache_read_tokens',
-  'cache_write_tokens',
-  'cost_micros',
-] as const;
-type CounterColumn = (typeof COUNTER_COLUMNS)[number];
-type CounterDelta = Partial<Record<CounterColumn, number>>;
 type CounterRow = Record<CounterColumn, number | null>;
-
-const turnCounter = (status: TurnStatus): CounterColumn => `turns_${status}`;
-
-/** Close reasons that have a running total in `stats()`. */
-const CLOSE_COUNTERS: Partial<Record<CloseReason, CounterColumn>> = {
-  expired: 'expired',
-  evicted: 'evicted',
-  reset: 'reset',
-};
-
-function hasUnexpiredLease(row: SessionRow, now: number): boolean {
-  return row.lease_token !== null && (row.lease_expires_at ?? 0) > now;
-}
-
-/**
- * Quiet = nothing queued and no *unexpired* lease. A lease past its expiry protects nothing:
- * its holder stopped renewing, so the session may be expired, rotated, evicted, closed or
- * deleted, and closing it ends the turn stranded under that lease as interrupted.
- */
-function isQuiet(row: SessionRow, now: number): boolean {
-  return row.queued === 0 && !hasUnexpiredLease(row, now);
-}
-
-/** Idle expiry from `now`; null when the TTL is off. */
-function expiryFrom(now: number, idleTimeoutMs: number): number | null {
-  return idleTimeoutMs > 0 ? now + idleTimeoutMs : null;
-}
 
 /**
  * The Store on SQLite through better-sqlite3. Every write is one `BEGIN IMMEDIATE` transaction,
@@ -145,6 +108,7 @@ export class SqliteStore implements Store {
   readonly #busyTimeoutMs: number;
   readonly #statements = new Map<string, BetterSqlite3.Statement<unknown[], unknown>>();
   readonly #inTransaction: BetterSqlite3.Transaction<(fn: () => unknown) => unknown>;
+  readonly #exclusive = new Set<string>();
   #closed = false;
 
   /** Use `openSqliteStore`, which configures and migrates the connection first. */
@@ -325,6 +289,7 @@ export class SqliteStore implements Store {
 
       const delta: CounterDelta = { turns_running: -1, [turnCounter(input.status)]: 1 };
       if (usage) Object.assign(delta, usageToColumns(usage));
+      if (turn.started_at !== null) Object.assign(delta, { duration_ms: Math.max(0, now - turn.started_at), turns_timed: 1 });
       this.#bump(session.tenant, delta);
       return { session: this.#sessionById(session.id), turn: this.#turnById(input.turnId) };
     });
@@ -425,8 +390,169 @@ export class SqliteStore implements Store {
         // Closing first ends a turn stranded under an expired lease and keeps the counters true.
         this.#close(row, 'deleted', now);
       }
+      const conversations = this.#stmt(
+        `SELECT DISTINCT agent_session_id AS id FROM sessions WHERE tenant = ? AND key = ? AND agent_session_id IS NOT NULL`,
+      ).all(tenant, key) as Array<{ id: string }>;
+      for (const { id } of conversations) this.#deleteTranscript(id, null);
       this.#stmt(`DELETE FROM turns WHERE tenant = ? AND key = ?`).run(tenant, key);
       return this.#stmt(`DELETE FROM sessions WHERE tenant = ? AND key = ?`).run(tenant, key).changes;
+    });
+  }
+
+  async appendTranscript(ref: TranscriptRef, projectKey: string, entries: TranscriptEntry[]): Promise<void> {
+    const subpath = ref.subpath ?? '';
+    this.#write((now) => {
+      const head = this.#stmt(`SELECT entries FROM transcripts WHERE agent_session_id = ? AND subpath = ?`).get(ref.agentSessionId, subpath) as
+        | { entries: number }
+        | undefined;
+      let seq = head?.entries ?? 0;
+      const insert = this.#stmt(
+        `INSERT INTO transcript_entries (agent_session_id, subpath, seq, uuid, entry) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      );
+      for (const entry of entries) {
+        const uuid = typeof entry.uuid === 'string' ? entry.uuid : null;
+        if (insert.run(ref.agentSessionId, subpath, seq, uuid, JSON.stringify(entry)).changes === 1) seq++;
+      }
+      this.#stmt(
+        `INSERT INTO transcripts (agent_session_id, subpath, project_key, entries, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (agent_session_id, subpath) DO UPDATE SET project_key = excluded.project_key, entries = excluded.entries, updated_at = excluded.updated_at`,
+      ).run(ref.agentSessionId, subpath, projectKey, seq, now);
+    });
+  }
+
+  async loadTranscript(ref: TranscriptRef): Promise<TranscriptEntry[] | null> {
+    return this.#read(() => {
+      const subpath = ref.subpath ?? '';
+      const head = this.#stmt(`SELECT entries FROM transcripts WHERE agent_session_id = ? AND subpath = ?`).get(ref.agentSessionId, subpath);
+      if (!head) return null;
+      const rows = this.#stmt(`SELECT entry FROM transcript_entries WHERE agent_session_id = ? AND subpath = ? ORDER BY seq`).all(
+        ref.agentSessionId,
+        subpath,
+      ) as Array<{ entry: string }>;
+      return rows.map((r) => JSON.parse(r.entry) as TranscriptEntry);
+    });
+  }
+
+  async listTranscripts(projectKey: string): Promise<Array<{ agentSessionId: string; mtime: number }>> {
+    return this.#read(() => {
+      const rows = this.#stmt(`SELECT agent_session_id, updated_at FROM transcripts WHERE project_key = ? AND subpath = ''`).all(projectKey) as Array<{
+        agent_session_id: string;
+        updated_at: number;
+      }>;
+      return rows.map((r) => ({ agentSessionId: r.agent_session_id, mtime: r.updated_at }));
+    });
+  }
+
+  async listTranscriptSubpaths(agentSessionId: string): Promise<string[]> {
+    return this.#read(() => {
+      const rows = this.#stmt(`SELECT subpath FROM transcripts WHERE agent_session_id = ? AND subpath != '' ORDER BY subpath`).all(agentSessionId) as Array<{
+        subpath: string;
+      }>;
+      return rows.map((r) => r.subpath);
+    });
+  }
+
+  async deleteTranscript(ref: TranscriptRef): Promise<number> {
+    return this.#write(() => this.#deleteTranscript(ref.agentSessionId, ref.subpath || null));
+  }
+
+  async updateSession(tenant: string, key: string, patch: SessionPatch): Promise<SessionRecord> {
+    return this.#write(() => {
+      const row = this.#liveRow(tenant, key);
+      if (!row) throw new TetherError('NOT_FOUND', `no live session for key "${key}"`);
+      const current = sessionFromRow(row);
+      const config: Record<string, unknown> = { ...current.config };
+      for (const [name, value] of Object.entries(patch.config ?? {})) {
+        if (value === undefined || value === null) delete config[name];
+        else config[name] = value;
+      }
+      const labels = mergeRemoving(current.labels, patch.labels) as Labels;
+      const metadata = mergeRemoving(current.metadata, patch.metadata);
+      if (patch.labels) this.#checkQuotas(tenant, labels, patch.labelQuotas, row.id);
+      this.#stmt(`UPDATE sessions SET config = ?, labels = ?, metadata = ? WHERE id = ?`).run(
+        JSON.stringify(config),
+        JSON.stringify(labels),
+        JSON.stringify(metadata),
+        row.id,
+      );
+      return this.#sessionById(row.id);
+    });
+  }
+
+  async importSession(input: ImportSessionInput): Promise<{ session: SessionRecord; closed: SessionRecord[] }> {
+    return this.#write((now) => {
+      const closed: SessionRecord[] = [];
+      const live = this.#liveRow(input.tenant, input.key);
+      if (live) {
+        if (!input.replace) {
+          throw new TetherError('INVALID_INPUT', `key "${input.key}" already has a live session; choose another key, or replace it`, { details: { key: input.key } });
+        }
+        this.#assertQuiet(live, now);
+        closed.push(this.#close(live, 'reset', now));
+      }
+      closed.push(...this.#makeRoom({ maxSessions: input.maxSessions, onLimit: input.onLimit }, now));
+      const row = this.#createSession(
+        {
+          tenant: input.tenant,
+          key: input.key,
+          backend: input.backend,
+          config: input.config,
+          labels: input.labels,
+          metadata: input.metadata,
+          newSessionId: input.newSessionId,
+          ...(input.labelQuotas ? { labelQuotas: input.labelQuotas } : {}),
+        },
+        now,
+      );
+      let seq = row.turn_seq;
+      const insert = this.#stmt(
+        `INSERT INTO turns (id, session_id, tenant, key, seq, prompt, status, owner, text, error_code, error_message,
+           input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, context_tokens, context_window, context_ratio,
+           created_at, started_at, ended_at)
+         VALUES (@id, @session_id, @tenant, @key, @seq, @prompt, @status, 'import', @text, @error_code, @error_message,
+           @input_tokens, @output_tokens, @cache_read_tokens, @cache_write_tokens, @cost_micros, @context_tokens, @context_window, @context_ratio,
+           @created_at, @started_at, @ended_at)`,
+      );
+      const counted: CounterDelta = {};
+      for (const turn of input.turns) {
+        insert.run({
+          id: randomUUID(),
+          session_id: row.id,
+          tenant: input.tenant,
+          key: input.key,
+          seq: ++seq,
+          prompt: turn.prompt,
+          status: turn.status,
+          text: turn.text,
+          created_at: turn.createdAt,
+          started_at: turn.startedAt,
+          ended_at: turn.endedAt,
+          ...finishedTurnParams({ usage: turn.usage, context: null, error: turn.error }),
+        });
+        const c = turnCounter(turn.status);
+        counted[c] = (counted[c] ?? 0) + 1;
+      }
+      this.#stmt(
+        `UPDATE sessions SET agent_session_id = @agent_session_id, turns = @turns, turn_seq = @turn_seq,
+           input_tokens = @input_tokens, output_tokens = @output_tokens, cache_read_tokens = @cache_read_tokens,
+           cache_write_tokens = @cache_write_tokens, cost_micros = @cost_micros,
+           context_tokens = @context_tokens, context_window = @context_window, context_ratio = @context_ratio,
+           expires_at = @expires_at
+         WHERE id = @id`,
+      ).run({
+        id: row.id,
+        agent_session_id: input.agentSessionId,
+        turns: input.turns.length,
+        turn_seq: seq,
+        ...usageToColumns(input.usage),
+        context_tokens: input.context.tokens,
+        context_window: input.context.window,
+        context_ratio: input.context.ratio,
+        expires_at: expiryFrom(now, input.idleTimeoutMs),
+      });
+      // Imported history counts in the tenant's turn totals (its usage was spent elsewhere).
+      this.#bump(input.tenant, counted);
+      return { session: this.#sessionById(row.id), closed };
     });
   }
 
@@ -473,6 +599,15 @@ export class SqliteStore implements Store {
       for (const [name, value] of Object.entries(filter.labels ?? {})) {
         where.push(`EXISTS (SELECT 1 FROM json_each(sessions.labels) AS l WHERE l.key = ? AND l.value = ? AND l.type = 'text')`);
         params.push(name, value);
+      }
+      for (const [name, value] of Object.entries(filter.metadata ?? {})) {
+        if (typeof value === 'boolean') {
+          where.push(`EXISTS (SELECT 1 FROM json_each(sessions.metadata) AS m WHERE m.key = ? AND m.type = ?)`);
+          params.push(name, value ? 'true' : 'false');
+        } else {
+          where.push(`EXISTS (SELECT 1 FROM json_each(sessions.metadata) AS m WHERE m.key = ? AND m.type = ? AND m.value = ?)`);
+          params.push(name, typeof value === 'string' ? 'text' : Number.isInteger(value) ? 'integer' : 'real', value);
+        }
       }
       params.push(filter.limit ?? -1, filter.offset ?? 0);
       const rows = this.#stmt(
@@ -536,6 +671,7 @@ export class SqliteStore implements Store {
         },
         turns,
         usage,
+        turnTime: { totalMs: n('duration_ms'), turns: n('turns_timed') },
       };
     });
   }
@@ -675,19 +811,24 @@ export class SqliteStore implements Store {
     }
   }
 
-  #createSession(input: EnqueueTurnInput, now: number): SessionRow {
+  #createSession(
+    input: Pick<EnqueueTurnInput, 'tenant' | 'key' | 'backend' | 'config' | 'labels' | 'metadata' | 'newSessionId' | 'labelQuotas'>,
+    now: number,
+  ): SessionRow {
     const previous = this.#stmt(
-      `SELECT id, generation, turn_seq, labels FROM sessions WHERE tenant = ? AND key = ? ORDER BY generation DESC LIMIT 1`,
-    ).get(input.tenant, input.key) as Pick<SessionRow, 'id' | 'generation' | 'turn_seq' | 'labels'> | undefined;
+      `SELECT id, generation, turn_seq, labels, metadata FROM sessions WHERE tenant = ? AND key = ? ORDER BY generation DESC LIMIT 1`,
+    ).get(input.tenant, input.key) as Pick<SessionRow, 'id' | 'generation' | 'turn_seq' | 'labels' | 'metadata'> | undefined;
     if (previous) this.#stmt(`UPDATE sessions SET latest = 0 WHERE id = ?`).run(previous.id);
     // Labels carry over to the next generation (a client may send them with the first message
     // only); labels given now are merged over them.
     const labels = { ...(previous ? (JSON.parse(previous.labels) as Record<string, string>) : {}), ...input.labels };
+    const metadata = { ...(previous ? (JSON.parse(previous.metadata) as Metadata) : {}), ...input.metadata };
+    this.#checkQuotas(input.tenant, labels, input.labelQuotas, null);
     const zero = usageToColumns(ZERO_USAGE);
     this.#stmt(
-      `INSERT INTO sessions (id, tenant, key, backend, status, live, latest, generation, config, labels, turn_seq,
+      `INSERT INTO sessions (id, tenant, key, backend, status, live, latest, generation, config, labels, metadata, turn_seq,
          input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, created_at, last_active_at)
-       VALUES (@id, @tenant, @key, @backend, 'idle', 1, 1, @generation, @config, @labels, @turn_seq,
+       VALUES (@id, @tenant, @key, @backend, 'idle', 1, 1, @generation, @config, @labels, @metadata, @turn_seq,
          @input_tokens, @output_tokens, @cache_read_tokens, @cache_write_tokens, @cost_micros, @now, @now)`,
     ).run({
       id: input.newSessionId,
@@ -697,6 +838,7 @@ export class SqliteStore implements Store {
       generation: (previous?.generation ?? 0) + 1,
       config: JSON.stringify(input.config),
       labels: JSON.stringify(labels),
+      metadata: JSON.stringify(metadata),
       turn_seq: previous?.turn_seq ?? 0,
       now,
       ...zero,
@@ -707,8 +849,28 @@ export class SqliteStore implements Store {
     return row;
   }
 
+  /**
+   * Label quotas: at most N live sessions of the tenant per value of a label. `except` is a
+   * session already counted (an update of its own labels).
+   */
+  #checkQuotas(tenant: string, labels: Labels, quotas: Record<string, number> | undefined, except: string | null): void {
+    for (const [name, max] of Object.entries(quotas ?? {})) {
+      const value = labels[name];
+      if (value === undefined) continue;
+      const { n } = this.#stmt(
+        `SELECT count(*) AS n FROM sessions WHERE tenant = ? AND live = 1 AND id != ?
+           AND EXISTS (SELECT 1 FROM json_each(sessions.labels) AS l WHERE l.key = ? AND l.value = ? AND l.type = 'text')`,
+      ).get(tenant, except ?? '', name, value) as { n: number };
+      if (n >= max) {
+        throw new TetherError('LIMIT_REACHED', `the quota for label ${name}=${value} is reached (${n} live sessions, at most ${max}); close or reset one of them first`, {
+          details: { label: name, value, live: n, max },
+        });
+      }
+    }
+  }
+
   /** Makes room for one more live session under the cap, or throws LIMIT_REACHED. */
-  #makeRoom(input: EnqueueTurnInput, now: number): SessionRecord[] {
+  #makeRoom(input: Pick<EnqueueTurnInput, 'maxSessions' | 'onLimit'>, now: number): SessionRecord[] {
     const max = input.maxSessions;
     if (!(max > 0) || !Number.isFinite(max)) return []; // 0 = no cap, like idleTimeoutMs 0
     const live = this.#liveTotal();
@@ -769,6 +931,78 @@ export class SqliteStore implements Store {
     return this.#turnById(turn.id);
   }
 
+  async appendEvents(events: SharedEventInput[]): Promise<void> {
+    if (events.length === 0) return;
+    this.#write((now) => {
+      const insert = this.#stmt(`INSERT INTO events (tenant, turn_id, origin, created_at, event) VALUES (?, ?, ?, ?, ?)`);
+      for (const e of events) insert.run(e.tenant, e.turnId, e.origin, now, JSON.stringify(e.event));
+    });
+  }
+
+  async readEvents(filter: SharedEventFilter): Promise<SharedEvent[]> {
+    return this.#read(() => {
+      const limit = Math.max(0, Math.trunc(filter.limit));
+      const origin = filter.excludeOrigin ?? '';
+      const rows = (
+        filter.turnId !== undefined
+          ? this.#stmt(`SELECT * FROM events WHERE turn_id = ? AND id > ? AND origin != ? ORDER BY id LIMIT ?`).all(filter.turnId, filter.afterId, origin, limit)
+          : this.#stmt(`SELECT * FROM events WHERE id > ? AND origin != ? ORDER BY id LIMIT ?`).all(filter.afterId, origin, limit)
+      ) as Array<{ id: number; tenant: string; turn_id: string | null; origin: string; event: string }>;
+      return rows.map((r) => ({ id: r.id, tenant: r.tenant, turnId: r.turn_id, origin: r.origin, event: JSON.parse(r.event) as unknown }));
+    });
+  }
+
+  async lastEventId(): Promise<number> {
+    return this.#read(() => (this.#stmt(`SELECT coalesce(max(id), 0) AS id FROM events`).get() as { id: number }).id);
+  }
+
+  async pruneEvents(olderThanMs: number): Promise<number> {
+    return this.#write((now) => this.#stmt(`DELETE FROM events WHERE created_at < ?`).run(now - olderThanMs).changes);
+  }
+
+  async heartbeat(owner: string, ttlMs: number): Promise<void> {
+    this.#write((now) => {
+      if (ttlMs <= 0) this.#stmt(`DELETE FROM nodes WHERE owner = ?`).run(owner);
+      else {
+        this.#stmt(`INSERT INTO nodes (owner, expires_at) VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET expires_at = excluded.expires_at`).run(owner, now + ttlMs);
+      }
+      // Long-dead nodes are forgotten on the way; the table stays as small as the fleet.
+      this.#stmt(`DELETE FROM nodes WHERE expires_at < ?`).run(now - 24 * 3_600_000);
+    });
+  }
+
+  async liveOwners(): Promise<string[]> {
+    return this.#read(() => {
+      const now = this.#clock.now();
+      return (this.#stmt(`SELECT owner FROM nodes WHERE expires_at > ? ORDER BY owner`).all(now) as Array<{ owner: string }>).map((r) => r.owner);
+    });
+  }
+
+  /**
+   * Within one process the section is exclusive by a flag; across processes on one file the
+   * sweeps are single transactions already, so running them twice is harmless, only wasted.
+   */
+  async runExclusive<T>(name: string, fn: () => Promise<T>): Promise<T | null> {
+    this.#assertOpen();
+    if (this.#exclusive.has(name)) return null;
+    this.#exclusive.add(name);
+    try {
+      return await fn();
+    } finally {
+      this.#exclusive.delete(name);
+    }
+  }
+
+  /** Removes one transcript, or (subpath null) a conversation's main transcript and subpaths. */
+  #deleteTranscript(agentSessionId: string, subpath: string | null): number {
+    if (subpath === null) {
+      this.#stmt(`DELETE FROM transcripts WHERE agent_session_id = ?`).run(agentSessionId);
+      return this.#stmt(`DELETE FROM transcript_entries WHERE agent_session_id = ?`).run(agentSessionId).changes;
+    }
+    this.#stmt(`DELETE FROM transcripts WHERE agent_session_id = ? AND subpath = ?`).run(agentSessionId, subpath);
+    return this.#stmt(`DELETE FROM transcript_entries WHERE agent_session_id = ? AND subpath = ?`).run(agentSessionId, subpath).changes;
+  }
+
   #markInterrupted(turnId: string, now: number, error: TurnError): void {
     this.#stmt(
       `UPDATE turns SET status = 'interrupted', error_code = ?, error_message = ?, ended_at = ? WHERE id = ?`,
@@ -794,16 +1028,60 @@ export function mapSqliteError(err: unknown, path: string, busyTimeoutMs: number
   if (code.startsWith('SQLITE_READONLY')) {
     return unavailable(`database ${path} is read-only; check the permissions of the file and its directory, and that the disk is mounted read-write`);
   }
-  if (code.startsWith('SQLITE_CANTOPEN')) return unavailable(`cannot open database ${path}; check that the path exists and is writable`);
+  if (code.startsWith('SQLITE_CANTOPEN')) {
+    // A WAL database on a read-only file system cannot be opened without its -shm file.
+    if (diskState(path) === 'read-only') return unavailable(`cannot open database ${path}: its file system is read-only; remount it read-write`);
+    return unavailable(`cannot open database ${path}; check that the path exists and is writable`);
+  }
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
     return unavailable(`${path} is not a usable Tether database (${err.message}); restore it from a backup or point Tether at another file`);
   }
-  if (code.startsWith('SQLITE_IOERR')) return unavailable(`disk I/O error on database ${path} (${err.message})`);
+  if (code.startsWith('SQLITE_IOERR')) {
+    // SQLite reports a write refused by a file system gone read-only (e.g. remounted so after an
+    // error) or full as a plain I/O error; the file system itself can say which it was.
+    const disk = diskState(path);
+    if (disk === 'read-only') {
+      return unavailable(`database ${path} is on a file system that is now read-only (${code}); remount it read-write (check the disk first) and restart Tether`);
+    }
+    if (disk === 'full') return unavailable(`database ${path} cannot grow: the disk is full (${code}); free some space and retry`);
+    return unavailable(`disk I/O error on database ${path} (${code}: ${err.message}); check that its disk is healthy, has space and is mounted read-write, then retry`);
+  }
   if (code.startsWith('SQLITE_')) return new TetherError('INTERNAL', `SQLite error ${code}: ${err.message}`, { cause: err });
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC') {
     return unavailable(`cannot prepare database ${path}: ${err.message}`);
   }
   return err;
+}
+
+/**
+ * What the file system holding `path` says when SQLite reports an I/O error: read-only, full, or
+ * neither. A file system the kernel turned read-only after an error may still look writable to
+ * access(2) (ext4's emergency read-only), so the probe is a real write: a file created and
+ * removed next to the database, on this rare error path only.
+ */
+function diskState(path: string): 'read-only' | 'full' | null {
+  if (path === ':memory:' || path === '') return null;
+  const dir = dirname(resolve(path));
+  const probe = join(dir, `.tether-probe-${process.pid}-${randomUUID()}`);
+  try {
+    writeFileSync(probe, 'x', { flag: 'wx' });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EROFS') return 'read-only';
+    if (code === 'ENOSPC' || code === 'EDQUOT') return 'full';
+  } finally {
+    try {
+      rmSync(probe, { force: true });
+    } catch {
+      // Nothing was created.
+    }
+  }
+  try {
+    if (statfsSync(dir).bavail === 0) return 'full';
+  } catch {
+    // No answer: the message stays the generic one.
+  }
+  return null;
 }
 
 /**
