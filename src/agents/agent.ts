@@ -23,8 +23,35 @@ export interface AgentBackend {
    * backends that can park a process). `env` is fixed at this point.
    */
   prewarm?(env: NodeJS.ProcessEnv): Promise<Spare>;
+  /** Makes sure the store holds the conversation's whole transcript (completing it from disk). */
+  verify?(agentSessionId: string, cwd: string, env: NodeJS.ProcessEnv): Promise<void>;
+  /**
+   * Copies a conversation into a new one (the source is untouched), keeping its first
+   * `keepPrompts` user prompts with what followed each, or all of it (null). Returns the new id.
+   */
+  fork?(source: { agentSessionId: string; cwd: string; env: NodeJS.ProcessEnv }, keepPrompts: number | null): Promise<string>;
   /** Context window of a model when the agent does not report one. */
   contextWindow(model: string | undefined): number;
+}
+
+/**
+ * Where a backend keeps its own copy of each conversation's transcript (the store implements
+ * it; see the transcript methods of src/store/store.ts). With one, a conversation survives a
+ * wiped agent home, another machine, or the agent's own retention sweep.
+ */
+export interface TranscriptArchive {
+  appendTranscript(ref: { agentSessionId: string; subpath?: string }, projectKey: string, entries: TranscriptLine[]): Promise<void>;
+  loadTranscript(ref: { agentSessionId: string; subpath?: string }): Promise<TranscriptLine[] | null>;
+  listTranscripts(projectKey: string): Promise<Array<{ agentSessionId: string; mtime: number }>>;
+  listTranscriptSubpaths(agentSessionId: string): Promise<string[]>;
+  deleteTranscript(ref: { agentSessionId: string; subpath?: string }): Promise<number>;
+}
+
+/** One line of an agent transcript, opaque JSON. */
+export interface TranscriptLine {
+  type: string;
+  uuid?: string;
+  [field: string]: unknown;
 }
 
 export interface RunnerSpec {
@@ -37,6 +64,12 @@ export interface RunnerSpec {
   env: NodeJS.ProcessEnv;
   /** What the conversation has cost so far, for backends that report running totals. */
   priorCostUsd?: number;
+  /**
+   * A recap of the conversation's last exchanges (from Tether's journal), for when `resume`
+   * turns out to be impossible: the runner then starts a new conversation that opens with it
+   * and reports `recovered`. Absent: a lost conversation fails the turn.
+   */
+  recap?: () => Promise<string>;
 }
 
 export interface Runner {
@@ -73,6 +106,10 @@ export interface Spare {
 export type AgentEvent =
   /** The agent knows its conversation id (new or resumed). */
   | { type: 'init'; agentSessionId: string; model: string | null }
+  /** The agent compacted its conversation (asked to, or on its own): context before and after, in tokens. */
+  | { type: 'compacted'; trigger: string; preTokens: number; postTokens: number }
+  /** The conversation to resume was gone; a new one (`agentSessionId`) carries the recap. */
+  | { type: 'recovered'; previousAgentSessionId: string; agentSessionId: string; reason: string }
   | { type: 'text.delta'; text: string }
   | { type: 'message'; text: string }
   | { type: 'tool.use'; toolUseId: string; name: string; input: unknown }
@@ -91,4 +128,6 @@ export interface AgentResult {
   agentSessionId: string | null;
   durationMs: number;
   error: TurnError | null;
+  /** Failed on the account's usage limit: when it resets (epoch ms), if the API said. */
+  retryAt?: number;
 }

@@ -28,7 +28,7 @@ export interface MockUsage {
 /** A failure to inject instead of (or in the middle of) a reply. */
 export type MockFault =
   /** Answer with an HTTP error in the real API's error JSON shape, e.g. 500 api_error, 529 overloaded_error, 429 rate_limit_error. */
-  | { kind: 'status'; status: number; type?: string; message?: string; retryAfterSec?: number }
+  | { kind: 'status'; status: number; type?: string; message?: string; retryAfterSec?: number; headers?: Record<string, string> }
   /** Start the SSE stream, send part of the reply, then destroy the socket. */
   | { kind: 'drop' }
   /** Accept the request and never answer (until {@link MockAnthropic.stop} or {@link MockAnthropic.reset}). */
@@ -427,7 +427,7 @@ export async function startMockAnthropic(opts: MockAnthropicOptions = {}): Promi
     if (fault?.kind === 'status') {
       rec.response = { status: fault.status, fault: 'status' };
       const type = fault.type ?? errorTypeFor(fault.status);
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...fault.headers };
       if (fault.retryAfterSec !== undefined) headers['retry-after'] = String(fault.retryAfterSec);
       sendError(res, fault.status, type, fault.message ?? defaultErrorMessage(type), headers);
       return;

@@ -1,20 +1,28 @@
 import { existsSync, statSync } from 'node:fs';
-import type { AgentBackend, Runner, RunnerSpec, Spare } from '../agent.js';
+import type { AgentBackend, Runner, RunnerSpec, Spare, TranscriptArchive } from '../agent.js';
 import type { SessionConfig } from '../../domain/types.js';
 import { fallbackContextWindow } from '../../domain/usage.js';
-import { invalidInput } from '../../errors.js';
+import { ErrorCode, TetherError, invalidInput } from '../../errors.js';
 import { checkClaudeCredentials, resolveClaudeBinary } from './preflight.js';
-import { ClaudeRunner, coldStart } from './runner.js';
+import { ClaudeRunner, coldStart, type RunnerRecovery } from './runner.js';
 import { ClaudeSpare } from './spare.js';
+import { forkSession } from '@anthropic-ai/claude-agent-sdk';
+import { checkResumable, promptEntries, sessionStoreOver } from './transcripts.js';
 
 export interface ClaudeBackendOptions {
   /** A Claude Code binary to use instead of the one bundled with the Agent SDK. */
   claudePath?: string;
+  /**
+   * Tether's copy of every transcript (the store): mirrored on every turn through the SDK's
+   * SessionStore and read back on resume. Without it, conversations live only under ~/.claude.
+   */
+  transcripts?: TranscriptArchive;
 }
 
 /** Claude Code through `@anthropic-ai/claude-agent-sdk`. */
 export function createClaudeBackend(options: ClaudeBackendOptions = {}): AgentBackend {
   let binary: string | null = null;
+  const archive = options.transcripts ?? null;
   const resolve = (): string => (binary ??= resolveClaudeBinary(options.claudePath));
   return {
     name: 'claude',
@@ -27,10 +35,39 @@ export function createClaudeBackend(options: ClaudeBackendOptions = {}): AgentBa
       checkClaudeCredentials(env);
     },
     open(spec: RunnerSpec): Runner {
-      return new ClaudeRunner(spec, coldStart(spec, resolve()));
+      const recap = spec.recap;
+      const recovery: RunnerRecovery | null = recap
+        ? {
+            canResume: async (id) => (await checkResumable(archive, id, spec.config.cwd, spec.env)) !== 'missing',
+            restart: (id) => coldStart({ ...spec, resume: null, newConversationId: id }, resolve(), archive),
+            recap,
+          }
+        : null;
+      return new ClaudeRunner(spec, coldStart(spec, resolve(), archive), null, recovery);
     },
     prewarm(env: NodeJS.ProcessEnv): Promise<Spare> {
-      return ClaudeSpare.start(resolve(), env);
+      return ClaudeSpare.start(resolve(), env, archive);
+    },
+    async verify(agentSessionId, cwd, env) {
+      if (archive) await checkResumable(archive, agentSessionId, cwd, env);
+    },
+    async fork(source, keepPrompts) {
+      if (!archive) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'forking needs the transcript mirror (TETHER_MIRROR_TRANSCRIPTS=true)');
+      if ((await checkResumable(archive, source.agentSessionId, source.cwd, source.env)) === 'missing') {
+        throw new TetherError(ErrorCode.INVALID_INPUT, `the conversation ${source.agentSessionId} has no transcript to fork`);
+      }
+      let upToMessageId: string | undefined;
+      if (keepPrompts !== null) {
+        const prompts = promptEntries((await archive.loadTranscript({ agentSessionId: source.agentSessionId })) ?? []);
+        if (keepPrompts < 1) throw new TetherError(ErrorCode.INVALID_INPUT, 'a fork keeps at least the first turn');
+        if (keepPrompts < prompts.length) upToMessageId = String(prompts[keepPrompts]!.parentUuid);
+      }
+      const forked = await forkSession(source.agentSessionId, {
+        sessionStore: sessionStoreOver(archive),
+        dir: source.cwd,
+        ...(upToMessageId ? { upToMessageId } : {}),
+      });
+      return forked.sessionId;
     },
     contextWindow: fallbackContextWindow,
   };

@@ -20,6 +20,8 @@ export class ClaudeTurnNormalizer {
   #model: string | null;
   #agentSessionId: string | null;
   readonly #startedAt: number;
+  /** The account's usage limit as last reported: rejected until this time (epoch ms). */
+  #limit: { resetsAt: number; type: string } | null = null;
 
   constructor(options: { model: string | null; agentSessionId: string | null; startedAt: number }) {
     this.#model = options.model;
@@ -39,7 +41,19 @@ export class ClaudeTurnNormalizer {
           this.#model = message.model ?? this.#model;
           return [{ type: 'init', agentSessionId: message.session_id, model: this.#model }];
         }
+        if (message.subtype === 'compact_boundary') {
+          const meta = message.compact_metadata;
+          const post = meta.post_tokens ?? 0;
+          // What the next call starts from is the compacted conversation, not the summarizing call's input.
+          this.#lastCall = { inputTokens: post, cacheReadTokens: 0, cacheWriteTokens: 0 };
+          return [{ type: 'compacted', trigger: meta.trigger, preTokens: meta.pre_tokens, postTokens: post }];
+        }
         return [];
+      case 'rate_limit_event': {
+        const info = message.rate_limit_info;
+        this.#limit = info.status === 'rejected' && info.resetsAt ? { resetsAt: info.resetsAt * 1000, type: info.rateLimitType ?? 'usage' } : null;
+        return [];
+      }
       case 'stream_event': {
         if (message.parent_tool_use_id !== null) return [];
         const event = message.event;
@@ -97,6 +111,23 @@ export class ClaudeTurnNormalizer {
     };
     const context = contextOf(this.#lastCall ?? { inputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }, window);
     const ok = result.subtype === 'success' && !result.is_error;
+    if (!ok && this.#limit) {
+      const at = new Date(this.#limit.resetsAt).toISOString();
+      return {
+        type: 'result',
+        ok,
+        text: '',
+        usage,
+        context,
+        agentSessionId: this.#agentSessionId,
+        durationMs: result.duration_ms ?? Date.now() - this.#startedAt,
+        error: {
+          code: ErrorCode.AGENT_UNAVAILABLE,
+          message: `the account's ${this.#limit.type.replace(/_/g, '-')} usage limit was reached; it resets at ${at}, and turns queued meanwhile wait for it`,
+        },
+        retryAt: this.#limit.resetsAt,
+      };
+    }
     return {
       type: 'result',
       ok,

@@ -1,10 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { query, type Options, type Query, type SDKMessage, type SDKUserMessage } from '@anthropic-ai/claude-agent-sdk';
-import type { AgentEvent, AgentResult, Runner, RunnerSpec } from '../agent.js';
+import type { AgentEvent, AgentResult, Runner, RunnerSpec, TranscriptArchive } from '../agent.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import { ErrorCode } from '../../errors.js';
 import { EMPTY_CONTEXT, ZERO_USAGE, type TurnError } from '../../domain/types.js';
+import { withRecap } from '../../domain/recap.js';
 import { ClaudeTurnNormalizer } from './normalize.js';
 import { ProcessWatch, trackedSpawn } from './spawn.js';
+import { isConversationMissing, sessionStoreOver, withConfigDir } from './transcripts.js';
 
 /** How long an interrupted turn may take to wind down before its process is ended. */
 const INTERRUPT_GRACE_MS = 5_000;
@@ -14,16 +17,36 @@ export interface ClaudeStart {
   (input: AsyncQueue<SDKUserMessage>): { query: Query; watch: ProcessWatch; claimed?: Promise<unknown> };
 }
 
+/**
+ * What a runner needs to replace a conversation that cannot be resumed (its transcript is gone
+ * from the archive and from disk) by a new one opening with a recap, so the key never dies.
+ */
+export interface RunnerRecovery {
+  /** False when the conversation is known to be gone (checked before a cold resume). */
+  canResume(agentSessionId: string): Promise<boolean>;
+  /** The start of a new conversation with the given id, same settings. */
+  restart(conversationId: string): ClaudeStart;
+  /** The recap of the last exchanges to open the new conversation with. */
+  recap(): Promise<string>;
+}
+
 /** The SDK options of a conversation started with `query()`. */
-export function claudeOptions(spec: RunnerSpec, binary: string, watch: ProcessWatch): Options {
+export function claudeOptions(spec: RunnerSpec, binary: string, watch: ProcessWatch, archive: TranscriptArchive | null = null): Options {
   const { config, env, resume, newConversationId } = spec;
   const options: Options = {
     cwd: config.cwd,
-    env: { ...env },
+    env: { ...withConfigDir(env) },
     pathToClaudeCodeExecutable: binary,
     spawnClaudeCodeProcess: trackedSpawn(watch),
     includePartialMessages: true,
   };
+  if (archive) {
+    options.sessionStore = sessionStoreOver(archive);
+    // A resumed conversation runs from a temporary copy the SDK materializes from the store, so
+    // the store is the only durable copy: every frame goes there as it is written, and a crash
+    // mid-turn loses nothing the agent had already written (its prompt, its tool calls).
+    options.sessionStoreFlush = 'eager';
+  }
   if (config.model) options.model = config.model;
   if (config.permissionMode) options.permissionMode = config.permissionMode;
   if (config.permissionMode === 'bypassPermissions') options.allowDangerouslySkipPermissions = true;
@@ -37,10 +60,10 @@ export function claudeOptions(spec: RunnerSpec, binary: string, watch: ProcessWa
 }
 
 /** A cold start: a new Claude Code process for the spec's conversation. */
-export function coldStart(spec: RunnerSpec, binary: string): ClaudeStart {
+export function coldStart(spec: RunnerSpec, binary: string, archive: TranscriptArchive | null = null): ClaudeStart {
   return (input) => {
     const watch = new ProcessWatch();
-    return { query: query({ prompt: input, options: claudeOptions(spec, binary, watch) }), watch };
+    return { query: query({ prompt: input, options: claudeOptions(spec, binary, watch, archive) }), watch };
   };
 }
 
@@ -51,9 +74,11 @@ export function coldStart(spec: RunnerSpec, binary: string): ClaudeStart {
  * runner then ends itself and the next turn resumes cold). Turns run strictly one at a time.
  */
 export class ClaudeRunner implements Runner {
-  readonly #start: ClaudeStart;
+  #start: ClaudeStart;
   /** Used when a spare refuses its claim: the same conversation, started normally. */
   readonly #fallback: ClaudeStart | null;
+  /** Set while the runner has yet to resume its conversation; used once. */
+  #recovery: RunnerRecovery | null;
   #input: AsyncQueue<SDKUserMessage> | null = null;
   #query: Query | null = null;
   #watch: ProcessWatch | null = null;
@@ -67,9 +92,10 @@ export class ClaudeRunner implements Runner {
   #busy = false;
   #closed = false;
 
-  constructor(spec: RunnerSpec, start: ClaudeStart, fallback: ClaudeStart | null = null) {
+  constructor(spec: RunnerSpec, start: ClaudeStart, fallback: ClaudeStart | null = null, recovery: RunnerRecovery | null = null) {
     this.#start = start;
     this.#fallback = fallback;
+    this.#recovery = spec.resume !== null ? recovery : null;
     this.#agentSessionId = spec.resume;
     this.#model = spec.config.model ?? null;
     this.#costSoFar = spec.priorCostUsd ?? 0;
@@ -96,12 +122,27 @@ export class ClaudeRunner implements Runner {
       // An agent that does not wind down in time is ended; the turn still ends `interrupted`.
       interruptTimer = setTimeout(() => void this.close(), INTERRUPT_GRACE_MS);
     };
-    const message = { type: 'user' as const, message: { role: 'user' as const, content: prompt }, parent_tool_use_id: null, session_id: this.#agentSessionId ?? '' };
+    const userMessage = (text: string): SDKUserMessage => ({
+      type: 'user' as const,
+      message: { role: 'user' as const, content: text },
+      parent_tool_use_id: null,
+      session_id: this.#agentSessionId ?? '',
+    });
+    let message = userMessage(prompt);
     try {
       if (signal.aborted) {
         yield this.#failed(normalizer, startedAt, { code: ErrorCode.INTERRUPTED, message: 'the turn was interrupted before it started' });
         finished = true;
         return;
+      }
+      // Verify before a cold resume: Claude Code would only answer "No conversation found".
+      if (this.#recovery && this.#query === null && this.#agentSessionId !== null) {
+        const resumable = await this.#recovery.canResume(this.#agentSessionId).catch(() => true);
+        if (!resumable) {
+          const recovered = await this.#recover('its transcript is gone from the store and from disk');
+          yield recovered.event;
+          message = userMessage(withRecap(recovered.recap, prompt));
+        }
       }
       this.#ensureStarted(this.#start);
       signal.addEventListener('abort', onAbort, { once: true });
@@ -127,6 +168,21 @@ export class ClaudeRunner implements Runner {
           this.#input!.push(message);
           continue;
         }
+        const lost =
+          this.#recovery !== null &&
+          !sawOutput &&
+          !signal.aborted &&
+          (ended ? crash !== null && isConversationMissing(String(crash)) : isMissingResult(next!.value));
+        if (lost) {
+          // Found gone only by Claude Code itself (say, its project directory moved): recover now.
+          await this.#stopProcess();
+          const recovered = await this.#recover('the agent could not find it');
+          yield recovered.event;
+          message = userMessage(withRecap(recovered.recap, prompt));
+          this.#ensureStarted(this.#start);
+          this.#input!.push(message);
+          continue;
+        }
         if (ended) {
           const error = signal.aborted
             ? { code: ErrorCode.INTERRUPTED, message: 'the turn was interrupted' }
@@ -137,6 +193,8 @@ export class ClaudeRunner implements Runner {
           return;
         }
         const sdkMessage = next!.value;
+        // The first output settles the conversation: no recovery after it.
+        if (sdkMessage.type === 'assistant' || sdkMessage.type === 'stream_event') this.#recovery = null;
         for (const event of normalizer.accept(sdkMessage)) {
           if (event.type === 'init') {
             this.#agentSessionId = event.agentSessionId;
@@ -171,6 +229,20 @@ export class ClaudeRunner implements Runner {
       // A consumer that walked away mid-turn leaves a process in an unknown state: end it.
       if (!finished) await this.close();
     }
+  }
+
+  /** Replaces the lost conversation by a new one (next start), once. */
+  async #recover(reason: string): Promise<{ event: AgentEvent; recap: string }> {
+    const recovery = this.#recovery!;
+    this.#recovery = null;
+    const previous = this.#agentSessionId!;
+    const recap = await recovery.recap().catch(() => '');
+    const id = randomUUID();
+    this.#start = recovery.restart(id);
+    this.#agentSessionId = id;
+    // A new process starts its running cost total from zero.
+    this.#costSoFar = 0;
+    return { event: { type: 'recovered', previousAgentSessionId: previous, agentSessionId: id, reason }, recap };
   }
 
   async close(): Promise<void> {
@@ -227,6 +299,13 @@ export class ClaudeRunner implements Runner {
       error,
     };
   }
+}
+
+/** The error result of a resume whose conversation Claude Code cannot find. */
+function isMissingResult(message: SDKMessage): boolean {
+  if (message.type !== 'result' || !message.is_error) return false;
+  const text = message.subtype === 'success' ? message.result : message.errors.join('; ');
+  return isConversationMissing(text);
 }
 
 /** The error result a spare gives a prompt it would not take. */

@@ -1,7 +1,8 @@
 import { prewarm, type SpareProcess } from '@anthropic-ai/claude-agent-sdk';
-import type { Runner, RunnerSpec, Spare } from '../agent.js';
+import type { Runner, RunnerSpec, Spare, TranscriptArchive } from '../agent.js';
 import { ClaudeRunner, coldStart, type ClaudeStart } from './runner.js';
 import { ProcessWatch, trackedSpawn } from './spawn.js';
+import { sessionStoreOver, withConfigDir } from './transcripts.js';
 
 /**
  * A parked Claude Code process (the SDK's `prewarm`): tools, plugins and MCP handshakes done
@@ -15,21 +16,29 @@ export class ClaudeSpare implements Spare {
   readonly #watch: ProcessWatch;
   readonly #binary: string;
   readonly #env: NodeJS.ProcessEnv;
+  readonly #archive: TranscriptArchive | null;
   #claimed = false;
 
-  private constructor(spare: SpareProcess, watch: ProcessWatch, binary: string, env: NodeJS.ProcessEnv) {
+  private constructor(spare: SpareProcess, watch: ProcessWatch, binary: string, env: NodeJS.ProcessEnv, archive: TranscriptArchive | null) {
     this.#spare = spare;
     this.#watch = watch;
     this.#binary = binary;
     this.#env = env;
+    this.#archive = archive;
   }
 
-  static async start(binary: string, env: NodeJS.ProcessEnv): Promise<ClaudeSpare> {
+  static async start(binary: string, env: NodeJS.ProcessEnv, archive: TranscriptArchive | null = null): Promise<ClaudeSpare> {
     const watch = new ProcessWatch();
     const spare = await prewarm({
-      options: { env: { ...env }, pathToClaudeCodeExecutable: binary, includePartialMessages: true, spawnClaudeCodeProcess: trackedSpawn(watch) },
+      options: {
+        env: { ...withConfigDir(env) },
+        pathToClaudeCodeExecutable: binary,
+        includePartialMessages: true,
+        spawnClaudeCodeProcess: trackedSpawn(watch),
+        ...(archive ? { sessionStore: sessionStoreOver(archive), sessionStoreFlush: 'eager' as const } : {}),
+      },
     });
-    return new ClaudeSpare(spare, watch, binary, env);
+    return new ClaudeSpare(spare, watch, binary, env, archive);
   }
 
   get alive(): boolean {
@@ -55,7 +64,7 @@ export class ClaudeSpare implements Spare {
       if (config.appendSystemPrompt) options.appendSystemPrompt = config.appendSystemPrompt;
       return { query: this.#spare.claim({ prompt: input, options }), watch: this.#watch, claimed: this.#spare.claimed };
     };
-    return new ClaudeRunner(spec, start, coldStart(spec, this.#binary));
+    return new ClaudeRunner(spec, start, coldStart(spec, this.#binary, this.#archive));
   }
 
   async close(): Promise<void> {
