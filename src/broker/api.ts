@@ -1,6 +1,7 @@
 import type { TetherEvent, TetherEventType, TurnResult } from '../domain/events.js';
-import type { Labels, SessionConfig, SessionRecord, SessionStatus, TurnRecord } from '../domain/types.js';
+import type { ContextInfo, Labels, SessionConfig, SessionRecord, SessionStatus, TurnRecord } from '../domain/types.js';
 import type { OnBusy, StoreStats } from '../store/store.js';
+import type { SessionBundle } from './bundle.js';
 import type { RunnerPoolStats } from './runners/pool.js';
 
 /** Options of one message. Session settings (`cwd`, `model`, …) apply when it creates a session. */
@@ -8,6 +9,11 @@ export interface SendOptions extends Partial<SessionConfig> {
   /** Owner of the key; the configured default tenant when omitted. */
   tenant?: string;
   labels?: Labels;
+  /** Free-form data about the session, merged over what it has (at most 16 KiB of JSON). */
+  metadata?: Record<string, unknown>;
+  /** Links: the task and the MCP session this conversation serves (kept in `metadata`). */
+  taskId?: string;
+  mcpSessionId?: string;
   /** `queue` (default): wait behind a running turn; `reject`: SESSION_BUSY at once. */
   onBusy?: OnBusy;
   /** Aborting stops the turn (journaled `interrupted`) or, if it has not started, withdraws it. */
@@ -31,6 +37,8 @@ export interface ListFilter {
   tenant?: string;
   status?: SessionStatus;
   labels?: Labels;
+  /** Top-level metadata values that must match exactly (e.g. `{ taskId: 'T-1' }`). */
+  metadata?: Record<string, string | number | boolean>;
   limit?: number;
   offset?: number;
 }
@@ -41,6 +49,15 @@ export interface TetherStats extends StoreStats {
   runningHere: number;
   /** Agent processes of this process: warm runners, spares, the cap. */
   runners: RunnerPoolStats;
+  /**
+   * Set while the agent account's usage limit holds turns back (this process learned it from a
+   * refused turn): when it resets (ISO) and why. Turns wait `queued` until then.
+   */
+  usageLimit?: { until: string; reason: string };
+  /** Mean duration of the turns that ran to an end; null before any did. */
+  averageTurnMs: number | null;
+  /** Failed turns over ended ones (succeeded, failed, interrupted); null before any ended. */
+  errorRate: number | null;
 }
 
 export interface GcResult {
@@ -70,6 +87,23 @@ export interface Readiness {
   agent: { ok: boolean; error?: string };
 }
 
+export interface SessionUpdate {
+  model?: string | null;
+  permissionMode?: SessionConfig['permissionMode'] | null;
+  labels?: Record<string, string | null>;
+  metadata?: Record<string, unknown>;
+}
+
+export interface CompactResult {
+  turnId: string;
+  sessionId: string;
+  /** Context tokens before and after, as the agent counted them. */
+  preTokens: number;
+  postTokens: number;
+  /** The session's context after compaction. */
+  context: ContextInfo;
+}
+
 /** The library facade: everything a bridge, the CLI and the HTTP daemon do goes through it. */
 export interface Tether {
   /** Sends a prompt to the key's conversation, creating the session on first use. */
@@ -84,6 +118,31 @@ export interface Tether {
   getTurn(turnId: string, options?: { tenant?: string }): Promise<TurnRecord | null>;
   /** Closes the key's current session; its next message starts a new generation. */
   reset(key: string, options?: { tenant?: string }): Promise<SessionRecord>;
+  /**
+   * Asks the agent to compact the key's conversation (Claude Code's `/compact`): journaled as a
+   * turn, emits `session.compacted`, and returns the context before and after. NOT_FOUND without
+   * a live session; INVALID_INPUT when it has no conversation yet.
+   */
+  compact(key: string, options?: { tenant?: string }): Promise<CompactResult>;
+  /**
+   * Changes the key's live session for its next turns: model, permission mode, labels (merged;
+   * null removes one), metadata (merged; null removes a name). NOT_FOUND without a live session.
+   */
+  update(key: string, patch: SessionUpdate, options?: { tenant?: string }): Promise<SessionRecord>;
+  /**
+   * A new session under `newKey` whose conversation starts as a copy of `key`'s — all of it, or
+   * up to and including turn `atTurn` (its sequence number). The source is untouched. A `newKey`
+   * with a live session is refused (INVALID_INPUT) unless `replace`.
+   */
+  fork(key: string, newKey: string, options?: { tenant?: string; atTurn?: number; replace?: boolean }): Promise<SessionRecord>;
+  /** The key's session as a portable, versioned bundle (record, ended turns, transcript). */
+  export(key: string, options?: { tenant?: string }): Promise<SessionBundle>;
+  /**
+   * Recreates a bundle's session here, under its key or `key`; the next turn continues its
+   * conversation. A malformed bundle is INVALID_INPUT and changes nothing; a key with a live
+   * session is refused unless `replace`. `cwd` replaces a working directory that does not exist here.
+   */
+  import(bundle: unknown, options?: { tenant?: string; key?: string; replace?: boolean; cwd?: string }): Promise<SessionRecord>;
   /** Removes the key with its history. */
   delete(key: string, options?: { tenant?: string }): Promise<void>;
   stats(options?: { tenant?: string }): Promise<TetherStats>;

@@ -47,6 +47,11 @@ export class TurnEventLog {
     return item;
   }
 
+  /** Starts an empty log for a turn whose events will arrive from elsewhere (another node). */
+  ensure(turnId: string, tenant: string): void {
+    if (!this.#turns.has(turnId)) this.#turns.set(turnId, { tenant, events: [], ended: false, endedAt: 0, listeners: new Set() });
+  }
+
   has(turnId: string): boolean {
     return this.#turns.has(turnId);
   }

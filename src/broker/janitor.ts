@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { SessionEvent } from '../domain/events.js';
+import type { SessionEvent, TetherEvent } from '../domain/events.js';
 import type { SessionRecord, TurnRecord } from '../domain/types.js';
 import { ErrorCode } from '../errors.js';
 import type { Store } from '../store/store.js';
@@ -20,7 +20,7 @@ export interface JanitorDeps {
   /** Adopt the queued turns of dead processes (and run them through `onAdopted`). */
   adoptOrphans: boolean;
   onAdopted(turns: TurnRecord[]): void;
-  emit(event: SessionEvent): void;
+  emit(event: TetherEvent): void;
 }
 
 /**
@@ -60,12 +60,40 @@ export class Janitor {
 
   async #pass(): Promise<GcResult> {
     const { store, owner } = this.#deps;
+    // The store sweeps run on one node at a time; local processes are this node's own business.
+    const swept = (await store.runExclusive('janitor', () => this.#sweepStore())) ?? { recovered: 0, adopted: 0, expired: 0, evicted: 0 };
+    const hibernated = this.#deps.pool.sweep();
+    // Agents and tools of a broker that died (its agents die with it on Linux; tools may not).
+    const reaped = killMarked(OWNER_MARKER, (id) => !owner.isAlive(id));
+    const { recovered, adopted, expired, evicted } = swept;
+    if (recovered + adopted + expired + evicted + hibernated + reaped > 0) {
+      this.#deps.logger.info({ recovered, adopted, expired, evicted, hibernated, reaped }, 'janitor pass');
+    }
+    return { expired, evicted, recovered, adopted, hibernated, reaped };
+  }
+
+  async #sweepStore(): Promise<{ recovered: number; adopted: number; expired: number; evicted: number }> {
+    const { store, owner } = this.#deps;
+    // A process on this host is checked directly; one on another host by its heartbeat.
+    const live = new Set(await store.liveOwners());
     const recovered = await store.recover({
-      isOwnerAlive: (id) => owner.isAlive(id),
+      isOwnerAlive: (id) => owner.isAlive(id) && (owner.isLocal(id) || live.has(id)),
       error: { code: ErrorCode.INTERRUPTED, message: 'the Tether process running this turn stopped before it finished' },
       ...(this.#deps.adoptOrphans ? { adoptQueuedAs: owner.id } : {}),
     });
     if (recovered.adopted.length > 0) this.#deps.onAdopted(recovered.adopted);
+    // Whoever follows those turns (here, or on another node through the shared journal) learns the end.
+    for (const turn of recovered.interrupted) {
+      this.#deps.emit({
+        type: 'turn.failed',
+        tenant: turn.tenant,
+        key: turn.key,
+        turnId: turn.id,
+        sessionId: turn.sessionId,
+        error: turn.error ?? { code: ErrorCode.INTERRUPTED, message: 'interrupted' },
+        at: new Date().toISOString(),
+      });
+    }
     let expired = 0;
     for (;;) {
       const batch = await store.sweepExpired(BATCH);
@@ -80,17 +108,10 @@ export class Janitor {
       evicted += batch.length;
       if (batch.length < BATCH) break;
     }
-    const hibernated = this.#deps.pool.sweep();
-    // Agents and tools of a broker that died (its agents die with it on Linux; tools may not).
-    const reaped = killMarked(OWNER_MARKER, (id) => !owner.isAlive(id));
-    const adopted = recovered.adopted.length;
-    if (recovered.interrupted.length + adopted + expired + evicted + hibernated + reaped > 0) {
-      this.#deps.logger.info({ recovered: recovered.interrupted.length, adopted, expired, evicted, hibernated, reaped }, 'janitor pass');
-    }
-    return { expired, evicted, recovered: recovered.interrupted.length, adopted, hibernated, reaped };
+    return { recovered: recovered.interrupted.length, adopted: recovered.adopted.length, expired, evicted };
   }
 
-  #emit(type: 'session.expired' | 'session.evicted', session: SessionRecord): void {
+  #emit(type: SessionEvent['type'], session: SessionRecord): void {
     this.#deps.emit({ type, tenant: session.tenant, key: session.key, sessionId: session.id, generation: session.generation, at: new Date().toISOString() });
   }
 }

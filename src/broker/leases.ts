@@ -4,6 +4,7 @@ import type { Lease, SessionRecord, TurnError, TurnRecord } from '../domain/type
 import { ErrorCode, isTetherError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { OwnerId } from './owner.js';
+import type { UsageGate } from './usage-gate.js';
 import type { Wakeups } from './wakeups.js';
 
 /**
@@ -16,6 +17,8 @@ export interface LeaseDeps {
   wakeups: Wakeups;
   logger: Logger;
   leaseTtlMs: number;
+  /** Holds turns back, still `queued`, while the agent account's usage limit is reached. */
+  usageGate: UsageGate;
   emit(event: TetherEvent): void;
 }
 
@@ -32,6 +35,11 @@ export async function waitForLease(deps: LeaseDeps, turn: TurnRecord, sessionId:
     if (signal.aborted) {
       const withdrawn = await deps.store.abandonTurn(turn.id, { code: ErrorCode.INTERRUPTED, message: 'the turn was withdrawn before it started' });
       if (withdrawn) return { status: 'gone', error: { code: ErrorCode.INTERRUPTED, message: 'the turn was withdrawn before it started' } };
+    }
+    if (deps.usageGate.until !== null) {
+      deps.logger.info({ turnId: turn.id, until: new Date(deps.usageGate.until).toISOString() }, 'turn waits for the usage limit to reset');
+      await deps.usageGate.pass(signal);
+      continue;
     }
     const got = await deps.store.acquireLease({ sessionId, turnId: turn.id, owner: deps.owner.id, ttlMs: deps.leaseTtlMs });
     if (got.status === 'acquired') {
@@ -65,32 +73,61 @@ export function reportInterrupted(deps: LeaseDeps, turns: TurnRecord[]): void {
 }
 
 /**
- * Renews a held lease every third of its TTL, so one slow write does not cost it. When the
- * store says it was taken over (LEASE_LOST), `onLost` stops the turn: another holder may run.
+ * How much of the TTL may pass without a confirmed renewal before the holder gives the turn up:
+ * the rest is the time its agent has to stop (INTERRUPT_GRACE_MS in the runner is 5 s of a 30 s
+ * TTL) before the lease can be granted to another node.
+ */
+const GIVE_UP_FRACTION = 0.6;
+
+/**
+ * Renews a held lease every third of its TTL, so one slow write does not cost it. The turn is
+ * stopped (`onLost`, which ends the agent) when the store says the lease was taken over
+ * (LEASE_LOST), and also when no renewal has been confirmed for most of the TTL — the store
+ * unreachable, or this process paused — because by the time the store answers again the lease
+ * may belong to another node: at most one turn of a session runs anywhere.
  */
 export class LeaseKeeper {
   #lease: Lease;
   #lost = false;
   readonly #timer: NodeJS.Timeout;
+  /** performance.now() when the last confirmed renewal (or the grant) was asked for. */
+  #confirmedAt = performance.now();
+  #renewing = false;
 
   constructor(deps: LeaseDeps, lease: Lease, turn: TurnRecord, onLost: () => void) {
     this.#lease = lease;
+    const lose = (why: string): void => {
+      if (this.#lost) return;
+      this.#lost = true;
+      deps.logger.warn({ turnId: turn.id, key: turn.key }, `${why}; stopping the agent`);
+      onLost();
+    };
     this.#timer = setInterval(() => {
-      deps.store.renewLease(this.#lease, deps.leaseTtlMs).then(
-        (renewed) => {
-          this.#lease = renewed;
-        },
-        (err: unknown) => {
-          if (isTetherError(err, ErrorCode.LEASE_LOST)) {
-            this.#lost = true;
-            deps.logger.warn({ turnId: turn.id, key: turn.key }, 'lease lost while the turn ran; stopping the agent');
-            onLost();
-          } else {
-            deps.logger.warn({ err, turnId: turn.id }, 'lease renewal failed; will retry');
-          }
-        },
-      );
-    }, Math.max(250, Math.floor(deps.leaseTtlMs / 3)));
+      if (this.#lost) return;
+      if (performance.now() - this.#confirmedAt > deps.leaseTtlMs * GIVE_UP_FRACTION) {
+        lose('lease renewal unconfirmed for most of its TTL (store unreachable?)');
+        return;
+      }
+      // A renewal that hangs (a dead connection) must not pile up more behind it.
+      if (this.#renewing) return;
+      this.#renewing = true;
+      const askedAt = performance.now();
+      deps.store
+        .renewLease(this.#lease, deps.leaseTtlMs)
+        .then(
+          (renewed) => {
+            this.#lease = renewed;
+            this.#confirmedAt = askedAt;
+          },
+          (err: unknown) => {
+            if (isTetherError(err, ErrorCode.LEASE_LOST)) lose('lease lost while the turn ran');
+            else deps.logger.warn({ err, turnId: turn.id }, 'lease renewal failed; will retry');
+          },
+        )
+        .finally(() => {
+          this.#renewing = false;
+        });
+    }, Math.max(100, Math.floor(deps.leaseTtlMs / 6)));
     this.#timer.unref();
   }
 

@@ -13,6 +13,8 @@ export interface OwnerId {
   isAlive(owner: string): boolean;
   /** Marks this broker closed: its leftovers become recoverable by the others in this process. */
   release(): void;
+  /** Whether `owner` runs on this host (so `isAlive` can check its process). */
+  isLocal(owner: string): boolean;
 }
 
 /** Environment marker naming the broker that started an agent; its tools inherit it. */
@@ -39,6 +41,7 @@ export function createOwnerId(): OwnerId {
   return {
     id,
     release: () => openHere.delete(id),
+    isLocal: (owner: string) => owner.split(':')[0] === host,
     isAlive(owner: string): boolean {
       if (owner === id) return true;
       const parts = owner.split(':');

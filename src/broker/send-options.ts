@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import type { TetherConfig } from '../config.js';
 import { validateKey, validateLabels, validateTenant } from '../domain/keys.js';
-import { PERMISSION_MODES, type Labels, type SessionConfig } from '../domain/types.js';
+import { PERMISSION_MODES, type Labels, type Metadata, type SessionConfig } from '../domain/types.js';
 import { invalidInput } from '../errors.js';
 import type { SendOptions } from './api.js';
 
@@ -24,7 +24,28 @@ export const sessionSettingsShape = {
   disallowedTools: toolList.optional(),
   /** Names and values are checked further by validateLabels. */
   labels: z.record(z.string().max(64), z.string().max(256)).optional(),
+  /** Free-form JSON about the session (merged over what it has), at most 16 KiB. */
+  metadata: z
+    .record(z.string().min(1).max(64).regex(PRINTABLE_LINE), z.json())
+    .refine((m) => JSON.stringify(m).length <= 16_384, 'metadata is larger than 16 KiB')
+    .optional(),
+  /** Links other systems give a session: stored in its metadata as `taskId` and `mcpSessionId`. */
+  taskId: z.string().min(1).max(256).regex(PRINTABLE_LINE).optional(),
+  mcpSessionId: z.string().min(1).max(256).regex(PRINTABLE_LINE).optional(),
 };
+
+/** A change of a live session's settings (`Tether.update`, `PATCH /v1/sessions/{key}`); null clears. */
+export const sessionUpdateSchema = z
+  .object({
+    model: sessionSettingsShape.model.unwrap().nullable().optional(),
+    permissionMode: sessionSettingsShape.permissionMode.unwrap().nullable().optional(),
+    labels: z.record(z.string().max(64), z.string().max(256).nullable()).optional(),
+    metadata: z
+      .record(z.string().min(1).max(64).regex(PRINTABLE_LINE), z.json().nullable())
+      .refine((m) => JSON.stringify(m).length <= 16_384, 'metadata is larger than 16 KiB')
+      .optional(),
+  })
+  .strict();
 
 /** The options of a message in the library: the session settings plus what only a caller in process may set. */
 export const sendOptionsSchema = z
@@ -44,6 +65,7 @@ export interface ResolvedSend {
   /** The config a new session would get. */
   config: SessionConfig;
   labels: Labels;
+  metadata: Metadata;
   onBusy: 'queue' | 'reject';
 }
 
@@ -88,6 +110,11 @@ export function resolveSend(key: unknown, prompt: unknown, options: SendOptions 
     prompt,
     config: sessionConfig,
     labels: validateLabels(opts.labels),
+    metadata: {
+      ...opts.metadata,
+      ...(opts.taskId !== undefined ? { taskId: opts.taskId } : {}),
+      ...(opts.mcpSessionId !== undefined ? { mcpSessionId: opts.mcpSessionId } : {}),
+    },
     onBusy: opts.onBusy ?? config.onBusy,
   };
 }

@@ -5,21 +5,24 @@ import type { AgentBackend } from '../agents/agent.js';
 import { loadConfig, type TetherConfig, type TetherConfigInput } from '../config.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { resetAtRatio, type ContextPolicy } from '../domain/context-policy.js';
-import type { SessionEvent, TetherEvent, TetherEventType, TurnCompletedEvent, TurnFailedEvent } from '../domain/events.js';
-import { validateKey, validateTenant } from '../domain/keys.js';
-import type { BackendName, Lease, SessionRecord, TurnRecord } from '../domain/types.js';
+import { isTerminalTurnEvent, type SessionEvent, type TetherEvent, type TetherEventType, type TurnCompletedEvent, type TurnFailedEvent } from '../domain/events.js';
+import { validateKey, validateLabels, validateTenant } from '../domain/keys.js';
+import type { BackendName, Lease, SessionConfig, SessionRecord, TurnRecord } from '../domain/types.js';
 import { ErrorCode, TetherError, toTetherError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
-import type { Store } from '../store/store.js';
-import type { GcResult, ListFilter, Readiness, SendOptions, SequencedEvent, Tether, TetherListener, TetherStats, TurnHandle } from './api.js';
+import type { SessionPatch, SharedEvent, Store, TranscriptEntry } from '../store/store.js';
+import type { CompactResult, GcResult, ListFilter, SessionUpdate, Readiness, SendOptions, SequencedEvent, Tether, TetherListener, TetherStats, TurnHandle } from './api.js';
 import { TurnEventLog } from './event-log.js';
 import { EventBus } from './event-bus.js';
+import { EventShare } from './event-share.js';
 import { Janitor } from './janitor.js';
 import { RunnerPool } from './runners/pool.js';
 import { createOwnerId, OWNER_MARKER, type OwnerId } from './owner.js';
-import { resolveSend } from './send-options.js';
+import { BUNDLE_FORMAT, BUNDLE_VERSION, bundleSchema, type SessionBundle } from './bundle.js';
+import { resolveCwd, resolveSend, sessionUpdateSchema } from './send-options.js';
 import { TurnHandleImpl } from './turn-handle.js';
 import { runTurn, type TurnDeps } from './turns.js';
+import { UsageGate } from './usage-gate.js';
 import { Wakeups } from './wakeups.js';
 
 /** Library options: any setting of `config.ts`, plus what cannot come from the environment. */
@@ -38,6 +41,8 @@ export interface CreateTetherOptions extends Partial<TetherConfigInput> {
 }
 
 const DEFAULT_GRACE_MS = 30_000;
+/** Claude Code's command to summarize the conversation so far into a shorter one. */
+const COMPACT_PROMPT = '/compact';
 /** How often a follower of a turn run by another process checks the journal. */
 const JOURNAL_POLL_MS = 250;
 
@@ -46,16 +51,30 @@ export async function createTether(options: CreateTetherOptions = {}): Promise<T
   const { clock, env = process.env, store, backends, contextPolicy, logger, ...settings } = options;
   const config = loadConfig(settings, env);
   const log = logger ?? pino({ level: config.logLevel, name: 'tether' }, pino.destination(2));
-  if (config.databaseUrl && !store) {
-    throw new TetherError(ErrorCode.STORE_UNAVAILABLE, 'TETHER_DATABASE_URL is set, but this version of Tether has no PostgreSQL store yet; unset it to use the embedded SQLite store');
-  }
-  const theStore = store ?? openStore({ db: config.db, persistence: config.persistence, clock: clock ?? systemClock, synchronous: config.sqliteSynchronous });
+  const theStore =
+    store ??
+    openStore({
+      db: config.db,
+      persistence: config.persistence,
+      clock: clock ?? systemClock,
+      synchronous: config.sqliteSynchronous,
+      ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+      ...(config.databaseSchema ? { databaseSchema: config.databaseSchema } : {}),
+      // Locks of a node that hangs mid-transaction are freed well within a lease TTL.
+      idleInTransactionTimeoutMs: Math.max(1_000, Math.min(5_000, Math.floor(config.leaseTtlMs / 3))),
+    });
   const broker = new Broker({
     config,
     env,
     clock: clock ?? systemClock,
     store: theStore,
-    backends: { claude: createClaudeBackend(config.claudePath ? { claudePath: config.claudePath } : {}), ...backends },
+    backends: {
+      claude: createClaudeBackend({
+        ...(config.claudePath ? { claudePath: config.claudePath } : {}),
+        ...(config.mirrorTranscripts ? { transcripts: theStore } : {}),
+      }),
+      ...backends,
+    },
     contextPolicy: contextPolicy ?? resetAtRatio(config.resetAt),
     logger: log,
   });
@@ -97,6 +116,14 @@ class Broker implements Tether {
   /** Accepted turns of this process that have not ended, by turn id. */
   readonly #handles = new Map<string, TurnHandleImpl>();
   readonly #eventLog = new TurnEventLog({ retainMs: 15 * 60_000, maxTurns: 1000 });
+  readonly #usageGate: UsageGate;
+  /** `TETHER_LABEL_QUOTAS`: live sessions at most per value of a label. */
+  readonly #labelQuotas: Record<string, number> | null;
+  /** Events to and from other nodes on the store; null when not shared. */
+  readonly #share: EventShare | null;
+  /** Remote turns in flight: the journal id of the last of their events in the log. */
+  readonly #remoteSeen = new Map<string, number>();
+  #heartbeat: NodeJS.Timeout | undefined;
   #closing = false;
   #closed: Promise<void> | null = null;
 
@@ -109,6 +136,12 @@ class Broker implements Tether {
     this.#log = deps.logger;
     this.#bus = new EventBus((err) => this.#log.warn({ err }, 'event listener threw'));
     this.#agentEnv = { ...this.#env, [OWNER_MARKER]: this.#owner.id };
+    this.#usageGate = new UsageGate(deps.clock);
+    this.#labelQuotas = Object.keys(this.#config.labelQuotas).length > 0 ? this.#config.labelQuotas : null;
+    const share = this.#config.shareEvents ?? this.#store.kind === 'postgres';
+    this.#share = share
+      ? new EventShare({ store: this.#store, origin: this.#owner.id, logger: this.#log, deliver: (item) => this.#ingestRemote(item) })
+      : null;
     this.#pool = new RunnerPool({
       backend: this.#backend('claude'),
       maxLive: this.#config.maxLive,
@@ -128,11 +161,16 @@ class Broker implements Tether {
       onAdopted: (turns) => {
         for (const turn of turns) this.#runAdopted(turn);
       },
-      emit: (event) => this.#bus.emit(event),
+      emit: (event) => this.#emit(event),
     });
   }
 
   async start(): Promise<void> {
+    await this.#beat();
+    // Other nodes tell this one is alive by its heartbeat (a pid check only works on one host).
+    this.#heartbeat = setInterval(() => void this.#beat(), Math.max(250, Math.floor(this.#config.leaseTtlMs / 3)));
+    this.#heartbeat.unref();
+    await this.#share?.start();
     const result = await this.#janitor.run();
     if (result.recovered + result.adopted > 0) {
       this.#log.info({ recovered: result.recovered, adopted: result.adopted }, 'took over what a stopped process left');
@@ -142,13 +180,18 @@ class Broker implements Tether {
   }
 
   send(key: string, prompt: string, options: SendOptions = {}): TurnHandle {
+    return this.#send(key, prompt, options, false);
+  }
+
+  /** `internal`: a turn Tether sends itself (a compaction), which never triggers another. */
+  #send(key: string, prompt: string, options: SendOptions, internal: boolean): TurnHandle {
     const handle = new TurnHandleImpl();
     if (options.signal) {
       const signal = options.signal;
       if (signal.aborted) handle.interrupt();
       else signal.addEventListener('abort', () => handle.interrupt(), { once: true });
     }
-    const done = this.#accept(handle, key, prompt, options);
+    const done = this.#accept(handle, key, prompt, options, internal);
     const id = randomUUID();
     this.#inFlight.set(id, { handle, done });
     void done.finally(() => this.#inFlight.delete(id));
@@ -156,7 +199,7 @@ class Broker implements Tether {
   }
 
   /** Validates, checks the agent, journals the turn, then runs it. Every path settles the handle. */
-  async #accept(handle: TurnHandleImpl, key: string, prompt: string, options: SendOptions): Promise<void> {
+  async #accept(handle: TurnHandleImpl, key: string, prompt: string, options: SendOptions, internal: boolean): Promise<void> {
     let turn: TurnRecord;
     let session: SessionRecord;
     let granted: { lease: Lease; interrupted: TurnRecord[] } | undefined;
@@ -165,7 +208,11 @@ class Broker implements Tether {
       const resolved = resolveSend(key, prompt, options, this.#config);
       const backendName: BackendName = 'claude';
       const backend = this.#backend(backendName);
-      const live = await this.#store.getLiveSession(resolved.tenant, resolved.key);
+      let live = await this.#store.getLiveSession(resolved.tenant, resolved.key);
+      if (!internal && live && this.#wantsCompaction(live)) {
+        await this.#autoCompact(live);
+        live = await this.#store.getLiveSession(resolved.tenant, resolved.key);
+      }
       // A continuing session keeps its own config; the options shape only a new one.
       await backend.preflight(live?.config ?? resolved.config, { ...this.#env, ...(live?.config ?? resolved.config).env });
       const queued = await this.#store.enqueueTurn({
@@ -174,6 +221,8 @@ class Broker implements Tether {
         backend: backendName,
         config: resolved.config,
         labels: resolved.labels,
+        metadata: resolved.metadata,
+        ...(this.#labelQuotas ? { labelQuotas: this.#labelQuotas } : {}),
         prompt: resolved.prompt,
         owner: this.#owner.id,
         turnId: randomUUID(),
@@ -184,7 +233,8 @@ class Broker implements Tether {
         maxSessions: this.#config.maxSessions,
         onLimit: this.#config.onLimit,
         rotate: this.#policy,
-        leaseTtlMs: this.#config.leaseTtlMs,
+        // While the usage limit holds turns back, a new turn waits `queued`, not holding a lease.
+        ...(this.#usageGate.until === null ? { leaseTtlMs: this.#config.leaseTtlMs } : {}),
       });
       turn = queued.turn;
       session = queued.session;
@@ -254,6 +304,7 @@ class Broker implements Tether {
       idleTimeoutMs: this.#config.idleTimeoutSec * 1000,
       maxTurnDurationMs: this.#config.maxTurnDurationSec * 1000,
       env: this.#agentEnv,
+      usageGate: this.#usageGate,
       emit: (event, handle) => this.#emit(event, handle),
     };
   }
@@ -265,9 +316,43 @@ class Broker implements Tether {
   }
 
   #emit(event: TetherEvent, handle?: TurnHandleImpl): void {
-    if ('turnId' in event) this.#eventLog.append(event.turnId, event);
+    if (event.turnId !== undefined) this.#eventLog.append(event.turnId, event);
     handle?.emit(event);
     this.#bus.emit(event);
+    this.#share?.publish(event);
+  }
+
+  /** Another node's event: into the turn's replayable log (numbered as there) and to listeners. */
+  async #ingestRemote(item: SharedEvent): Promise<void> {
+    const event = item.event as TetherEvent;
+    const turnId = event.turnId;
+    if (turnId !== undefined) {
+      // Joined mid-turn: the turn's earlier events first, so sequence numbers match its node's.
+      if (!this.#eventLog.has(turnId) && event.type !== 'turn.queued') await this.#seedRemoteTurn(turnId, event.tenant, item.id);
+      if (!this.#appendRemote(turnId, item)) return;
+      // A turn that ended elsewhere frees its session's lease: the turns waiting here go now.
+      if (isTerminalTurnEvent(event) && event.sessionId) this.#wakeups.wake(event.sessionId);
+    }
+    this.#bus.emit(event);
+  }
+
+  /** Appends a remote turn event once (the tail and a history read may both bring it). */
+  #appendRemote(turnId: string, item: SharedEvent): boolean {
+    if (item.id <= (this.#remoteSeen.get(turnId) ?? 0)) return false;
+    const event = item.event as TetherEvent;
+    this.#eventLog.ensure(turnId, event.tenant);
+    this.#eventLog.append(turnId, event);
+    if (isTerminalTurnEvent(event)) this.#remoteSeen.delete(turnId);
+    else this.#remoteSeen.set(turnId, item.id);
+    return true;
+  }
+
+  /** Reads a remote turn's events so far into the log (those before `beforeId`). */
+  async #seedRemoteTurn(turnId: string, tenant: string, beforeId = Number.POSITIVE_INFINITY): Promise<void> {
+    this.#eventLog.ensure(turnId, tenant);
+    for (const past of await this.#share!.turnHistory(turnId)) {
+      if (past.id < beforeId) this.#appendRemote(turnId, past);
+    }
   }
 
   #emitSession(type: SessionEvent['type'], session: SessionRecord, reason?: string): void {
@@ -355,10 +440,232 @@ class Broker implements Tether {
     if (removed === 0) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}"`);
   }
 
+  async update(key: string, patch: SessionUpdate, options: { tenant?: string } = {}): Promise<SessionRecord> {
+    const tenant = this.#tenant(options);
+    validateKey(key);
+    const parsed = sessionUpdateSchema.safeParse(patch);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new TetherError(ErrorCode.INVALID_INPUT, `invalid update ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+    }
+    const { model, permissionMode, labels, metadata } = parsed.data;
+    if (labels) validateLabels(Object.fromEntries(Object.entries(labels).filter((e): e is [string, string] => e[1] !== null)));
+    const config: NonNullable<SessionPatch['config']> = {};
+    if (model !== undefined) config.model = model;
+    if (permissionMode !== undefined) config.permissionMode = permissionMode;
+    const updated = await this.#store.updateSession(tenant, key, {
+      ...(Object.keys(config).length > 0 ? { config } : {}),
+      ...(labels ? { labels } : {}),
+      ...(metadata ? { metadata } : {}),
+      ...(this.#labelQuotas ? { labelQuotas: this.#labelQuotas } : {}),
+    });
+    // A warm process runs with the settings it started with: the next turn resumes with the new.
+    if (Object.keys(config).length > 0) this.#pool.forget(updated.id);
+    return updated;
+  }
+
+  async fork(key: string, newKey: string, options: { tenant?: string; atTurn?: number; replace?: boolean } = {}): Promise<SessionRecord> {
+    const tenant = this.#tenant(options);
+    validateKey(key);
+    validateKey(newKey);
+    if (newKey === key) throw new TetherError(ErrorCode.INVALID_INPUT, 'a fork needs a key of its own');
+    const source = await this.#store.getLiveSession(tenant, key);
+    if (!source) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}"`);
+    if (source.agentSessionId === null) throw new TetherError(ErrorCode.INVALID_INPUT, `session "${key}" has no conversation to fork yet`);
+    const ended = (await this.#store.listTurns({ tenant, key })).filter((t) => t.sessionId === source.id && t.status !== 'queued' && t.status !== 'running');
+    const atTurn = options.atTurn;
+    if (atTurn !== undefined && (!Number.isInteger(atTurn) || !ended.some((t) => t.seq === atTurn))) {
+      throw new TetherError(ErrorCode.INVALID_INPUT, `atTurn must be the number of an ended turn of "${key}"'s current session (${ended.map((t) => t.seq).join(', ') || 'none'})`);
+    }
+    const kept = atTurn === undefined ? ended : ended.filter((t) => t.seq <= atTurn);
+    const backend = this.#backend(source.backend);
+    if (!backend.fork) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `the ${source.backend} backend cannot fork conversations`);
+    const agentSessionId = await backend.fork(
+      { agentSessionId: source.agentSessionId, cwd: source.config.cwd, env: { ...this.#agentEnv, ...source.config.env } },
+      atTurn === undefined ? null : kept.length,
+    );
+    return this.#importRecord(tenant, newKey, { ...source, agentSessionId }, kept, options.replace === true);
+  }
+
+  async export(key: string, options: { tenant?: string } = {}): Promise<SessionBundle> {
+    const tenant = this.#tenant(options);
+    validateKey(key);
+    const session = (await this.#store.getLiveSession(tenant, key)) ?? (await this.#store.getLatestSession(tenant, key));
+    if (!session) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}"`);
+    const turns = (await this.#store.listTurns({ tenant, key })).filter((t) => t.sessionId === session.id && t.status !== 'queued' && t.status !== 'running');
+    let main: TranscriptEntry[] = [];
+    const subpaths: Record<string, TranscriptEntry[]> = {};
+    if (session.agentSessionId !== null) {
+      // The store's copy, completed from the local file first if that has more.
+      const backend = this.#backend(session.backend);
+      await backend.verify?.(session.agentSessionId, session.config.cwd, { ...this.#agentEnv, ...session.config.env });
+      main = (await this.#store.loadTranscript({ agentSessionId: session.agentSessionId })) ?? [];
+      for (const subpath of await this.#store.listTranscriptSubpaths(session.agentSessionId)) {
+        subpaths[subpath] = (await this.#store.loadTranscript({ agentSessionId: session.agentSessionId, subpath })) ?? [];
+      }
+    }
+    const { env: _env, ...config } = session.config;
+    return {
+      format: BUNDLE_FORMAT,
+      version: BUNDLE_VERSION,
+      exportedAt: new Date().toISOString(),
+      session: {
+        key: session.key,
+        backend: session.backend,
+        generation: session.generation,
+        agentSessionId: session.agentSessionId,
+        config,
+        labels: session.labels,
+        metadata: session.metadata as SessionBundle['session']['metadata'],
+        usage: session.usage,
+        context: session.context,
+      },
+      turns: turns.map((t) => ({
+        seq: t.seq,
+        prompt: t.prompt,
+        status: t.status as 'succeeded' | 'failed' | 'interrupted',
+        text: t.text,
+        error: t.error,
+        usage: t.usage,
+        createdAt: t.createdAt,
+        startedAt: t.startedAt,
+        endedAt: t.endedAt,
+      })),
+      transcript: { main, subpaths },
+    };
+  }
+
+  async import(bundle: unknown, options: { tenant?: string; key?: string; replace?: boolean; cwd?: string } = {}): Promise<SessionRecord> {
+    const tenant = this.#tenant(options);
+    const parsed = bundleSchema.safeParse(bundle);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new TetherError(ErrorCode.INVALID_INPUT, `not a Tether session bundle (format ${BUNDLE_FORMAT}, version ${BUNDLE_VERSION}): ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+    }
+    const b = parsed.data;
+    validateKey(b.session.key);
+    const key = validateKey(options.key ?? b.session.key);
+    validateLabels(b.session.labels);
+    let cwd: string;
+    try {
+      cwd = resolveCwd(options.cwd ?? b.session.config.cwd);
+    } catch {
+      throw new TetherError(ErrorCode.INVALID_INPUT, `the bundle's working directory ${options.cwd ?? b.session.config.cwd} does not exist here; import with a cwd of this machine`);
+    }
+    const config: SessionConfig = { ...b.session.config, cwd };
+    let agentSessionId = b.session.agentSessionId;
+    if (agentSessionId !== null && b.transcript.main.length > 0) {
+      if ((await this.#store.loadTranscript({ agentSessionId })) === null) {
+        await this.#store.appendTranscript({ agentSessionId }, 'import', b.transcript.main as TranscriptEntry[]);
+        for (const [subpath, lines] of Object.entries(b.transcript.subpaths)) {
+          await this.#store.appendTranscript({ agentSessionId, subpath }, 'import', lines as TranscriptEntry[]);
+        }
+      } else {
+        // This store already holds that conversation (the bundle came from here): the import
+        // gets a copy of its own, so the two sessions never write into one transcript.
+        const backend = this.#backend(b.session.backend);
+        if (!backend.fork) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `the ${b.session.backend} backend cannot copy conversations`);
+        agentSessionId = await backend.fork({ agentSessionId, cwd, env: this.#agentEnv }, null);
+      }
+    }
+    return this.#importRecord(
+      tenant,
+      key,
+      { backend: b.session.backend, agentSessionId, config, labels: b.session.labels, metadata: b.session.metadata, usage: b.session.usage, context: b.session.context },
+      b.turns,
+      options.replace === true,
+    );
+  }
+
+  async #importRecord(
+    tenant: string,
+    key: string,
+    from: Pick<SessionRecord, 'backend' | 'agentSessionId' | 'config' | 'labels' | 'metadata' | 'usage' | 'context'>,
+    turns: Array<Pick<TurnRecord, 'prompt' | 'status' | 'text' | 'error' | 'usage' | 'createdAt' | 'startedAt' | 'endedAt'>>,
+    replace: boolean,
+  ): Promise<SessionRecord> {
+    const { session, closed } = await this.#store.importSession({
+      tenant,
+      key,
+      newSessionId: randomUUID(),
+      backend: from.backend,
+      agentSessionId: from.agentSessionId,
+      config: from.config,
+      labels: from.labels,
+      metadata: from.metadata,
+      usage: from.usage,
+      context: from.context,
+      turns: turns.map((t) => ({ ...t, status: t.status as 'succeeded' | 'failed' | 'interrupted' })),
+      replace,
+      maxSessions: this.#config.maxSessions,
+      onLimit: this.#config.onLimit,
+      idleTimeoutMs: this.#config.idleTimeoutSec * 1000,
+      ...(this.#labelQuotas ? { labelQuotas: this.#labelQuotas } : {}),
+    });
+    for (const c of closed) this.#emitClosed(c);
+    this.#emitSession('session.created', session);
+    return session;
+  }
+
+  async compact(key: string, options: { tenant?: string } = {}): Promise<CompactResult> {
+    const tenant = this.#tenant(options);
+    validateKey(key);
+    const live = await this.#store.getLiveSession(tenant, key);
+    if (!live) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}"`);
+    if (live.agentSessionId === null) throw new TetherError(ErrorCode.INVALID_INPUT, `session "${key}" has no conversation to compact yet; send it a message first`);
+    return this.#compactNow(tenant, key);
+  }
+
+  /** Runs `/compact` as a turn of the key's session and reports what it did. */
+  async #compactNow(tenant: string, key: string): Promise<CompactResult> {
+    const handle = this.#send(key, COMPACT_PROMPT, { tenant }, true);
+    let compacted: SessionEvent | null = null;
+    const watching = (async () => {
+      for await (const event of handle) if (event.type === 'session.compacted') compacted = event;
+    })().catch(() => undefined);
+    const result = await handle.result;
+    await watching;
+    const done = compacted as SessionEvent | null;
+    if (!done) throw new TetherError(ErrorCode.AGENT_FAILED, `the agent did not compact the conversation of "${key}"`);
+    return { turnId: result.turnId, sessionId: result.sessionId, preTokens: done.preTokens ?? 0, postTokens: done.postTokens ?? 0, context: result.context };
+  }
+
+  /** Past `compactAt` of its window (and short of `resetAt`, where rotation takes over), a quiet session is compacted first. */
+  #wantsCompaction(session: SessionRecord): boolean {
+    const { tokens, window } = session.context;
+    if (window <= 0 || session.agentSessionId === null || session.queued > 0 || session.status !== 'idle') return false;
+    return tokens >= this.#config.compactAt[session.backend] * window && this.#policy(session) === null;
+  }
+
+  /**
+   * Compacts before the message that would otherwise overflow. When compaction fails, the
+   * session is closed for `context` instead: the message opens a new generation, which starts
+   * with a recap of the last exchanges (a soft reset, not a blank slate).
+   */
+  async #autoCompact(session: SessionRecord): Promise<void> {
+    try {
+      await this.#compactNow(session.tenant, session.key);
+    } catch (err) {
+      this.#log.warn({ err, key: session.key }, 'compaction failed; the next message starts a new generation with a recap');
+      const closed = await this.#store.closeSession(session.tenant, session.key, 'context').catch(() => null);
+      if (closed) this.#emitSession('session.reset', closed, 'context');
+    }
+  }
+
   async stats(options?: { tenant?: string }): Promise<TetherStats> {
     const tenant = options?.tenant === undefined ? null : validateTenant(options.tenant);
     const stats = await this.#store.stats(tenant ?? undefined);
-    return { ...stats, tenant, runningHere: this.#handles.size, runners: this.#pool.stats };
+    const until = this.#usageGate.until;
+    const ended = stats.turns.succeeded + stats.turns.failed + stats.turns.interrupted;
+    return {
+      ...stats,
+      averageTurnMs: stats.turnTime.turns > 0 ? Math.round(stats.turnTime.totalMs / stats.turnTime.turns) : null,
+      errorRate: ended > 0 ? Math.round((stats.turns.failed / ended) * 10_000) / 10_000 : null,
+      tenant,
+      runningHere: this.#handles.size,
+      runners: this.#pool.stats,
+      ...(until !== null ? { usageLimit: { until: new Date(until).toISOString(), reason: this.#usageGate.reason } } : {}),
+    };
   }
 
   async interrupt(key: string, options?: { tenant?: string }): Promise<{ turnId: string | null }> {
@@ -382,6 +689,15 @@ class Broker implements Tether {
       if (this.#eventLog.tenantOf(turnId) !== tenant) throw new TetherError(ErrorCode.NOT_FOUND, `no turn ${turnId}`);
       yield* this.#eventLog.follow(turnId, options.afterSeq ?? 0, signal);
       return;
+    }
+    // Running on another node: its events come through the shared journal.
+    if (this.#share) {
+      const turn = await this.#store.getTurn(turnId);
+      if (turn && turn.tenant === tenant && (turn.status === 'queued' || turn.status === 'running')) {
+        await this.#seedRemoteTurn(turnId, tenant);
+        yield* this.#eventLog.follow(turnId, options.afterSeq ?? 0, signal);
+        return;
+      }
     }
     // Not run here (another process) or no longer retained: the journal has the outcome.
     for (;;) {
@@ -444,9 +760,19 @@ class Broker implements Tether {
     return this.#closed;
   }
 
+  /** Heartbeats last a lease TTL: a node silent that long is as gone as its leases. */
+  async #beat(ttlMs = this.#config.leaseTtlMs): Promise<void> {
+    try {
+      await this.#store.heartbeat(this.#owner.id, ttlMs);
+    } catch (err) {
+      this.#log.warn({ err }, 'heartbeat failed');
+    }
+  }
+
   async #shutdown(graceMs: number): Promise<void> {
     this.#closing = true;
     this.#janitor.stop();
+    clearInterval(this.#heartbeat);
     const pending = [...this.#inFlight.values()];
     if (pending.length > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -464,6 +790,8 @@ class Broker implements Tether {
     // Every agent process ends before the store closes: nothing outlives Tether.
     await this.#pool.close();
     this.#owner.release();
+    await this.#share?.stop();
+    await this.#beat(0);
     await this.#store.close();
   }
 }

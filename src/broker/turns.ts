@@ -4,6 +4,8 @@ import type { TetherEvent } from '../domain/events.js';
 import type { Lease, SessionRecord, TurnError, TurnRecord } from '../domain/types.js';
 import { ErrorCode, TetherError, isTetherError } from '../errors.js';
 import { LeaseKeeper, reportInterrupted, waitForLease, type LeaseDeps } from './leases.js';
+import { withRecap } from '../domain/recap.js';
+import { recapFromJournal, recapOfPreviousGeneration } from './recap.js';
 import type { LentRunner, RunnerPool } from './runners/pool.js';
 import type { TurnHandleImpl } from './turn-handle.js';
 
@@ -62,6 +64,9 @@ export async function runTurn(
   const keeper = new LeaseKeeper(deps, acquired.lease, turn, stopRun);
   const epoch = acquired.lease.epoch;
 
+  // A generation that replaced one whose context filled up opens with the last exchanges.
+  const prompt = withRecap(await recapOfPreviousGeneration(deps.store, current, turn).catch(() => ''), turn.prompt);
+
   let lent: LentRunner | null = null;
   try {
     lent = await deps.pool.acquire(
@@ -73,6 +78,7 @@ export async function runTurn(
         newConversationId: randomUUID(),
         env: { ...deps.env, ...current.config.env },
         priorCostUsd: current.usage.costUsd,
+        recap: () => recapFromJournal(deps.store, current, turn),
       },
       runAbort.signal,
     );
@@ -107,7 +113,7 @@ export async function runTurn(
   const texts: string[] = [];
   try {
     if (!lent) throw new TetherError(runAbort.signal.aborted ? ErrorCode.INTERRUPTED : ErrorCode.AGENT_UNAVAILABLE, runAbort.signal.aborted ? 'the turn was interrupted while waiting for an agent process' : 'Tether is shutting down');
-    for await (const event of lent.runner.run(turn.prompt, runAbort.signal)) {
+    for await (const event of lent.runner.run(prompt, runAbort.signal)) {
       const at = new Date().toISOString();
       const turnBase = { ...base, sessionId: current.id, at };
       switch (event.type) {
@@ -116,6 +122,41 @@ export async function runTurn(
             await deps.store.setAgentSession(keeper.lease, event.agentSessionId);
             current.agentSessionId = event.agentSessionId;
           }
+          break;
+        case 'compacted':
+          deps.emit(
+            {
+              type: 'session.compacted',
+              tenant: turn.tenant,
+              key: turn.key,
+              sessionId: current.id,
+              generation: current.generation,
+              reason: event.trigger,
+              turnId: turn.id,
+              preTokens: event.preTokens,
+              postTokens: event.postTokens,
+              at,
+            },
+            handle,
+          );
+          break;
+        case 'recovered':
+          deps.logger.warn({ key: turn.key, lost: event.previousAgentSessionId, reason: event.reason }, 'conversation lost; continuing with a recap');
+          deps.emit(
+            {
+              type: 'session.recovered',
+              tenant: turn.tenant,
+              key: turn.key,
+              sessionId: current.id,
+              generation: current.generation,
+              reason: event.reason,
+              turnId: turn.id,
+              previousAgentSessionId: event.previousAgentSessionId,
+              agentSessionId: event.agentSessionId,
+              at,
+            },
+            handle,
+          );
           break;
         case 'text.delta':
           deps.emit({ type: 'text.delta', ...turnBase, text: event.text }, handle);
@@ -147,8 +188,8 @@ export async function runTurn(
   }
   // A healthy runner stays warm for the session's next turn; anything else is ended. Released
   // after the outcome is recorded, which tells whether more turns of the session wait for it.
-  const release = (queued: number): void =>
-    lent?.release({ ok: result?.ok === true && !keeper.lost, epoch, agentSessionId: result?.agentSessionId ?? current.agentSessionId, queued });
+  const release = (queued: number, recorded = true): void =>
+    lent?.release({ ok: recorded && result?.ok === true && !keeper.lost, epoch, agentSessionId: result?.agentSessionId ?? current.agentSessionId, queued });
 
   const durationMs = Math.round(performance.now() - startedAt);
   const error: TurnError | null = timedOut
@@ -159,6 +200,9 @@ export async function runTurn(
       ? (runError ?? { code: ErrorCode.AGENT_FAILED, message: 'the agent ended without a result' })
       : result.error;
   const status = error === null ? 'succeeded' : error.code === ErrorCode.INTERRUPTED ? 'interrupted' : 'failed';
+  if (result?.retryAt !== undefined && deps.usageGate.close(result.retryAt, error?.message ?? 'usage limit')) {
+    deps.logger.warn({ until: new Date(result.retryAt).toISOString() }, 'usage limit reached; turns wait until it resets');
+  }
   const text = result?.text || texts.join('\n\n');
 
   try {
@@ -193,10 +237,43 @@ export async function runTurn(
     deps.emit(payload, handle);
     handle.succeed(payload);
   } catch (err) {
-    release(0);
+    // The outcome could not be written (disk full, read-only, locked). The caller gets the
+    // store's error; the agent process ends, since the journal does not hold what it did; and the
+    // turn is journaled interrupted once the store takes writes again, which frees the session
+    // then rather than when the unrenewed lease expires.
+    release(0, false);
+    if (!isTetherError(err, ErrorCode.LEASE_LOST)) {
+      recordUnwritten(deps, keeper.lease, turn.id, current.id, err, result?.usage ?? null, result?.agentSessionId ?? current.agentSessionId);
+    }
     deps.wakeups.wake(current.id);
     fail(toTurnError(err), current.id);
   }
+}
+
+const RECORD_RETRY_MS = 250;
+
+/**
+ * Retries journaling a turn whose outcome the store refused, as `interrupted`, until it is
+ * written or the lease is someone else's. Past twice the lease's TTL it stops: by then the lease
+ * has expired and recovery (the janitor, or the next turn's lease) ends the turn the same way.
+ */
+function recordUnwritten(deps: TurnDeps, lease: Lease, turnId: string, sessionId: string, cause: unknown, usage: AgentResult['usage'] | null, agentSessionId: string | null): void {
+  const error: TurnError = {
+    code: ErrorCode.INTERRUPTED,
+    message: `the store could not record this turn's outcome (${cause instanceof Error ? cause.message : String(cause)}); journaled interrupted once it could`,
+  };
+  const giveUpAt = Date.now() + 2 * deps.leaseTtlMs;
+  const attempt = (): void => {
+    deps.store
+      .finishTurn({ lease, turnId, status: 'interrupted', text: null, error, usage, context: null, agentSessionId, idleTimeoutMs: deps.idleTimeoutMs })
+      .then(
+        () => deps.wakeups.wake(sessionId),
+        (err: unknown) => {
+          if (!isTetherError(err, ErrorCode.LEASE_LOST) && Date.now() < giveUpAt) setTimeout(attempt, RECORD_RETRY_MS).unref();
+        },
+      );
+  };
+  setTimeout(attempt, RECORD_RETRY_MS).unref();
 }
 
 function toTurnError(err: unknown): TurnError {

@@ -88,6 +88,13 @@ export interface SessionEvent extends Base {
   generation: number;
   /** Why it happened, where that is not the type itself (`reset`: `user` or `context`). */
   reason?: string;
+  /** `session.recovered`: the turn that found the conversation gone, and the conversation lost. */
+  turnId?: string;
+  previousAgentSessionId?: string;
+  agentSessionId?: string;
+  /** `session.compacted`: context tokens before and after. */
+  preTokens?: number;
+  postTokens?: number;
 }
 
 export type TurnEvent =

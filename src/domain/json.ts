@@ -19,6 +19,7 @@ export interface SessionJSON {
     disallowedTools?: string[];
   };
   labels: Record<string, string>;
+  metadata: Record<string, unknown>;
   turns: number;
   queued: number;
   usage: SessionRecord['usage'];
@@ -52,6 +53,7 @@ export function sessionToJSON(s: SessionRecord): SessionJSON {
       ...(s.config.disallowedTools ? { disallowedTools: s.config.disallowedTools } : {}),
     },
     labels: s.labels,
+    metadata: s.metadata,
     turns: s.turns,
     queued: s.queued,
     usage: s.usage,

@@ -50,6 +50,13 @@ export interface ContextInfo {
 
 export type Labels = Record<string, string>;
 
+/**
+ * Free-form data about a session, searchable by top-level value. Two names are links other
+ * systems give a session: `taskId` (a task tracker's or orchestrator's task) and `mcpSessionId`
+ * (the MCP session that drives it).
+ */
+export type Metadata = Record<string, unknown>;
+
 export interface SessionRecord {
   id: string;
   tenant: string;
@@ -62,6 +69,7 @@ export interface SessionRecord {
   generation: number;
   config: SessionConfig;
   labels: Labels;
+  metadata: Metadata;
   /** Turns that reached an end state in this session. */
   turns: number;
   /** Highest turn sequence number ever given under this key (survives generations). */

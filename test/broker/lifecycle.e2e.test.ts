@@ -94,7 +94,7 @@ describe('session lifecycle: TTL, LRU, context (real agent, injected clock)', ()
     expect((await tether.get('keep:a'))?.status).toBe('idle');
   });
 
-  it('at resetAt of the context window the next message starts a new generation', async () => {
+  it('at resetAt of the context window the next message starts a new generation, opening with a recap', async () => {
     const tether = await fx.open({ clock, resetAt: { claude: 0.8 } });
     const resets: TetherEvent[] = [];
     tether.on('session.reset', (e) => resets.push(e));
@@ -108,7 +108,12 @@ describe('session lifecycle: TTL, LRU, context (real agent, injected clock)', ()
     expect(full.context.ratio).toBeGreaterThanOrEqual(0.8);
 
     const fresh = await tether.send('ctx:1', 'start over').result;
-    expect(fresh.text).toBe('Reply #1: start over');
+    expect(fresh.text).toMatch(/^Reply #1: .*start over$/s);
+    // A soft reset: the new conversation opens with a recap of the last exchanges.
+    const opening = fx.mock.mainRequests().at(-1)!.userTexts;
+    expect(opening).toHaveLength(1);
+    expect(opening[0]).toContain('User: fill it more\nAssistant: full');
+    expect(opening[0]!.endsWith('start over')).toBe(true);
     expect(fresh.agentSessionId).not.toBe(full.agentSessionId);
     expect(resets).toHaveLength(1);
     expect(resets[0]).toMatchObject({ reason: 'context', generation: 1 });

@@ -143,6 +143,17 @@ export class RunnerPool {
   }
 
   /** Hibernates idle runners past their idle time and drops dead ones. Returns how many ended. */
+  /**
+   * Ends the idle warm runner of a session whose settings changed (model, permission mode): its
+   * process was started with the old ones, so the next turn resumes the conversation cold with
+   * the new. A busy runner is left to finish its turn; it is not reused after (its epoch is).
+   */
+  forget(sessionId: string): void {
+    const entry = this.#warm.get(sessionId);
+    if (entry && !entry.busy) this.#retire(entry);
+    else if (entry) entry.epoch = -2;
+  }
+
   sweep(): number {
     const cutoff = this.#o.clock.now() - this.#o.idleMs;
     let ended = 0;

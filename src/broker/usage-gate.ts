@@ -1,0 +1,53 @@
+import type { Clock } from '../domain/clock.js';
+
+/** How often a parked turn looks at the clock (an injected clock can jump). */
+const POLL_MS = 250;
+
+/**
+ * Closed while the agent account is out of quota: the API said when its usage limit resets, so
+ * turns that have not started wait here, still `queued` in the journal (a crash meanwhile loses
+ * none of them), and start once the reset time has passed, instead of each failing on the same
+ * limit. Per process: another node learns the limit from its own first refused turn.
+ */
+export class UsageGate {
+  readonly #clock: Clock;
+  #until = 0;
+  #reason = '';
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** Epoch ms the gate opens at, or null while it is open. */
+  get until(): number | null {
+    return this.#until > this.#clock.now() ? this.#until : null;
+  }
+
+  get reason(): string {
+    return this.#reason;
+  }
+
+  /** Closes the gate until `until` (epoch ms); a later time extends it, an earlier one is ignored. */
+  close(until: number, reason: string): boolean {
+    if (until <= this.#clock.now() || until <= this.#until) return false;
+    this.#until = until;
+    this.#reason = reason;
+    return true;
+  }
+
+  /** Resolves once the gate is open, or when `signal` aborts. */
+  async pass(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted && this.until !== null) {
+      const wait = Math.min(POLL_MS, this.#until - this.#clock.now());
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(1, wait));
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+  }
+}

@@ -1,0 +1,139 @@
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LeaseKeeper, type LeaseDeps } from '../../src/broker/leases.js';
+import { createOwnerId } from '../../src/broker/owner.js';
+import { UsageGate } from '../../src/broker/usage-gate.js';
+import { Wakeups } from '../../src/broker/wakeups.js';
+import { systemClock } from '../../src/domain/clock.js';
+import type { Lease, TurnRecord } from '../../src/domain/types.js';
+import { TetherError } from '../../src/errors.js';
+import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
+import type { Store } from '../../src/store/store.js';
+import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
+
+describe('nodes sharing a store', () => {
+  let fx: AgentFixture;
+  let store: SqliteStore | undefined;
+  beforeEach(async () => {
+    fx = await agentFixture();
+  });
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+    await fx.cleanup();
+  });
+
+  it('a Tether heartbeats while it runs and says goodbye when it closes', async () => {
+    const a = await fx.open();
+    const b = await fx.open();
+    store = openSqliteStore({ path: fx.dbPath });
+    expect(await store.liveOwners()).toHaveLength(2);
+    await a.close();
+    expect(await store.liveOwners()).toHaveLength(1);
+    await b.close();
+    expect(await store.liveOwners()).toHaveLength(0);
+  });
+
+  it("adopts the queued turns of a node on another host once its heartbeat has expired, not before", async () => {
+    store = openSqliteStore({ path: fx.dbPath });
+    // A node elsewhere accepted a prompt, beat once, and vanished.
+    const remote = 'other-host:4242:0:feedface';
+    await store.heartbeat(remote, 60_000);
+    const queued = await store.enqueueTurn({
+      tenant: 'default', key: 'remote:1', backend: 'claude', config: { cwd: fx.cwd }, labels: {}, prompt: 'accepted elsewhere',
+      owner: remote, turnId: crypto.randomUUID(), newSessionId: crypto.randomUUID(), onBusy: 'queue', maxQueue: 10,
+      idleTimeoutMs: 0, maxSessions: 100, onLimit: 'evict-lru',
+    });
+    const tether = await fx.open();
+    expect((await tether.gc()).adopted).toBe(0);
+    expect((await store.getTurn(queued.turn.id))?.status).toBe('queued');
+
+    await store.heartbeat(remote, 0);
+    expect((await tether.gc()).adopted).toBe(1);
+    for await (const { event } of tether.turnEvents(queued.turn.id)) if (event.type === 'turn.completed' || event.type === 'turn.failed') break;
+    expect(await store.getTurn(queued.turn.id)).toMatchObject({ status: 'succeeded', text: 'Reply #1: accepted elsewhere' });
+  });
+});
+
+describe('LeaseKeeper', () => {
+  const lease: Lease = { sessionId: 's', owner: 'o', token: 't', epoch: 1, expiresAt: 0 };
+  const turn = { id: 'turn-1', key: 'k' } as TurnRecord;
+  const deps = (renewLease: Store['renewLease']): LeaseDeps => ({
+    store: { renewLease } as unknown as Store,
+    owner: createOwnerId(),
+    wakeups: new Wakeups(),
+    logger: pino({ level: 'silent' }),
+    leaseTtlMs: 600,
+    usageGate: new UsageGate(systemClock),
+    emit: () => undefined,
+  });
+  it('stops the turn when the store cannot confirm a renewal for most of the TTL (a hung connection)', async () => {
+    let stop!: () => void;
+    const stopped = new Promise<number>((resolve) => {
+      const t0 = performance.now();
+      stop = () => resolve(performance.now() - t0);
+    });
+    const keeper = new LeaseKeeper(deps(() => new Promise<Lease>(() => undefined)), lease, turn, () => stop());
+    const after = await stopped;
+    keeper.stop();
+    expect(keeper.lost).toBe(true);
+    // Before the lease (600 ms) could be granted elsewhere.
+    expect(after).toBeGreaterThanOrEqual(300);
+    expect(after).toBeLessThan(600);
+  });
+
+  it('stops the turn at once when the store says the lease was taken over', async () => {
+    let stopped = false;
+    const keeper = new LeaseKeeper(deps(() => Promise.reject(new TetherError('LEASE_LOST', 'taken'))), lease, turn, () => (stopped = true));
+    await new Promise((r) => setTimeout(r, 250));
+    keeper.stop();
+    expect(stopped).toBe(true);
+  });
+
+  it('keeps the turn while renewals succeed', async () => {
+    let stopped = false;
+    const keeper = new LeaseKeeper(deps(async (l) => ({ ...l })), lease, turn, () => (stopped = true));
+    await new Promise((r) => setTimeout(r, 900));
+    keeper.stop();
+    expect(stopped).toBe(false);
+    expect(keeper.lost).toBe(false);
+  });
+});
+
+describe('shared events between nodes on one store (real agent)', () => {
+  let fx: AgentFixture;
+  beforeEach(async () => {
+    fx = await agentFixture();
+  });
+  afterEach(async () => fx.cleanup());
+
+  it("a node's listeners and turn streams see the turns another node runs, numbered as there", async () => {
+    const a = await fx.open({ shareEvents: true });
+    const b = await fx.open({ shareEvents: true });
+    const seenByB: string[] = [];
+    b.on('*', (e) => seenByB.push(`${e.type}:${e.key}`));
+
+    fx.mock.enqueue({ text: 'slow and steady', delayMs: 400 });
+    const handle = a.send('shared:1', 'hello');
+    const { turnId } = await handle.accepted;
+    const local: Array<[number, string]> = [];
+    const localDone = (async () => {
+      for await (const { seq, event } of a.turnEvents(turnId)) local.push([seq, event.type]);
+    })();
+    // B joins while the turn runs on A.
+    const remote: Array<[number, string]> = [];
+    for await (const { seq, event } of b.turnEvents(turnId)) remote.push([seq, event.type]);
+    await localDone;
+    await handle.result;
+
+    expect(remote).toEqual(local);
+    expect(remote.at(-1)).toEqual([expect.any(Number), 'turn.completed']);
+    expect(seenByB).toContain('turn.completed:shared:1');
+    // A node does not read back its own events.
+    const seenByA: string[] = [];
+    a.on('*', (e) => seenByA.push(e.type));
+    await b.send('shared:2', 'from b').result;
+    await expect.poll(() => seenByA.includes('turn.completed'), { timeout: 3000 }).toBe(true);
+    expect(seenByA.filter((t) => t === 'turn.completed')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,89 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/domain/clock.js';
+import { ErrorCode } from '../../src/errors.js';
+import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
+
+const HOUR = 3_600_000;
+
+/**
+ * An account out of quota: the API refuses with a 429 that names when the plan's usage limit
+ * resets (the unified rate-limit headers a Claude subscription gets, which Claude Code turns into
+ * a `rate_limit_event`). The turn that hits it fails saying when; every other turn waits, still
+ * queued, and runs after the reset instead of failing on the same limit.
+ */
+describe('usage limits park turns until the reset (real agent)', () => {
+  let fx: AgentFixture;
+  beforeEach(async () => {
+    fx = await agentFixture();
+  });
+  afterEach(async () => fx.cleanup());
+
+  /** Subscription credentials: Claude Code reads the plan's limit headers only with those. */
+  const subscriptionEnv = (): NodeJS.ProcessEnv => {
+    const { ANTHROPIC_API_KEY: _key, ...env } = fx.env;
+    return { ...env, CLAUDE_CODE_OAUTH_TOKEN: 'sk-ant-oat01-mock' };
+  };
+
+  it('fails the turn that hit the limit with its reset time, parks the rest, and runs them after it', async () => {
+    const clock = new ManualClock(Date.now());
+    const resetsAt = Math.floor(clock.now() / 1000) * 1000 + HOUR;
+    fx.mock.enqueue({
+      fault: {
+        kind: 'status',
+        status: 429,
+        type: 'rate_limit_error',
+        message: 'usage limit reached',
+        headers: {
+          'anthropic-ratelimit-unified-status': 'rejected',
+          'anthropic-ratelimit-unified-reset': String(resetsAt / 1000),
+          'anthropic-ratelimit-unified-representative-claim': 'five_hour',
+        },
+      },
+    });
+    const tether = await fx.open({ clock, env: subscriptionEnv() });
+
+    const first = tether.send('limit:a', 'one');
+    const queuedBehind = tether.send('limit:a', 'two');
+    await queuedBehind.accepted;
+    const err = await first.result.catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.AGENT_UNAVAILABLE, message: expect.stringContaining(`resets at ${new Date(resetsAt).toISOString()}`) });
+
+    // Meanwhile: another session's new turn is accepted and waits too.
+    const otherKey = tether.send('limit:b', 'three');
+    await otherKey.accepted;
+    expect((await tether.stats()).usageLimit).toMatchObject({ until: new Date(resetsAt).toISOString(), reason: expect.stringMatching(/five-hour usage limit/) });
+    // Parked turns do not reach the API (a short look: they would have been sent at once).
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(fx.mock.mainRequests()).toHaveLength(1);
+    expect((await tether.turns('limit:a')).map((t) => t.status)).toEqual(['failed', 'queued']);
+    expect((await tether.turns('limit:b')).map((t) => t.status)).toEqual(['queued']);
+
+    clock.advance(HOUR);
+    const [two, three] = await Promise.all([queuedBehind.result, otherKey.result]);
+    // The refused prompt stays in the agent's conversation; Claude Code sends it along with this one.
+    expect(two.text).toMatch(/two$/);
+    expect(three.text).toBe('Reply #1: three');
+    expect((await tether.stats()).usageLimit).toBeUndefined();
+    expect(fx.mock.mainRequests()).toHaveLength(3);
+  });
+
+  it('an interrupted parked turn is withdrawn, never run', async () => {
+    const clock = new ManualClock(Date.now());
+    fx.mock.enqueue({
+      fault: {
+        kind: 'status',
+        status: 429,
+        type: 'rate_limit_error',
+        headers: { 'anthropic-ratelimit-unified-status': 'rejected', 'anthropic-ratelimit-unified-reset': String(Math.floor(clock.now() / 1000) + 3600) },
+      },
+    });
+    const tether = await fx.open({ clock, env: subscriptionEnv() });
+    await expect(tether.send('limit:c', 'one').result).rejects.toMatchObject({ code: ErrorCode.AGENT_UNAVAILABLE });
+    const parked = tether.send('limit:c', 'two');
+    await parked.accepted;
+    parked.interrupt();
+    await expect(parked.result).rejects.toMatchObject({ code: ErrorCode.INTERRUPTED });
+    expect((await tether.turns('limit:c')).map((t) => t.status)).toEqual(['failed', 'interrupted']);
+    expect(fx.mock.mainRequests()).toHaveLength(1);
+  });
+});
