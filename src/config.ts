@@ -22,6 +22,8 @@ export const configSchema = z
     db: z.string().min(1).default('./data/tether.db'),
     /** PostgreSQL URL (several nodes sharing one fleet). */
     databaseUrl: z.string().url().optional(),
+    /** PostgreSQL schema for Tether's tables (created if missing); default: the search_path's first. */
+    databaseSchema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).optional(),
     /** false: in-memory store, nothing survives the process. */
     persistence: bool.default(true),
     /** SQLite `synchronous`: FULL survives power loss; NORMAL is faster and survives process crashes. */
@@ -36,7 +38,7 @@ export const configSchema = z
     onBusy: z.enum(['queue', 'reject']).default('queue'),
     /** Turns that may wait behind a running one, per session. */
     maxQueue: int(1, 10_000).default(16),
-    /** How long a turn's lease lasts without renewal; renewed at a third of it while the turn runs. */
+    /** How long a turn's lease lasts without renewal; renewed every sixth of it while the turn runs. */
     leaseTtlMs: int(1_000, 3_600_000).default(30_000),
     /**
      * Turns a dead process had accepted but not started: run them here (`rerun`, no prompt is
@@ -44,10 +46,41 @@ export const configSchema = z
      * have half-run tools, and running them twice could repeat those.
      */
     orphanedTurns: z.enum(['rerun', 'interrupt']).default('rerun'),
+    /**
+     * Keep Tether's own copy of every agent transcript in the store (resume reads it back), so a
+     * wiped ~/.claude, another HOME or the agent's retention sweep loses no conversation.
+     */
+    mirrorTranscripts: bool.default(true),
+    /** `user=5,channel=2`: at most that many live sessions per value of each label (LIMIT_REACHED). */
+    labelQuotas: z
+      .union([z.string(), z.record(z.string(), z.number().int().min(1))])
+      .default({})
+      .transform((v, ctx) => {
+        if (typeof v !== 'string') return v;
+        const out: Record<string, number> = {};
+        for (const part of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+          const m = /^([A-Za-z0-9_.-]{1,64})=(\d{1,9})$/.exec(part);
+          if (!m || Number(m[2]) < 1) {
+            ctx.addIssue({ code: 'custom', message: `"${part}" is not label=N (N >= 1)` });
+            return z.NEVER;
+          }
+          out[m[1]!] = Number(m[2]);
+        }
+        return out;
+      }),
+    /**
+     * Share every event through the store's event journal, so each node's `/v1/events` and turn
+     * streams show turns run by the others. Default: on for PostgreSQL, off for SQLite (turn on
+     * when a daemon and CLI processes share one file).
+     */
+    shareEvents: bool.optional(),
     /** Janitor period in seconds (expiry, cap, dead leases); 0 = only on demand (`gc`). */
     janitorIntervalSec: int(0, 86_400).default(60),
     /** Context ratio at which the next message starts a new generation, per backend. */
-    resetAt: z.object({ claude: ratio.default(0.8), codex: ratio.default(0.8) }).prefault({}),
+    /** Context ratio at which the next message first compacts the conversation, per backend. */
+    compactAt: z.object({ claude: ratio.default(0.7), codex: ratio.default(0.7) }).prefault({}),
+    /** Context ratio at which the next message starts a new generation (with a recap), per backend. */
+    resetAt: z.object({ claude: ratio.default(0.95), codex: ratio.default(0.95) }).prefault({}),
     /** Agent processes at most (warm runners and spares); default from free memory. */
     maxLive: int(1, 1_000).default(() => defaultMaxLive()),
     /** Seconds an idle warm runner keeps its process before hibernating. */
@@ -83,6 +116,11 @@ export const configSchema = z
     bodyLimitBytes: int(1_024, 64 * 1024 * 1024).default(1024 * 1024),
     /** Most request headers accepted. */
     maxHeaders: int(10, 1_000).default(100),
+    /**
+     * Seconds a client gets to send a whole request, headers and body; a slower one gets 408 and
+     * its connection is closed. Bounds receiving only: a response (an SSE turn) may stream longer.
+     */
+    requestTimeoutSec: int(1, 3_600).default(30),
     /** Seconds running turns get to finish on SIGTERM/SIGINT before they are interrupted. */
     shutdownGraceSec: int(0, 3_600).default(30),
     /** Seconds between SSE keep-alive comments. */
@@ -97,6 +135,7 @@ export type TetherConfigInput = z.input<typeof configSchema>;
 export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly string[]>>> = {
   db: ['TETHER_DB', 'DATABASE_PATH'],
   databaseUrl: ['TETHER_DATABASE_URL'],
+  databaseSchema: ['TETHER_DATABASE_SCHEMA'],
   persistence: ['ENABLE_PERSISTENCE'],
   sqliteSynchronous: ['TETHER_SQLITE_SYNCHRONOUS'],
   maxSessions: ['TETHER_MAX_SESSIONS', 'MAX_SESSIONS'],
@@ -107,6 +146,9 @@ export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly stri
   leaseTtlMs: ['TETHER_LEASE_TTL_MS'],
   janitorIntervalSec: ['TETHER_JANITOR_INTERVAL'],
   orphanedTurns: ['TETHER_ORPHANED_TURNS'],
+  mirrorTranscripts: ['TETHER_MIRROR_TRANSCRIPTS'],
+  labelQuotas: ['TETHER_LABEL_QUOTAS'],
+  shareEvents: ['TETHER_SHARE_EVENTS'],
   maxLive: ['TETHER_MAX_LIVE'],
   liveIdleSec: ['TETHER_LIVE_IDLE'],
   spares: ['TETHER_SPARES'],
@@ -126,16 +168,17 @@ export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly stri
   allowBypassPermissions: ['TETHER_ALLOW_BYPASS_PERMISSIONS'],
   bodyLimitBytes: ['TETHER_BODY_LIMIT'],
   maxHeaders: ['TETHER_MAX_HEADERS'],
+  requestTimeoutSec: ['TETHER_REQUEST_TIMEOUT'],
   shutdownGraceSec: ['TETHER_SHUTDOWN_GRACE'],
   sseKeepAliveSec: ['TETHER_SSE_KEEPALIVE'],
 };
 
-/** TETHER_RESET_AT sets the threshold of every backend; TETHER_RESET_AT_CLAUDE one of them. */
-function resetAtFromEnv(env: NodeJS.ProcessEnv): Record<string, string> | undefined {
+/** TETHER_RESET_AT sets the threshold of every backend; TETHER_RESET_AT_CLAUDE one of them (COMPACT_AT alike). */
+function thresholdsFromEnv(env: NodeJS.ProcessEnv, name: string): Record<string, string> | undefined {
   const out: Record<string, string> = {};
-  const all = env.TETHER_RESET_AT;
+  const all = env[`TETHER_${name}`];
   for (const backend of ['claude', 'codex']) {
-    const value = env[`TETHER_RESET_AT_${backend.toUpperCase()}`] ?? all;
+    const value = env[`TETHER_${name}_${backend.toUpperCase()}`] ?? all;
     if (value !== undefined && value !== '') out[backend] = value;
   }
   return Object.keys(out).length > 0 ? out : undefined;
@@ -156,12 +199,16 @@ export function loadConfig(overrides: Partial<TetherConfigInput> = {}, env: Node
       }
     }
   }
-  const resetAt = resetAtFromEnv(env);
+  const resetAt = thresholdsFromEnv(env, 'RESET_AT');
   if (resetAt) fromEnv.resetAt = resetAt;
+  const compactAt = thresholdsFromEnv(env, 'COMPACT_AT');
+  if (compactAt) fromEnv.compactAt = compactAt;
 
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   const merged: Record<string, unknown> = { ...fromEnv, ...defined };
-  if (fromEnv.resetAt && defined.resetAt) merged.resetAt = { ...(fromEnv.resetAt as object), ...(defined.resetAt as object) };
+  for (const name of ['resetAt', 'compactAt']) {
+    if (fromEnv[name] && defined[name]) merged[name] = { ...(fromEnv[name] as object), ...(defined[name] as object) };
+  }
 
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {

@@ -13,7 +13,8 @@ describe('config', () => {
       onLimit: 'evict-lru',
       onBusy: 'queue',
       maxQueue: 16,
-      resetAt: { claude: 0.8, codex: 0.8 },
+      resetAt: { claude: 0.95, codex: 0.95 },
+      compactAt: { claude: 0.7, codex: 0.7 },
       tenant: 'default',
     });
   });

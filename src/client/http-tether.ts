@@ -1,11 +1,12 @@
-import type { GcResult, ListFilter, Readiness, SendOptions, SequencedEvent, Tether, TetherListener, TetherStats, TurnHandle } from '../broker/api.js';
+import type { SessionBundle } from '../broker/bundle.js';
+import type { CompactResult, SessionUpdate, GcResult, ListFilter, Readiness, SendOptions, SequencedEvent, Tether, TetherListener, TetherStats, TurnHandle } from '../broker/api.js';
 import type { TetherEventType } from '../domain/events.js';
 import { validateKey } from '../domain/keys.js';
 import type { SessionRecord, TurnRecord } from '../domain/types.js';
 import { ErrorCode, TetherError, isTetherError } from '../errors.js';
 import { EventTail } from './event-tail.js';
 import { HttpClient, readJSON } from './http.js';
-import { interruptAnswer, readinessAnswer, sessionAnswer, sessionsAnswer, statsAnswer, turnAnswer, turnsAnswer } from './records.js';
+import { compactAnswer, interruptAnswer, readinessAnswer, sessionAnswer, sessionsAnswer, statsAnswer, turnAnswer, turnsAnswer } from './records.js';
 import { sendTurn } from './send-turn.js';
 import { DEFAULT_RETRY, SeqFilter, followTurn, type RetryPolicy } from './turn-stream.js';
 
@@ -88,6 +89,8 @@ class HttpTether implements Tether {
 
   async list(filter: ListFilter = {}): Promise<SessionRecord[]> {
     const label = Object.entries(filter.labels ?? {}).map(([k, v]) => `${k}=${v}`);
+    // Over HTTP a metadata filter matches string values.
+    const meta = Object.entries(filter.metadata ?? {}).map(([k, v]) => `${k}=${String(v)}`);
     const wanted = filter.limit ?? Number.POSITIVE_INFINITY;
     let offset = filter.offset ?? 0;
     const out: SessionRecord[] = [];
@@ -95,7 +98,9 @@ class HttpTether implements Tether {
     while (out.length < wanted) {
       const limit = Math.min(SESSIONS_PAGE, wanted - out.length);
       const page = sessionsAnswer(
-        await this.#json('GET', '/v1/sessions', { query: { status: filter.status, label: label.length > 0 ? label : undefined, limit, offset } }),
+        await this.#json('GET', '/v1/sessions', {
+          query: { status: filter.status, label: label.length > 0 ? label : undefined, meta: meta.length > 0 ? meta : undefined, limit, offset },
+        }),
       );
       out.push(...page);
       if (page.length < limit) break;
@@ -136,6 +141,30 @@ class HttpTether implements Tether {
 
   async stats(): Promise<TetherStats> {
     return statsAnswer(await this.#json('GET', '/v1/stats'));
+  }
+
+  async update(key: string, patch: SessionUpdate): Promise<SessionRecord> {
+    return sessionAnswer(await this.#json('PATCH', this.#session(key), { body: patch }));
+  }
+
+  async fork(key: string, newKey: string, options: { atTurn?: number; replace?: boolean } = {}): Promise<SessionRecord> {
+    validateKey(newKey);
+    const body = { newKey, ...(options.atTurn !== undefined ? { atTurn: options.atTurn } : {}), ...(options.replace ? { replace: true } : {}) };
+    return sessionAnswer(await this.#json('POST', `${this.#session(key)}/fork`, { body }));
+  }
+
+  async export(key: string): Promise<SessionBundle> {
+    // The daemon built it from its own store; the shape is checked where it is imported.
+    return (await this.#json('GET', `${this.#session(key)}/export`)) as SessionBundle;
+  }
+
+  async import(bundle: unknown, options: { key?: string; replace?: boolean; cwd?: string } = {}): Promise<SessionRecord> {
+    const body = { bundle, ...(options.key !== undefined ? { key: options.key } : {}), ...(options.replace ? { replace: true } : {}), ...(options.cwd !== undefined ? { cwd: options.cwd } : {}) };
+    return sessionAnswer(await this.#json('POST', '/v1/sessions/import', { body }));
+  }
+
+  async compact(key: string): Promise<CompactResult> {
+    return compactAnswer(await this.#json('POST', `${this.#session(key)}/compact`));
   }
 
   async interrupt(key: string): Promise<{ turnId: string | null }> {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Readiness, TetherStats } from '../broker/api.js';
+import type { CompactResult, Readiness, TetherStats } from '../broker/api.js';
 import type { TetherEvent } from '../domain/events.js';
 import type { BackendName, CloseReason, PermissionMode, SessionConfig, SessionRecord, TurnRecord } from '../domain/types.js';
 import { SESSION_STATUSES, TURN_STATUSES } from '../domain/types.js';
@@ -57,6 +57,7 @@ export function sessionFromJSON(s: SessionJSON): SessionRecord {
     generation: s.generation,
     config,
     labels: s.labels,
+    metadata: s.metadata,
     turns: s.turns,
     turnSeq: s.turns,
     queued: s.queued,
@@ -119,6 +120,9 @@ const statsSchema = z.looseObject({
   }),
   turns: countsOf(TURN_STATUSES),
   usage: usageSchema,
+  turnTime: z.object({ totalMs: z.number(), turns: z.number() }).default({ totalMs: 0, turns: 0 }),
+  averageTurnMs: z.number().nullable().default(null),
+  errorRate: z.number().nullable().default(null),
 });
 
 export const statsAnswer = (value: unknown): TetherStats => parseAnswer(statsSchema, value, 'stats answer');
@@ -133,6 +137,9 @@ export function readinessAnswer(value: unknown): Readiness {
   const r = parseAnswer(readySchema, value, '/readyz answer');
   return { ready: r.status === 'ready', store: r.store, agent: r.agent };
 }
+
+export const compactAnswer = (value: unknown): CompactResult =>
+  parseAnswer(z.object({ turnId: z.string(), sessionId: z.string(), preTokens: z.number(), postTokens: z.number(), context: z.object({ tokens: z.number(), window: z.number(), ratio: z.number() }) }), value, 'compaction');
 
 export const interruptAnswer = (value: unknown): { interrupted: boolean; turnId: string | null } =>
   parseAnswer(z.object({ interrupted: z.boolean(), turnId: z.string().nullable() }), value, 'interrupt answer');

@@ -59,9 +59,20 @@ export async function buildServer(tether: Tether, config: TetherConfig, options:
   const limits = createLimits(config, options.cwd ?? process.cwd());
   const log = loggerFor(config, options.logger);
 
+  const requestTimeoutMs = config.requestTimeoutSec * 1000;
   const app = Fastify({
     ...(log ? { loggerInstance: log } : { logger: false }),
     bodyLimit: config.bodyLimitBytes,
+    // Slow clients (slowloris, a body that trickles or never ends) get 408 once receiving their
+    // request has taken requestTimeoutSec. Node's timers bound only the request: a response may
+    // stream for hours. No socket idle timeout (connectionTimeout): it would cut quiet responses.
+    requestTimeout: requestTimeoutMs,
+    http: {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: requestTimeoutMs,
+      // Node checks those timers on this interval (30 s by default), so it sets the precision.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(requestTimeoutMs / 4))),
+    },
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Fastify's own 503 during close has another body shape; the hook below answers in ours.
     return503OnClosing: false,

@@ -4,6 +4,11 @@ import {
   acceptedTurnSchema,
   errorResponseSchema,
   healthResponseSchema,
+  compactResponseSchema,
+  forkBodySchema,
+  importBodySchema,
+  bundleResponseSchema,
+  sessionUpdateBodySchema,
   interruptResponseSchema,
   listSessionsQuerySchema,
   listTurnsQuerySchema,
@@ -20,7 +25,7 @@ import {
 } from './schemas.js';
 
 type Json = Record<string, unknown>;
-type Method = 'get' | 'post' | 'delete';
+type Method = 'get' | 'post' | 'patch' | 'delete';
 
 interface ResponseSpec {
   description: string;
@@ -100,6 +105,17 @@ export const OPERATIONS: readonly OperationSpec[] = [
     errors: [400, 404],
   },
   {
+    method: 'patch',
+    path: '/v1/sessions/{key}',
+    operationId: 'updateSession',
+    summary: "Change the key's live session for its next turns: model, permission mode (the warm process is replaced), labels, metadata (null removes)",
+    tag: 'sessions',
+    auth: true,
+    body: sessionUpdateBodySchema,
+    responses: { 200: { description: 'The session as changed.', schema: sessionSchema } },
+    errors: [400, 403, 404, 429],
+  },
+  {
     method: 'delete',
     path: '/v1/sessions/{key}',
     operationId: 'deleteSession',
@@ -129,6 +145,48 @@ export const OPERATIONS: readonly OperationSpec[] = [
     auth: true,
     responses: { 200: { description: 'The closed session.', schema: sessionSchema } },
     errors: [400, 404, 409],
+  },
+  {
+    method: 'post',
+    path: '/v1/sessions/{key}/fork',
+    operationId: 'forkSession',
+    summary: "A new session under newKey whose conversation starts as a copy of the key's (up to turn atTurn); the source is untouched",
+    tag: 'sessions',
+    auth: true,
+    body: forkBodySchema,
+    responses: { 200: { description: 'The new session.', schema: sessionSchema } },
+    errors: [400, 404, 409, 429, 503],
+  },
+  {
+    method: 'get',
+    path: '/v1/sessions/{key}/export',
+    operationId: 'exportSession',
+    summary: "The key's session as a portable bundle: record, ended turns, transcript (versioned JSON)",
+    tag: 'sessions',
+    auth: true,
+    responses: { 200: { description: 'The bundle.', schema: bundleResponseSchema } },
+    errors: [400, 404],
+  },
+  {
+    method: 'post',
+    path: '/v1/sessions/import',
+    operationId: 'importSession',
+    summary: 'Recreate a session from a bundle (under its key or another); refused over a live key unless replace',
+    tag: 'sessions',
+    auth: true,
+    body: importBodySchema,
+    responses: { 200: { description: 'The imported session.', schema: sessionSchema } },
+    errors: [400, 403, 409, 413, 429],
+  },
+  {
+    method: 'post',
+    path: '/v1/sessions/{key}/compact',
+    operationId: 'compactSession',
+    summary: "Compact the key's conversation (the agent's /compact): a turn in the journal, and session.compacted",
+    tag: 'sessions',
+    auth: true,
+    responses: { 200: { description: 'Context tokens before and after.', schema: compactResponseSchema } },
+    errors: [400, 404, 409, 429, 502, 503],
   },
   {
     method: 'post',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { sessionSettingsShape } from '../broker/send-options.js';
+import { sessionSettingsShape, sessionUpdateSchema } from '../broker/send-options.js';
 import { SESSION_STATUSES, TURN_STATUSES } from '../domain/types.js';
 
 /**
@@ -27,6 +27,8 @@ export const listSessionsQuerySchema = z
     status: z.enum(SESSION_STATUSES).optional(),
     /** `label=k=v`, repeatable. */
     label: z.union([z.string(), z.array(z.string())]).optional(),
+    /** `meta=k=v`, repeatable: top-level metadata strings (links such as `taskId`). */
+    meta: z.union([z.string(), z.array(z.string())]).optional(),
     limit: z.coerce.number().int().min(1).max(1000).optional(),
     offset: z.coerce.number().int().min(0).max(10_000_000).optional(),
   })
@@ -63,6 +65,8 @@ export const sessionSchema = z
       disallowedTools: z.array(z.string()).optional(),
     }),
     labels: z.record(z.string(), z.string()),
+    /** Free-form data and links (`taskId`, `mcpSessionId`); absent from older daemons. */
+    metadata: z.record(z.string(), z.unknown()).default({}),
     turns: z.number().int(),
     queued: z.number().int(),
     usage: usageSchema,
@@ -116,6 +120,29 @@ export const acceptedTurnSchema = z
   .object({ turnId: z.string(), sessionId: z.string(), seq: z.number().int(), status: z.literal('queued') })
   .meta({ id: 'AcceptedTurn' });
 
+/** `PATCH /v1/sessions/{key}`: the next turns' model and permission mode, labels, metadata. */
+export const sessionUpdateBodySchema = sessionUpdateSchema.meta({ id: 'SessionUpdate' });
+
+export const forkBodySchema = z
+  .object({ newKey: z.string().min(1).max(256), atTurn: z.number().int().min(1).optional(), replace: z.boolean().optional() })
+  .strict()
+  .meta({ id: 'Fork' });
+
+/** `POST /v1/sessions/import`: a bundle as `GET …/export` wrote it, and where to put it. */
+export const importBodySchema = z
+  .object({ bundle: z.unknown(), key: z.string().min(1).max(256).optional(), replace: z.boolean().optional(), cwd: z.string().min(1).max(4096).optional() })
+  .strict()
+  .meta({ id: 'Import' });
+
+/** The bundle's shape is checked by the broker (bundle.ts); here it is documented loosely. */
+export const bundleResponseSchema = z
+  .looseObject({ format: z.literal('tether.session'), version: z.number().int(), exportedAt: z.string(), session: z.looseObject({}), turns: z.array(z.looseObject({})), transcript: z.looseObject({}) })
+  .meta({ id: 'SessionBundle' });
+
+export const compactResponseSchema = z
+  .object({ turnId: z.string(), sessionId: z.string(), preTokens: z.number().int(), postTokens: z.number().int(), context: contextSchema })
+  .meta({ id: 'Compaction' });
+
 export const interruptResponseSchema = z.object({ interrupted: z.boolean(), turnId: z.string().nullable() }).meta({ id: 'Interrupt' });
 
 export const sessionsResponseSchema = z.object({ sessions: z.array(sessionSchema) });
@@ -142,6 +169,10 @@ export const statsResponseSchema = z
     runners: z
       .object({ live: z.number().int(), busy: z.number().int(), idle: z.number().int(), spares: z.number().int(), waiting: z.number().int(), maxLive: z.number().int() })
       .optional(),
+    usageLimit: z.object({ until: z.string(), reason: z.string() }).optional(),
+    turnTime: z.object({ totalMs: z.number(), turns: z.number().int() }),
+    averageTurnMs: z.number().nullable(),
+    errorRate: z.number().nullable(),
   })
   .meta({ id: 'Stats' });
 

@@ -37,6 +37,7 @@ const session: SessionRecord = {
   generation: 2,
   config: { cwd: '/work', model: 'sonnet', maxTurns: 3 },
   labels: { team: 'a' },
+  metadata: { taskId: 'T-1' },
   turns: 5,
   turnSeq: 5,
   queued: 0,

@@ -1,8 +1,10 @@
 import { mkdirSync, symlinkSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json, startServer, type ServerFixture } from './server-fixture.js';
+import { loadConfig } from '../../src/config.js';
+import { collectSse, json, startServer, type ServerFixture } from './server-fixture.js';
 
 interface HostileCase {
   name: string;
@@ -23,6 +25,44 @@ const MESSAGES = '/v1/sessions/hostile%3A1/messages';
 const BODY_LIMIT = 2_048;
 const PROMPT_LIMIT = 1_000;
 const manyHeaders = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`x-h-${i}`, 'v']));
+/** requestTimeoutSec of this file's server: a slow request is cut after it (plus Node's check interval, 250 ms). */
+const REQUEST_TIMEOUT_SEC = 1;
+
+interface SlowClient {
+  name: string;
+  /** Bytes sent at once on connect. */
+  start: string;
+  /** Bytes sent every 200 ms afterwards, until the server answers or closes (null: send nothing more). */
+  drip: string | null;
+}
+
+/** What a slow client saw: the server's first bytes (if any) and when the socket closed. */
+interface SlowOutcome {
+  name: string;
+  response: string;
+  closedAfterMs: number;
+}
+
+/** Opens a raw socket that sends a request too slowly (or never finishes it). */
+function slowRequest(port: number, client: SlowClient): { socket: Socket; outcome: Promise<SlowOutcome> } {
+  const socket = connect(port, '127.0.0.1');
+  const opened = Date.now();
+  let response = '';
+  let drip: NodeJS.Timeout | undefined;
+  socket.on('connect', () => {
+    socket.write(client.start);
+    if (client.drip !== null) drip = setInterval(() => socket.writable && socket.write(client.drip!), 200);
+  });
+  socket.on('data', (chunk) => (response += chunk.toString('latin1')));
+  const outcome = new Promise<SlowOutcome>((resolve) => {
+    socket.on('close', () => {
+      clearInterval(drip);
+      resolve({ name: client.name, response, closedAfterMs: Date.now() - opened });
+    });
+    socket.on('error', () => undefined);
+  });
+  return { socket, outcome };
+}
 
 describe('hostile inputs are refused with 4xx and the error shape; nothing changes (real agent)', () => {
   let s: ServerFixture;
@@ -30,7 +70,7 @@ describe('hostile inputs are refused with 4xx and the error shape; nothing chang
   let root = '';
 
   beforeAll(async () => {
-    s = await startServer({ bodyLimitBytes: BODY_LIMIT, maxPromptChars: PROMPT_LIMIT, maxHeaders: 100 });
+    s = await startServer({ bodyLimitBytes: BODY_LIMIT, maxPromptChars: PROMPT_LIMIT, maxHeaders: 100, requestTimeoutSec: REQUEST_TIMEOUT_SEC });
     root = s.fx.dir;
     outside = tmpdir();
     mkdirSync(join(root, 'inside'), { recursive: true });
@@ -74,7 +114,9 @@ describe('hostile inputs are refused with 4xx and the error shape; nothing chang
     { name: 'unknown route', path: '/v1/nothing', method: 'GET', status: 404, code: 'NOT_FOUND' },
     { name: 'unknown route outside /v1', path: '/admin', method: 'GET', status: 404, code: 'NOT_FOUND' },
     { name: 'wrong method', path: '/v1/sessions/hostile%3A1', method: 'PUT', json: { prompt: 'hi' }, status: 404, code: 'NOT_FOUND' },
-    { name: 'routes of a later issue are absent', path: '/v1/sessions/hostile%3A1/fork', method: 'POST', json: {}, status: 404, code: 'NOT_FOUND' },
+    { name: 'an operation that does not exist', path: '/v1/sessions/hostile%3A1/regenerate', method: 'POST', json: {}, status: 404, code: 'NOT_FOUND' },
+    { name: 'fork without a new key', path: '/v1/sessions/hostile%3A1/fork', method: 'POST', json: {}, status: 400, code: 'INVALID_INPUT' },
+    { name: 'import of a bundle that is not one', path: '/v1/sessions/import', method: 'POST', json: { bundle: { format: 'x' } }, status: 400, code: 'INVALID_INPUT' },
     { name: 'text/plain body', headers: { 'content-type': 'text/plain' }, body: '{"prompt":"hi"}', status: 415, code: 'INVALID_INPUT' },
     { name: 'form body', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'prompt=hi', status: 415, code: 'INVALID_INPUT' },
     { name: 'huge number of headers', headers: manyHeaders, json: { prompt: 'hi' }, status: 431, code: 'INVALID_INPUT' },
@@ -144,8 +186,8 @@ describe('hostile inputs are refused with 4xx and the error shape; nothing chang
     { name: 'trailing garbage', body: '{"prompt":"hi"} x', status: 400, code: 'INVALID_INPUT' },
     { name: 'invalid UTF-8 in JSON', body: '{"prompt":"\xff\xfe"', status: 400, code: 'INVALID_INPUT' },
     ...['PATCH', 'PUT', 'DELETE', 'GET'].map((method): HostileCase => ({ name: `${method} on messages`, method, status: 404, code: 'NOT_FOUND' })),
-    ...['/v1/stats', '/v1/events', '/v1/sessions/import', '/v1/turns/abc'].map((path): HostileCase => ({ name: `POST ${path}`, path, method: 'POST', json: {}, status: 404, code: 'NOT_FOUND' })),
-    ...['/v1', '/v1/', '/v1/sessions/a/b/c', '/v1/turns', '/v1/%2e%2e/admin', '/v1/sessions/hostile%3A1/compact', '/v1/sessions/hostile%3A1/export', '/.env', '/v2/sessions'].map(
+    ...['/v1/stats', '/v1/events', '/v1/turns/abc'].map((path): HostileCase => ({ name: `POST ${path}`, path, method: 'POST', json: {}, status: 404, code: 'NOT_FOUND' })),
+    ...['/v1', '/v1/', '/v1/sessions/a/b/c', '/v1/turns', '/v1/%2e%2e/admin', '/v1/sessions/hostile%3A1/compact', '/v1/sessions/hostile%3A1/rename', '/.env', '/v2/sessions'].map(
       (path): HostileCase => ({ name: `unknown route ${path}`, path, method: 'GET', status: 404, code: 'NOT_FOUND' }),
     ),
   ];
@@ -185,6 +227,45 @@ describe('hostile inputs are refused with 4xx and the error shape; nothing chang
     expect(failures).toEqual([]);
   });
 
+  describe('slow requests (slowloris) are cut off at requestTimeoutSec', () => {
+    const head = (extra: string): string => `POST ${MESSAGES} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${extra}`;
+    const slowClients: SlowClient[] = [
+      // Headers that trickle in and never end (one more header line every 200 ms).
+      ...Array.from({ length: 7 }, (_, i): SlowClient => ({ name: `headers trickle #${i}`, start: `POST ${MESSAGES} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, drip: `X-Slow-${i}: a\r\n` })),
+      // A body announced by Content-Length that trickles, then stops short.
+      ...Array.from({ length: 7 }, (_, i): SlowClient => ({ name: `Content-Length body trickle #${i}`, start: `${head('Content-Length: 1000\r\n')}\r\n{"prompt":"`, drip: 'x' })),
+      // A chunked body whose last chunk never comes.
+      ...Array.from({ length: 7 }, (_, i): SlowClient => ({ name: `chunked body never ends #${i}`, start: `${head('Transfer-Encoding: chunked\r\n')}\r\nb\r\n{"prompt":"\r\n`, drip: null })),
+    ];
+
+    it(`answers each of ${slowClients.length} slow requests 408 and closes it within the timeout, while serving others`, async () => {
+      const port = Number(new URL(s.url).port);
+      const slow = slowClients.map((c) => slowRequest(port, c));
+      // Meanwhile, with every slow connection open, normal requests are served at once.
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      const ok = await s.get('/v1/sessions');
+      expect(ok.status).toBe(200);
+      expect(await s.get('/healthz')).toMatchObject({ status: 200 });
+      expect(Date.now() - started).toBeLessThan(500);
+      expect(slow.filter(({ socket }) => socket.destroyed).length).toBe(0);
+
+      const outcomes = await Promise.all(slow.map(({ outcome }) => outcome));
+      const limitMs = REQUEST_TIMEOUT_SEC * 1000 + 250 + 1_000; // the timeout, Node's check interval, slack
+      const bad = outcomes.filter((o) => o.closedAfterMs > limitMs || !/^HTTP\/1\.1 408 /.test(o.response));
+      expect(bad).toEqual([]);
+      for (const o of outcomes) expect(JSON.parse(o.response.slice(o.response.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'INVALID_INPUT', message: 'request timed out' } });
+      expect(outcomes.every((o) => o.closedAfterMs >= REQUEST_TIMEOUT_SEC * 1000 - 50)).toBe(true);
+    });
+
+    it('bounds requestTimeoutSec (TETHER_REQUEST_TIMEOUT): 1 s – 1 h, default 30 s', () => {
+      expect(loadConfig({}, {}).requestTimeoutSec).toBe(30);
+      expect(loadConfig({}, { TETHER_REQUEST_TIMEOUT: '3600' }).requestTimeoutSec).toBe(3600);
+      expect(() => loadConfig({}, { TETHER_REQUEST_TIMEOUT: '0' })).toThrow(/requestTimeoutSec \(from TETHER_REQUEST_TIMEOUT\)/);
+      expect(() => loadConfig({ requestTimeoutSec: 3601 }, {})).toThrow(/requestTimeoutSec/);
+    });
+  });
+
   it('has changed nothing, reached no agent, and still serves a normal turn', async () => {
     expect(await json(await s.get('/v1/sessions'))).toEqual({ sessions: [] });
     expect(s.fx.mock.requests).toHaveLength(0);
@@ -193,5 +274,16 @@ describe('hostile inputs are refused with 4xx and the error shape; nothing chang
     expect((await json(res)).text).toBe('Reply #1: still there?');
     // The real path was checked and is what the session got.
     expect((await json(await s.get('/v1/sessions/hostile%3A1'))).config.cwd).toBe(join(root, 'inside'));
+  });
+
+  it('never cuts a response that streams longer than requestTimeoutSec (SSE and a JSON wait)', async () => {
+    const slowReply = { text: 'took a while', delayMs: REQUEST_TIMEOUT_SEC * 1000 + 1_000 };
+    s.fx.mock.enqueue(slowReply, slowReply);
+    const sse = await s.post(MESSAGES, { prompt: 'stream slowly' }, { headers: { accept: 'text/event-stream' } });
+    const events = await collectSse(sse);
+    expect(events.at(-1)).toMatchObject({ event: 'turn.completed', data: { text: 'took a while' } });
+    const waited = await s.post(MESSAGES, { prompt: 'wait slowly' });
+    expect(waited.status).toBe(200);
+    expect((await json(waited)).text).toBe('took a while');
   });
 });

@@ -121,6 +121,9 @@ export async function streamTurn(handle: TurnHandle, io: CliIO, options: { json:
       tenant = event.tenant;
       if (options.json) printLine(io.stdout, event);
       else text.onEvent(event);
+      if (!options.json && event.type === 'session.recovered') {
+        io.stderr.write(`tether: the agent's conversation for "${event.key}" was lost (${event.reason ?? 'unknown reason'}); continuing in a new one that opens with a recap\n`);
+      }
       if (isTerminalTurnEvent(event)) terminalPrinted = true;
     }
   } catch {

@@ -23,7 +23,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .description('run the HTTP daemon until SIGTERM/SIGINT (running turns get TETHER_SHUTDOWN_GRACE seconds)')
     .option('--port <port>', 'port to listen on (default: $TETHER_PORT or 7420; 0 picks a free one)', intOption(0, 65_535))
     .option('--host <host>', 'interface to listen on (default: $TETHER_HOST or 127.0.0.1; others need TETHER_TOKENS)')
-    .option('--database-url <url>', 'PostgreSQL URL (default: $TETHER_DATABASE_URL); not supported by this version')
+    .option('--database-url <url>', 'PostgreSQL URL: several nodes share one fleet of sessions (default: $TETHER_DATABASE_URL)')
     .action(async (flags: ServeFlags, cmd: Command) => {
       ctx.exitCode = await run(cmd, ctx.io, flags);
     });

@@ -35,5 +35,6 @@ function statsLines(s: TetherStats): string {
     ['tokens', `in ${u.inputTokens} · out ${u.outputTokens} · cache read ${u.cacheReadTokens} · cache write ${u.cacheWriteTokens}`],
     ['cost', `$${u.costUsd.toFixed(4)}`],
     ['running here', String(s.runningHere)],
+    ...(s.usageLimit ? [['usage limit', `turns wait until ${s.usageLimit.until} (${s.usageLimit.reason})`] as [string, string]] : []),
   ]);
 }

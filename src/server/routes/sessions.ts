@@ -3,19 +3,37 @@ import { sessionToJSON, turnToJSON } from '../../domain/json.js';
 import { parseLabel } from '../../domain/keys.js';
 import type { Labels } from '../../domain/types.js';
 import { ErrorCode, TetherError, invalidInput } from '../../errors.js';
-import { listSessionsQuerySchema, listTurnsQuerySchema } from '../schemas.js';
+import { forkBodySchema, importBodySchema, listSessionsQuerySchema, listTurnsQuerySchema, sessionUpdateBodySchema } from '../schemas.js';
 import { keyOf, parse, type RouteContext } from './context.js';
 
 /** `?label=a=1&label=b=2` → `{ a: '1', b: '2' }`. */
-function labelsOf(value: string | string[] | undefined): Labels | undefined {
+/**
+ * Repeated `name=value` query parameters as a record; `parsePair` checks one pair (labels are
+ * strict about names, metadata filters less so). A name given twice with two values is refused.
+ */
+function pairsOf(value: string | string[] | undefined, parsePair: (pair: string) => [string, string]): Labels | undefined {
   if (value === undefined) return undefined;
-  const labels: Labels = {};
+  const pairs: Labels = {};
   for (const pair of Array.isArray(value) ? value : [value]) {
-    const [name, v] = parseLabel(pair);
-    if (name in labels && labels[name] !== v) throw invalidInput(`label "${name}" is given twice with different values`);
-    labels[name] = v;
+    const [name, v] = parsePair(pair);
+    if (name in pairs && pairs[name] !== v) throw invalidInput(`"${name}" is given twice with different values (label= or meta=)`);
+    pairs[name] = v;
   }
-  return labels;
+  return pairs;
+}
+
+/** `k=v` of a metadata filter: any printable name up to 64 characters, a string value. */
+function parseMetaPair(pair: string): [string, string] {
+  const at = pair.indexOf('=');
+  const name = at > 0 ? pair.slice(0, at) : '';
+  if (!name || name.length > 64 || /\p{Cc}/u.test(pair)) throw invalidInput(`meta filter ${JSON.stringify(pair)} must be name=value`);
+  return [name, pair.slice(at + 1)];
+}
+
+/** The working directory a bundle names, if it names one (the broker validates the rest). */
+function cwdOf(bundle: unknown): string | undefined {
+  const cwd = (bundle as { session?: { config?: { cwd?: unknown } } } | null)?.session?.config?.cwd;
+  return typeof cwd === 'string' ? cwd : undefined;
 }
 
 const notFound = (key: string): TetherError => new TetherError(ErrorCode.NOT_FOUND, `no session for key ${JSON.stringify(key)}`);
@@ -27,11 +45,13 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: RouteContext): 
 
   app.get('/v1/sessions', async (request) => {
     const query = parse(listSessionsQuerySchema, request.query, 'query');
-    const labels = labelsOf(query.label);
+    const labels = pairsOf(query.label, parseLabel);
+    const metadata = pairsOf(query.meta, parseMetaPair);
     const sessions = await tether.list({
       tenant: request.tenant,
       ...(query.status ? { status: query.status } : {}),
       ...(labels ? { labels } : {}),
+      ...(metadata ? { metadata } : {}),
       ...(query.limit !== undefined ? { limit: query.limit } : {}),
       ...(query.offset !== undefined ? { offset: query.offset } : {}),
     });
@@ -43,6 +63,12 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: RouteContext): 
     const session = await tether.get(key, scope(request));
     if (!session) throw notFound(key);
     return sessionToJSON(session);
+  });
+
+  app.patch('/v1/sessions/:key', async (request) => {
+    const body = parse(sessionUpdateBodySchema, request.body, 'body');
+    if (body.permissionMode) ctx.limits.check('', { permissionMode: body.permissionMode });
+    return sessionToJSON(await tether.update(keyOf(request), body, scope(request)));
   });
 
   app.delete('/v1/sessions/:key', async (request, reply) => {
@@ -60,6 +86,29 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: RouteContext): 
   });
 
   app.post('/v1/sessions/:key/reset', async (request) => sessionToJSON(await tether.reset(keyOf(request), scope(request))));
+
+  app.post('/v1/sessions/:key/fork', async (request) => {
+    const body = parse(forkBodySchema, request.body, 'body');
+    return sessionToJSON(await tether.fork(keyOf(request), body.newKey, { ...scope(request), ...(body.atTurn !== undefined ? { atTurn: body.atTurn } : {}), ...(body.replace ? { replace: true } : {}) }));
+  });
+
+  app.get('/v1/sessions/:key/export', async (request) => tether.export(keyOf(request), scope(request)));
+
+  app.post('/v1/sessions/import', async (request) => {
+    const body = parse(importBodySchema, request.body, 'body');
+    // The agent runs in the imported cwd: it must lie in the allowed roots, as for a message.
+    const checked = ctx.limits.check('', { cwd: body.cwd ?? cwdOf(body.bundle) });
+    return sessionToJSON(
+      await tether.import(body.bundle, {
+        ...scope(request),
+        ...(body.key !== undefined ? { key: body.key } : {}),
+        ...(body.replace ? { replace: true } : {}),
+        ...(checked.cwd !== undefined ? { cwd: checked.cwd } : {}),
+      }),
+    );
+  });
+
+  app.post('/v1/sessions/:key/compact', async (request) => tether.compact(keyOf(request), scope(request)));
 
   app.post('/v1/sessions/:key/interrupt', async (request) => {
     const key = keyOf(request);

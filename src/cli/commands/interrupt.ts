@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { validateKey } from '../../domain/keys.js';
+import { ErrorCode, TetherError } from '../../errors.js';
+import { checkGlobals, globalsOf, serverOf, withTether } from '../open.js';
+import { EXIT_OK, type CliContext } from '../output.js';
+
+export function registerInterrupt(program: Command, ctx: CliContext): void {
+  program
+    .command('interrupt')
+    .description("stop the key's running turn (journaled interrupted); reaches turns of the daemon with --server")
+    .argument('<key>', 'conversation key')
+    .option('--json', 'print the result as JSON')
+    .action(async (key: string, flags: { json?: boolean }, cmd: Command) => {
+      const { io } = ctx;
+      checkGlobals(globalsOf(cmd), io);
+      validateKey(key);
+      const { turnId } = await withTether(cmd, io, async (tether) => {
+        // NOT_FOUND for an unknown key, as the daemon answers.
+        if (!(await tether.get(key))) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}"`);
+        return tether.interrupt(key);
+      });
+      if (flags.json) io.stdout.write(`${JSON.stringify({ interrupted: turnId !== null, turnId })}\n`);
+      else if (turnId) io.stdout.write(`interrupted turn ${turnId} of ${JSON.stringify(key)}\n`);
+      else io.stdout.write(`no turn of ${JSON.stringify(key)} is running${serverOf(globalsOf(cmd), io) ? '' : ' in this process (a turn run by the daemon is reached with --server)'}\n`);
+      ctx.exitCode = EXIT_OK;
+    });
+}
