@@ -35,7 +35,7 @@ export class RunnerLog {
 
   constructor(tether: Tether) {
     this.#off = tether.on('*', (event) => {
-      if (!('turnId' in event)) return;
+      if (event.turnId === undefined) return;
       const now = performance.now();
       let s = this.#byTurn.get(event.turnId);
       if (!s) this.#byTurn.set(event.turnId, (s = {}));
