@@ -1,4 +1,4 @@
-import type { BackendName, ContextInfo, SessionConfig, TurnError, Usage } from '../domain/types.js';
+import type { BackendName, ContextInfo, PermissionMode, SessionConfig, TurnError, Usage } from '../domain/types.js';
 
 /**
  * The agent port: how the broker drives a coding agent without knowing its CLI.
@@ -85,6 +85,19 @@ export interface Runner {
   readonly pid: number | null;
   /** False once the agent process has exited or the runner was closed. */
   readonly alive: boolean;
+  /**
+   * Switches the live agent process, between turns, to another model and permission mode (null:
+   * the agent's default), keeping the conversation (optional: backends that can). True when the
+   * process now runs with these settings; false when it cannot (no process yet, a turn running,
+   * the agent refused): the caller should start a new process instead.
+   */
+  reconfigure?(change: RunnerSettings): Promise<boolean>;
+}
+
+/** The settings a session may change while its agent process lives (null: the agent's default). */
+export interface RunnerSettings {
+  model: string | null;
+  permissionMode: PermissionMode | null;
 }
 
 /** A parked, initialized agent process, claimable by one new conversation. */

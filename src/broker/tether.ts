@@ -459,8 +459,7 @@ class Broker implements Tether {
       ...(metadata ? { metadata } : {}),
       ...(this.#labelQuotas ? { labelQuotas: this.#labelQuotas } : {}),
     });
-    // A warm process runs with the settings it started with: the next turn resumes with the new.
-    if (Object.keys(config).length > 0) this.#pool.forget(updated.id);
+    // No runner to touch: the next turn's node switches its warm process, or resumes cold.
     return updated;
   }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { query, type Options, type Query, type SDKMessage, type SDKUserMessage } from '@anthropic-ai/claude-agent-sdk';
-import type { AgentEvent, AgentResult, Runner, RunnerSpec, TranscriptArchive } from '../agent.js';
+import type { AgentEvent, AgentResult, Runner, RunnerSettings, RunnerSpec, TranscriptArchive } from '../agent.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import { ErrorCode } from '../../errors.js';
 import { EMPTY_CONTEXT, ZERO_USAGE, type TurnError } from '../../domain/types.js';
@@ -11,10 +11,17 @@ import { isConversationMissing, sessionStoreOver, withConfigDir } from './transc
 
 /** How long an interrupted turn may take to wind down before its process is ended. */
 const INTERRUPT_GRACE_MS = 5_000;
+/** How long a process may take to confirm a new model or permission mode; past it, it is replaced. */
+const RECONFIGURE_TIMEOUT_MS = 10_000;
 
-/** Starts the agent process for a runner: a fresh `query()`, or the claim of a parked spare. */
+/**
+ * Starts the agent process for a runner: a fresh `query()`, or the claim of a parked spare.
+ * `settings` are the runner's current model and permission mode, which `reconfigure` may have
+ * changed since the spec: a process the runner starts again (a recovery) must not go back to the
+ * spec's. (A spare's claim is only ever a runner's first start, when both are the same.)
+ */
 export interface ClaudeStart {
-  (input: AsyncQueue<SDKUserMessage>): { query: Query; watch: ProcessWatch; claimed?: Promise<unknown> };
+  (input: AsyncQueue<SDKUserMessage>, settings: RunnerSettings): { query: Query; watch: ProcessWatch; claimed?: Promise<unknown> };
 }
 
 /**
@@ -59,11 +66,12 @@ export function claudeOptions(spec: RunnerSpec, binary: string, watch: ProcessWa
   return options;
 }
 
-/** A cold start: a new Claude Code process for the spec's conversation. */
+/** A cold start: a new Claude Code process for the spec's conversation, with the runner's current settings. */
 export function coldStart(spec: RunnerSpec, binary: string, archive: TranscriptArchive | null = null): ClaudeStart {
-  return (input) => {
+  return (input, settings) => {
     const watch = new ProcessWatch();
-    return { query: query({ prompt: input, options: claudeOptions(spec, binary, watch, archive) }), watch };
+    const config = { ...spec.config, model: settings.model ?? undefined, permissionMode: settings.permissionMode ?? undefined };
+    return { query: query({ prompt: input, options: claudeOptions({ ...spec, config }, binary, watch, archive) }), watch };
   };
 }
 
@@ -85,7 +93,10 @@ export class ClaudeRunner implements Runner {
   #claimRefused = false;
   #messages: AsyncIterator<SDKMessage> | null = null;
   #agentSessionId: string | null;
+  /** The model the agent reported (or was switched to): sizes the context window. */
   #model: string | null;
+  /** What the process runs with, or will start with: the spec's, until `reconfigure`. */
+  #settings: RunnerSettings;
   /** Running total the SDK reported last; a turn's cost is the difference. */
   #costSoFar: number;
   #turnsDone = 0;
@@ -98,6 +109,7 @@ export class ClaudeRunner implements Runner {
     this.#recovery = spec.resume !== null ? recovery : null;
     this.#agentSessionId = spec.resume;
     this.#model = spec.config.model ?? null;
+    this.#settings = { model: spec.config.model ?? null, permissionMode: spec.config.permissionMode ?? null };
     this.#costSoFar = spec.priorCostUsd ?? 0;
   }
 
@@ -245,6 +257,41 @@ export class ClaudeRunner implements Runner {
     return { event: { type: 'recovered', previousAgentSessionId: previous, agentSessionId: id, reason }, recap };
   }
 
+  /**
+   * Switches the running process between turns with the SDK's control requests (streaming input
+   * only, which is how the runner feeds it). Before the first turn there is no process to switch:
+   * false, and the caller opens a runner with the new settings instead.
+   */
+  async reconfigure(change: RunnerSettings): Promise<boolean> {
+    const query = this.#query;
+    if (this.#closed || this.#busy || query === null || !this.alive) return false;
+    // Busy while the requests are in flight: no turn may start half switched.
+    this.#busy = true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the agent did not confirm the new settings in time')), RECONFIGURE_TIMEOUT_MS);
+    });
+    try {
+      // Permission mode first: it is the one a process may refuse (bypassPermissions when it was
+      // not started allowing it), and then nothing has changed yet.
+      if (change.permissionMode !== this.#settings.permissionMode) {
+        await Promise.race([query.setPermissionMode(change.permissionMode ?? 'default'), timeout]);
+        this.#settings = { ...this.#settings, permissionMode: change.permissionMode };
+      }
+      if (change.model !== this.#settings.model) {
+        await Promise.race([query.setModel(change.model ?? undefined), timeout]);
+        this.#settings = { ...this.#settings, model: change.model };
+        this.#model = change.model;
+      }
+      return this.#query === query && this.alive;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+      this.#busy = false;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -254,7 +301,7 @@ export class ClaudeRunner implements Runner {
   #ensureStarted(start: ClaudeStart): void {
     if (this.#query) return;
     this.#input = new AsyncQueue<SDKUserMessage>();
-    const started = start(this.#input);
+    const started = start(this.#input, this.#settings);
     this.#query = started.query;
     this.#watch = started.watch;
     started.claimed?.catch((err: unknown) => {

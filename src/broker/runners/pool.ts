@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { AgentBackend, Runner, RunnerSpec, Spare } from '../../agents/agent.js';
+import type { AgentBackend, Runner, RunnerSettings, RunnerSpec, Spare } from '../../agents/agent.js';
 import type { Clock } from '../../domain/clock.js';
-import type { SessionRecord } from '../../domain/types.js';
+import type { SessionConfig, SessionRecord } from '../../domain/types.js';
 import { ErrorCode, TetherError } from '../../errors.js';
 
 export interface RunnerPoolOptions {
@@ -44,6 +44,8 @@ interface Warm {
   /** Lease epoch of the last turn this runner ran; -1 before its first. */
   epoch: number;
   agentSessionId: string | null;
+  /** Model and permission mode the process runs with (started with, or switched to). */
+  settings: RunnerSettings;
   busy: boolean;
   lastUsed: number;
   /** Until then (performance.now), eviction passes this idle runner by: its session's next turn is about to take it. */
@@ -70,6 +72,9 @@ const PIN_MS = 2_000;
  *   recently used idle runner hibernates (its process ends; its session resumes cold later),
  *   then a spare is given up; if every process is busy the turn waits, first come first served.
  * - New sessions start on a parked spare when one fits; the rest start cold.
+ * - A session's model or permission mode may have changed since its runner's last turn (through
+ *   any node: the session is read under the lease). The fresh runner is then switched in place
+ *   before the turn, or replaced by a cold resume when it cannot be.
  */
 export class RunnerPool {
   readonly #o: RunnerPoolOptions;
@@ -116,9 +121,12 @@ export class RunnerPool {
     if (existing && !existing.busy) {
       if (existing.runner.alive && existing.epoch === epoch - 1 && existing.agentSessionId === session.agentSessionId) {
         existing.busy = true;
-        return this.#lend(existing, 'warm');
+        if (await this.#switchTo(existing, settingsOf(session.config))) return this.#lend(existing, 'warm');
+        existing.busy = false;
+        if (this.#closed) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'Tether is shutting down');
       }
-      // Stale (a turn ran elsewhere) or dead: this process must not serve the conversation.
+      // Stale (a turn ran elsewhere), dead, or unable to take the session's new settings: this
+      // process must not serve the conversation.
       this.#retire(existing);
     }
     await this.#reserveSlot(signal);
@@ -137,23 +145,21 @@ export class RunnerPool {
     } finally {
       this.#reserved--;
     }
-    const entry: Warm = { sessionId: session.id, runner, epoch: -1, agentSessionId: session.agentSessionId, busy: true, lastUsed: this.#o.clock.now(), pinnedUntil: 0 };
+    const entry: Warm = {
+      sessionId: session.id,
+      runner,
+      epoch: -1,
+      agentSessionId: session.agentSessionId,
+      settings: settingsOf(spec.config),
+      busy: true,
+      lastUsed: this.#o.clock.now(),
+      pinnedUntil: 0,
+    };
     this.#warm.set(session.id, entry);
     return this.#lend(entry, source);
   }
 
   /** Hibernates idle runners past their idle time and drops dead ones. Returns how many ended. */
-  /**
-   * Ends the idle warm runner of a session whose settings changed (model, permission mode): its
-   * process was started with the old ones, so the next turn resumes the conversation cold with
-   * the new. A busy runner is left to finish its turn; it is not reused after (its epoch is).
-   */
-  forget(sessionId: string): void {
-    const entry = this.#warm.get(sessionId);
-    if (entry && !entry.busy) this.#retire(entry);
-    else if (entry) entry.epoch = -2;
-  }
-
   sweep(): number {
     const cutoff = this.#o.clock.now() - this.#o.idleMs;
     let ended = 0;
@@ -182,6 +188,20 @@ export class RunnerPool {
 
   #live(): number {
     return this.#warm.size + this.#spares.length + this.#startingSpares + this.#reserved + this.#exiting;
+  }
+
+  /** Whether the entry's process runs with `wanted`, switching it in place if need be. */
+  async #switchTo(entry: Warm, wanted: RunnerSettings): Promise<boolean> {
+    const { settings, runner } = entry;
+    if (settings.model === wanted.model && settings.permissionMode === wanted.permissionMode) return true;
+    if (!runner.reconfigure) return false;
+    const switched = await runner.reconfigure(wanted).catch((err: unknown) => {
+      this.#o.logger.warn({ err }, 'switching an agent process to new settings failed');
+      return false;
+    });
+    if (switched) entry.settings = wanted;
+    // Closed meanwhile: close() has ended the process already.
+    return switched && !this.#closed && this.#warm.get(entry.sessionId) === entry;
   }
 
   #lend(entry: Warm, source: LentRunner['source']): LentRunner {
@@ -324,4 +344,8 @@ export class RunnerPool {
       );
     }
   }
+}
+
+function settingsOf(config: SessionConfig): RunnerSettings {
+  return { model: config.model ?? null, permissionMode: config.permissionMode ?? null };
 }
