@@ -30,6 +30,13 @@ export interface AgentBackend {
    * `keepPrompts` user prompts with what followed each, or all of it (null). Returns the new id.
    */
   fork?(source: { agentSessionId: string; cwd: string; env: NodeJS.ProcessEnv }, keepPrompts: number | null): Promise<string>;
+  /**
+   * The conversation without its last exchange, when that exchange's user prompt carries
+   * `prompt` (for `regenerate`): a copy cut just before it (the source is untouched), null when
+   * nothing came before it, or the source's own id when its last prompt is another (the replaced
+   * turn never reached the agent, so there is nothing to cut).
+   */
+  rewind?(source: { agentSessionId: string; cwd: string; env: NodeJS.ProcessEnv }, prompt: string): Promise<string | null>;
   /** Context window of a model when the agent does not report one. */
   contextWindow(model: string | undefined): number;
 }

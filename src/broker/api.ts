@@ -135,6 +135,14 @@ export interface Tether {
    * with a live session is refused (INVALID_INPUT) unless `replace`.
    */
   fork(key: string, newKey: string, options?: { tenant?: string; atTurn?: number; replace?: boolean }): Promise<SessionRecord>;
+  /**
+   * Runs the key's last prompt again from the point before it: the agent's conversation is cut
+   * back to just before the last turn, and that turn's prompt is sent again as a new turn whose
+   * `regenerates` names the one it replaces (which stays in the journal, left out of forks and
+   * exports). SESSION_BUSY while a turn of the key runs or waits; NOT_FOUND without a live
+   * session; INVALID_INPUT when it has no ended turn to run again.
+   */
+  regenerate(key: string, options?: { tenant?: string; signal?: AbortSignal }): TurnHandle;
   /** The key's session as a portable, versioned bundle (record, ended turns, transcript). */
   export(key: string, options?: { tenant?: string }): Promise<SessionBundle>;
   /**

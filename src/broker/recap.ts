@@ -1,4 +1,5 @@
 import type { SessionRecord, TurnRecord } from '../domain/types.js';
+import { standingTurns } from '../domain/history.js';
 import type { Store } from '../store/store.js';
 
 /** Exchanges a recap carries at most, newest kept. */
@@ -15,7 +16,7 @@ const MAX_RECAP_CHARS = 12_000;
  */
 export async function recapFromJournal(store: Store, session: SessionRecord, before: TurnRecord): Promise<string> {
   const turns = await store.listTurns({ tenant: session.tenant, key: session.key, afterSeq: Math.max(0, before.seq - 1 - MAX_EXCHANGES * 3) });
-  return recapOf(turns.filter((t) => t.sessionId === session.id && t.seq < before.seq), "[Tether: this conversation's history could not be restored, so it continues in a new agent conversation.");
+  return recapOf(turns.filter((t) => t.sessionId === session.id && t.seq < before.seq && t.id !== before.regenerates), "[Tether: this conversation's history could not be restored, so it continues in a new agent conversation.");
 }
 
 /**
@@ -37,7 +38,7 @@ export async function recapOfPreviousGeneration(store: Store, session: SessionRe
 }
 
 function recapOf(turns: TurnRecord[], header: string): string {
-  const exchanges = turns
+  const exchanges = standingTurns(turns)
     .filter((t) => t.status === 'succeeded' && t.text !== null && !t.prompt.startsWith('/'))
     .slice(-MAX_EXCHANGES)
     .map((t) => `User: ${clip(t.prompt)}\nAssistant: ${clip(t.text ?? '')}`);

@@ -6,6 +6,7 @@ import { loadConfig, type TetherConfig, type TetherConfigInput } from '../config
 import { systemClock, type Clock } from '../domain/clock.js';
 import { resetAtRatio, type ContextPolicy } from '../domain/context-policy.js';
 import { isTerminalTurnEvent, type SessionEvent, type TetherEvent, type TetherEventType, type TurnCompletedEvent, type TurnFailedEvent } from '../domain/events.js';
+import { standingTurns } from '../domain/history.js';
 import { validateKey, validateLabels, validateTenant } from '../domain/keys.js';
 import type { BackendName, Lease, SessionConfig, SessionRecord, TurnRecord } from '../domain/types.js';
 import { ErrorCode, TetherError, toTetherError } from '../errors.js';
@@ -43,6 +44,9 @@ export interface CreateTetherOptions extends Partial<TetherConfigInput> {
 const DEFAULT_GRACE_MS = 30_000;
 /** Claude Code's command to summarize the conversation so far into a shorter one. */
 const COMPACT_PROMPT = '/compact';
+
+/** Where a turn comes from: a caller's message, Tether itself (compaction), or `regenerate`. */
+type TurnIntent = 'message' | 'internal' | 'regenerate';
 /** How often a follower of a turn run by another process checks the journal. */
 const JOURNAL_POLL_MS = 250;
 
@@ -180,18 +184,25 @@ class Broker implements Tether {
   }
 
   send(key: string, prompt: string, options: SendOptions = {}): TurnHandle {
-    return this.#send(key, prompt, options, false);
+    return this.#send(key, prompt, options, 'message');
   }
 
-  /** `internal`: a turn Tether sends itself (a compaction), which never triggers another. */
-  #send(key: string, prompt: string, options: SendOptions, internal: boolean): TurnHandle {
+  regenerate(key: string, options: { tenant?: string; signal?: AbortSignal } = {}): TurnHandle {
+    return this.#send(key, '', { ...(options.tenant !== undefined ? { tenant: options.tenant } : {}), ...(options.signal ? { signal: options.signal } : {}) }, 'regenerate');
+  }
+
+  /**
+   * `internal`: a turn Tether sends itself (a compaction), which never triggers another.
+   * `regenerate`: the key's last prompt again, in place of its reply (`prompt` is looked up).
+   */
+  #send(key: string, prompt: string, options: SendOptions, intent: TurnIntent): TurnHandle {
     const handle = new TurnHandleImpl();
     if (options.signal) {
       const signal = options.signal;
       if (signal.aborted) handle.interrupt();
       else signal.addEventListener('abort', () => handle.interrupt(), { once: true });
     }
-    const done = this.#accept(handle, key, prompt, options, internal);
+    const done = this.#accept(handle, key, prompt, options, intent);
     const id = randomUUID();
     this.#inFlight.set(id, { handle, done });
     void done.finally(() => this.#inFlight.delete(id));
@@ -199,17 +210,22 @@ class Broker implements Tether {
   }
 
   /** Validates, checks the agent, journals the turn, then runs it. Every path settles the handle. */
-  async #accept(handle: TurnHandleImpl, key: string, prompt: string, options: SendOptions, internal: boolean): Promise<void> {
+  async #accept(handle: TurnHandleImpl, key: string, prompt: string, options: SendOptions, intent: TurnIntent): Promise<void> {
     let turn: TurnRecord;
     let session: SessionRecord;
     let granted: { lease: Lease; interrupted: TurnRecord[] } | undefined;
     try {
       if (this.#closing) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'Tether is shutting down; send the message again once it is back');
+      let regenerates: TurnRecord | undefined;
+      if (intent === 'regenerate') {
+        regenerates = await this.#lastTurn(this.#tenant(options), validateKey(key));
+        prompt = regenerates.prompt;
+      }
       const resolved = resolveSend(key, prompt, options, this.#config);
       const backendName: BackendName = 'claude';
       const backend = this.#backend(backendName);
       let live = await this.#store.getLiveSession(resolved.tenant, resolved.key);
-      if (!internal && live && this.#wantsCompaction(live)) {
+      if (intent === 'message' && live && this.#wantsCompaction(live)) {
         await this.#autoCompact(live);
         live = await this.#store.getLiveSession(resolved.tenant, resolved.key);
       }
@@ -224,10 +240,11 @@ class Broker implements Tether {
         metadata: resolved.metadata,
         ...(this.#labelQuotas ? { labelQuotas: this.#labelQuotas } : {}),
         prompt: resolved.prompt,
+        ...(regenerates ? { regenerates: regenerates.id } : {}),
         owner: this.#owner.id,
         turnId: randomUUID(),
         newSessionId: randomUUID(),
-        onBusy: resolved.onBusy,
+        onBusy: regenerates ? 'reject' : resolved.onBusy,
         maxQueue: this.#config.maxQueue,
         idleTimeoutMs: this.#config.idleTimeoutSec * 1000,
         maxSessions: this.#config.maxSessions,
@@ -269,6 +286,19 @@ class Broker implements Tether {
     }
   }
 
+  /** The key's last turn, for `regenerate`: ended, of its live session, and not a compaction. */
+  async #lastTurn(tenant: string, key: string): Promise<TurnRecord> {
+    const live = await this.#store.getLiveSession(tenant, key);
+    if (!live) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}"`);
+    const last = (await this.#store.listTurns({ tenant, key, afterSeq: live.turnSeq - 1 })).find((t) => t.sessionId === live.id && t.seq === live.turnSeq);
+    if (!last) throw new TetherError(ErrorCode.INVALID_INPUT, `session "${key}" has no reply to regenerate yet; send it a message first`);
+    if (last.status === 'queued' || last.status === 'running') {
+      throw new TetherError(ErrorCode.SESSION_BUSY, `session "${key}" is busy: a turn is running or queued; regenerate once it is quiet`, { details: { key } });
+    }
+    if (last.prompt === COMPACT_PROMPT) throw new TetherError(ErrorCode.INVALID_INPUT, `the last turn of "${key}" compacted its conversation; there is no reply to regenerate`);
+    return last;
+  }
+
   /**
    * Runs a turn a dead process accepted but never started. Nobody awaits it here: its events go
    * to listeners, the event log (`turnEvents`, SSE) and its outcome to the journal.
@@ -304,6 +334,12 @@ class Broker implements Tether {
       idleTimeoutMs: this.#config.idleTimeoutSec * 1000,
       maxTurnDurationMs: this.#config.maxTurnDurationSec * 1000,
       env: this.#agentEnv,
+      rewind: async (session, prompt) => {
+        const backend = this.#backend(session.backend);
+        if (!backend.rewind) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `the ${session.backend} backend cannot regenerate replies`);
+        if (session.agentSessionId === null) return null;
+        return backend.rewind({ agentSessionId: session.agentSessionId, cwd: session.config.cwd, env: { ...this.#agentEnv, ...session.config.env } }, prompt);
+      },
       usageGate: this.#usageGate,
       emit: (event, handle) => this.#emit(event, handle),
     };
@@ -471,7 +507,7 @@ class Broker implements Tether {
     const source = await this.#store.getLiveSession(tenant, key);
     if (!source) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}"`);
     if (source.agentSessionId === null) throw new TetherError(ErrorCode.INVALID_INPUT, `session "${key}" has no conversation to fork yet`);
-    const ended = (await this.#store.listTurns({ tenant, key })).filter((t) => t.sessionId === source.id && t.status !== 'queued' && t.status !== 'running');
+    const ended = standingTurns(await this.#store.listTurns({ tenant, key })).filter((t) => t.sessionId === source.id && t.status !== 'queued' && t.status !== 'running');
     const atTurn = options.atTurn;
     if (atTurn !== undefined && (!Number.isInteger(atTurn) || !ended.some((t) => t.seq === atTurn))) {
       throw new TetherError(ErrorCode.INVALID_INPUT, `atTurn must be the number of an ended turn of "${key}"'s current session (${ended.map((t) => t.seq).join(', ') || 'none'})`);
@@ -491,7 +527,7 @@ class Broker implements Tether {
     validateKey(key);
     const session = (await this.#store.getLiveSession(tenant, key)) ?? (await this.#store.getLatestSession(tenant, key));
     if (!session) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}"`);
-    const turns = (await this.#store.listTurns({ tenant, key })).filter((t) => t.sessionId === session.id && t.status !== 'queued' && t.status !== 'running');
+    const turns = standingTurns(await this.#store.listTurns({ tenant, key })).filter((t) => t.sessionId === session.id && t.status !== 'queued' && t.status !== 'running');
     let main: TranscriptEntry[] = [];
     const subpaths: Record<string, TranscriptEntry[]> = {};
     if (session.agentSessionId !== null) {
@@ -617,7 +653,7 @@ class Broker implements Tether {
 
   /** Runs `/compact` as a turn of the key's session and reports what it did. */
   async #compactNow(tenant: string, key: string): Promise<CompactResult> {
-    const handle = this.#send(key, COMPACT_PROMPT, { tenant }, true);
+    const handle = this.#send(key, COMPACT_PROMPT, { tenant }, 'internal');
     let compacted: SessionEvent | null = null;
     const watching = (async () => {
       for await (const event of handle) if (event.type === 'session.compacted') compacted = event;

@@ -17,6 +17,8 @@ export interface TurnDeps extends LeaseDeps {
   maxTurnDurationMs: number;
   /** Environment the agent inherits (session env is laid over it). */
   env: NodeJS.ProcessEnv;
+  /** The session's conversation cut back before its last exchange, if that carried `prompt` (see AgentBackend.rewind). */
+  rewind(session: SessionRecord, prompt: string): Promise<string | null>;
   emit(event: TetherEvent, handle?: TurnHandleImpl): void;
 }
 
@@ -64,26 +66,44 @@ export async function runTurn(
   const keeper = new LeaseKeeper(deps, acquired.lease, turn, stopRun);
   const epoch = acquired.lease.epoch;
 
+  // A regenerated reply runs on the conversation as it was before the reply it replaces. Done
+  // under the lease, so a turn adopted after a crash does it again: the cut is idempotent.
+  let rewindError: TurnError | null = null;
+  if (turn.regenerates !== null && current.agentSessionId !== null) {
+    try {
+      const agentSessionId = await deps.rewind(current, turn.prompt);
+      if (agentSessionId !== current.agentSessionId) {
+        await deps.store.setAgentSession(keeper.lease, agentSessionId);
+        current.agentSessionId = agentSessionId;
+      }
+    } catch (err) {
+      rewindError = toTurnError(err);
+      deps.logger.warn({ err, turnId: turn.id }, 'could not cut the conversation back for a regenerated reply');
+    }
+  }
+
   // A generation that replaced one whose context filled up opens with the last exchanges.
   const prompt = withRecap(await recapOfPreviousGeneration(deps.store, current, turn).catch(() => ''), turn.prompt);
 
   let lent: LentRunner | null = null;
-  try {
-    lent = await deps.pool.acquire(
-      current,
-      epoch,
-      {
-        config: current.config,
-        resume: current.agentSessionId,
-        newConversationId: randomUUID(),
-        env: { ...deps.env, ...current.config.env },
-        priorCostUsd: current.usage.costUsd,
-        recap: () => recapFromJournal(deps.store, current, turn),
-      },
-      runAbort.signal,
-    );
-  } catch (err) {
-    deps.logger.warn({ err, turnId: turn.id }, 'no agent process for the turn');
+  if (rewindError === null) {
+    try {
+      lent = await deps.pool.acquire(
+        current,
+        epoch,
+        {
+          config: current.config,
+          resume: current.agentSessionId,
+          newConversationId: randomUUID(),
+          env: { ...deps.env, ...current.config.env },
+          priorCostUsd: current.usage.costUsd,
+          recap: () => recapFromJournal(deps.store, current, turn),
+        },
+        runAbort.signal,
+      );
+    } catch (err) {
+      deps.logger.warn({ err, turnId: turn.id }, 'no agent process for the turn');
+    }
   }
 
   deps.emit(
@@ -112,6 +132,7 @@ export async function runTurn(
   let runError: TurnError | null = null;
   const texts: string[] = [];
   try {
+    if (rewindError) throw new TetherError(rewindError.code as ErrorCode, rewindError.message);
     if (!lent) throw new TetherError(runAbort.signal.aborted ? ErrorCode.INTERRUPTED : ErrorCode.AGENT_UNAVAILABLE, runAbort.signal.aborted ? 'the turn was interrupted while waiting for an agent process' : 'Tether is shutting down');
     for await (const event of lent.runner.run(prompt, runAbort.signal)) {
       const at = new Date().toISOString();

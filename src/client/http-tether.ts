@@ -58,6 +58,14 @@ class HttpTether implements Tether {
   }
 
   send(key: string, prompt: string, options: SendOptions = {}): TurnHandle {
+    return this.#turn(key, prompt, options);
+  }
+
+  regenerate(key: string, options: { signal?: AbortSignal } = {}): TurnHandle {
+    return this.#turn(key, null, options.signal ? { signal: options.signal } : {});
+  }
+
+  #turn(key: string, prompt: string | null, options: SendOptions): TurnHandle {
     const { handle, done } = sendTurn({ http: this.#http, retry: this.#retry, closed: this.#closing.signal }, key, prompt, options);
     this.#inFlight.add(done);
     void done.finally(() => this.#inFlight.delete(done));

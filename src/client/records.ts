@@ -90,6 +90,7 @@ export function turnFromJSON(t: TurnJSON): TurnRecord {
     createdAt: ms(t.createdAt),
     startedAt: msOrNull(t.startedAt),
     endedAt: msOrNull(t.endedAt),
+    regenerates: t.regenerates,
   };
 }
 

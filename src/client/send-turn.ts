@@ -25,7 +25,8 @@ export interface SendDeps {
  *
  * The returned promise settles when the handle has; it never rejects.
  */
-export function sendTurn(deps: SendDeps, key: string, prompt: string, options: SendOptions = {}): { handle: TurnHandle; done: Promise<void> } {
+/** `prompt` null: `POST …/regenerate`, the key's last prompt again in place of its reply. */
+export function sendTurn(deps: SendDeps, key: string, prompt: string | null, options: SendOptions = {}): { handle: TurnHandle; done: Promise<void> } {
   const handle = new TurnHandleImpl();
   if (options.signal) {
     const signal = options.signal;
@@ -36,10 +37,10 @@ export function sendTurn(deps: SendDeps, key: string, prompt: string, options: S
   return { handle, done };
 }
 
-async function run(deps: SendDeps, handle: TurnHandleImpl, key: string, prompt: string, options: SendOptions): Promise<void> {
+async function run(deps: SendDeps, handle: TurnHandleImpl, key: string, prompt: string | null, options: SendOptions): Promise<void> {
   const { http, closed } = deps;
   if (closed.aborted) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'this Tether client is closed');
-  const body = bodyOf(key, prompt, options);
+  const body = prompt === null ? (validateKey(key), {}) : bodyOf(key, prompt, options);
   const path = `/v1/sessions/${encodeURIComponent(key)}`;
   const state = new TurnState(handle, () => {
     // The interrupt is best effort: the stream reports how the turn really ended.
@@ -51,7 +52,7 @@ async function run(deps: SendDeps, handle: TurnHandleImpl, key: string, prompt: 
 
   let response: Response;
   try {
-    response = await http.request('POST', `${path}/messages`, { body, headers: STREAM_HEADERS, signal: closed });
+    response = await http.request('POST', `${path}/${prompt === null ? 'regenerate' : 'messages'}`, { body, headers: STREAM_HEADERS, signal: closed });
   } catch (err) {
     throw closed.aborted ? closedError(null) : err;
   }

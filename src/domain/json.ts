@@ -82,6 +82,8 @@ export interface TurnJSON {
   startedAt: string | null;
   endedAt: string | null;
   durationMs: number | null;
+  /** The turn whose reply this one regenerated, if any. */
+  regenerates: string | null;
 }
 
 export function turnToJSON(t: TurnRecord): TurnJSON {
@@ -101,5 +103,6 @@ export function turnToJSON(t: TurnRecord): TurnJSON {
     startedAt: t.startedAt === null ? null : iso(t.startedAt),
     endedAt: t.endedAt === null ? null : iso(t.endedAt),
     durationMs: t.startedAt !== null && t.endedAt !== null ? t.endedAt - t.startedAt : null,
+    regenerates: t.regenerates,
   };
 }

@@ -125,6 +125,8 @@ export interface TurnRecord {
   createdAt: number;
   startedAt: number | null;
   endedAt: number | null;
+  /** Set on a turn that ran the previous turn's prompt again (`regenerate`): that turn's id. */
+  regenerates: string | null;
 }
 
 export const ZERO_USAGE: Readonly<Usage> = Object.freeze({

@@ -21,6 +21,10 @@ export const sendMessageBodySchema = z
   .meta({ id: 'SendMessage' });
 
 export const sendMessageQuerySchema = z.object({ async: z.enum(['0', '1', 'true', 'false']).optional() }).strict();
+export type SendMessageQuery = z.infer<typeof sendMessageQuerySchema>;
+
+/** `POST /v1/sessions/{key}/regenerate`: nothing to give; the prompt is the key's last. */
+export const regenerateBodySchema = z.object({}).strict().meta({ id: 'RegenerateRequest' });
 
 export const listSessionsQuerySchema = z
   .object({
@@ -96,6 +100,8 @@ export const turnSchema = z
     startedAt: z.string().nullable(),
     endedAt: z.string().nullable(),
     durationMs: z.number().nullable(),
+    /** The turn whose reply this one regenerated; absent from older daemons. */
+    regenerates: z.string().nullable().default(null),
   })
   .meta({ id: 'Turn' });
 

@@ -1,4 +1,5 @@
 import type { CloseReason, TurnError, TurnStatus, Usage } from '../domain/types.js';
+import { TetherError } from '../errors.js';
 
 /**
  * What every store adapter decides the same way, whatever its SQL: which counters `stats()`
@@ -63,6 +64,26 @@ export function hasUnexpiredLease(row: LeaseColumns, now: number): boolean {
  */
 export function isQuiet(row: LeaseColumns, now: number): boolean {
   return row.queued === 0 && !hasUnexpiredLease(row, now);
+}
+
+/**
+ * Why a turn cannot regenerate `target` on the key's live session, or null when it can: the
+ * session must exist, be quiet and unexpired, and `target` must be its latest turn, ended.
+ */
+export function regenerateRefusal(
+  key: string,
+  live: { id: string; turnSeq: number; quiet: boolean; expired: boolean } | null,
+  targetId: string,
+  target: { sessionId: string; seq: number; status: string } | null,
+): TetherError | null {
+  if (!live || live.expired) return new TetherError('NOT_FOUND', `no session for key "${key}" to regenerate a reply of`);
+  if (!live.quiet) {
+    return new TetherError('SESSION_BUSY', `session "${key}" is busy: a turn is running or queued; regenerate once it is quiet`, { details: { key } });
+  }
+  if (!target || target.sessionId !== live.id || target.seq !== live.turnSeq || target.status === 'queued' || target.status === 'running') {
+    return new TetherError('INVALID_INPUT', `turn ${targetId} is not the last ended turn of session "${key}"; only the last reply can be regenerated`);
+  }
+  return null;
 }
 
 /** Idle expiry from `now`; null when the TTL is off. */

@@ -62,8 +62,11 @@ export interface Store {
   /** Extends a held lease to now + ttlMs. Throws LEASE_LOST if it is no longer held. */
   renewLease(lease: Lease, ttlMs: number): Promise<Lease>;
 
-  /** Records the agent's conversation id as soon as it is known (fenced by the lease). */
-  setAgentSession(lease: Lease, agentSessionId: string): Promise<void>;
+  /**
+   * Records the agent's conversation id as soon as it is known (fenced by the lease); null when
+   * the next turn is to start a new conversation (a regenerated first turn).
+   */
+  setAgentSession(lease: Lease, agentSessionId: string | null): Promise<void>;
 
   /**
    * Ends a running turn (`succeeded`, `failed` or `interrupted`), adds its usage to the session,
@@ -262,6 +265,12 @@ export interface EnqueueTurnInput {
   /** At most this many live sessions of the tenant per value of each named label (LIMIT_REACHED). */
   labelQuotas?: Record<string, number>;
   prompt: string;
+  /**
+   * Runs the session's last turn again (`regenerate`): the id of that turn. The key's live
+   * session must be quiet (else SESSION_BUSY) and this must be its latest turn, ended (else
+   * INVALID_INPUT); no session is created, expired or rotated on the way (NOT_FOUND without one).
+   */
+  regenerates?: string;
   /** The broker process accepting the turn. */
   owner: string;
   /** Id to give the turn (caller-generated so it can be returned before the transaction ends). */

@@ -68,6 +68,7 @@ const turn: TurnRecord = {
   createdAt: 1_000,
   startedAt: 2_000,
   endedAt: 3_500,
+  regenerates: null,
 };
 
 async function collect(handle: AsyncIterable<TetherEvent>): Promise<TetherEvent[]> {

@@ -1173,6 +1173,55 @@ export function describeStoreBehaviour(name: string, open: (clock: ManualClock) 
         expect((await store.stats()).turnTime).toEqual({ totalMs: 1_500, turns: 1 });
         expect((await store.stats('nobody')).turnTime).toEqual({ totalMs: 0, turns: 0 });
       });
+
+      it('journals a regenerating turn on the live session, naming the turn it replaces', async () => {
+        await runTurn({ prompt: 'one' });
+        const last = await runTurn({ prompt: 'two' });
+        const before = await store.getLiveSession('default', 'chat:1');
+        const r = await enqueue({ prompt: 'two', regenerates: last.turn.id, onBusy: 'reject' });
+        expect(r.created).toBe(false);
+        expect(r.closed).toEqual([]);
+        expect(r.session.id).toBe(before!.id);
+        expect(r.turn).toMatchObject({ seq: 3, prompt: 'two', status: 'queued', regenerates: last.turn.id });
+        expect((await store.getTurn(r.turn.id))?.regenerates).toBe(last.turn.id);
+        expect((await allTurns('chat:1')).map((t) => t.regenerates)).toEqual([null, null, last.turn.id]);
+      });
+
+      it('regenerates on a session past its rotate threshold without rotating it', async () => {
+        const last = await runTurn();
+        const r = await enqueue({ regenerates: last.turn.id, rotate: () => 'context' });
+        expect(r.created).toBe(false);
+        expect(r.session.generation).toBe(1);
+      });
+
+      it('refuses to regenerate anything but the last ended turn of a quiet live session, changing nothing', async () => {
+        const first = await runTurn({ prompt: 'one' });
+        const second = await runTurn({ prompt: 'two' });
+        const refused = async (over: Partial<EnqueueTurnInput>) => enqueue(over).catch((e: unknown) => e);
+
+        expect(await refused({ regenerates: first.turn.id })).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('only the last reply') });
+        expect(await refused({ regenerates: 'no-such-turn' })).toMatchObject({ code: 'INVALID_INPUT' });
+        expect(await refused({ key: 'other', regenerates: second.turn.id })).toMatchObject({ code: 'NOT_FOUND' });
+
+        const waiting = await enqueue({ prompt: 'three' });
+        expect(await refused({ regenerates: second.turn.id })).toMatchObject({ code: 'SESSION_BUSY' });
+        expect(await refused({ regenerates: waiting.turn.id })).toMatchObject({ code: 'SESSION_BUSY' });
+        await store.abandonTurn(waiting.turn.id, INTERRUPTED);
+        // The abandoned turn is now the last one: the earlier reply is no longer the last.
+        expect(await refused({ regenerates: second.turn.id })).toMatchObject({ code: 'INVALID_INPUT' });
+
+        await store.closeSession('default', 'chat:1', 'reset');
+        expect(await refused({ regenerates: waiting.turn.id })).toMatchObject({ code: 'NOT_FOUND' });
+        expect((await allTurns('chat:1')).map((t) => t.prompt)).toEqual(['one', 'two', 'three']);
+        expect(await store.getLiveSession('default', 'chat:1')).toBeNull();
+      });
+
+      it('refuses to regenerate on an expired session without closing it on the way', async () => {
+        const last = await runTurn({ idleTimeoutMs: 1_000 });
+        clock.advance(5_000);
+        expect(await enqueue({ regenerates: last.turn.id, idleTimeoutMs: 1_000 }).catch((e: unknown) => e)).toMatchObject({ code: 'NOT_FOUND' });
+        expect((await allTurns('chat:1'))).toHaveLength(1);
+      });
     });
 
     // --- shared event journal --------------------------------------------------------------

@@ -7,7 +7,7 @@ import { checkClaudeCredentials, resolveClaudeBinary } from './preflight.js';
 import { ClaudeRunner, coldStart, type RunnerRecovery } from './runner.js';
 import { ClaudeSpare } from './spare.js';
 import { forkSession } from '@anthropic-ai/claude-agent-sdk';
-import { checkResumable, promptEntries, sessionStoreOver } from './transcripts.js';
+import { checkResumable, promptEntries, promptText, sessionStoreOver } from './transcripts.js';
 
 export interface ClaudeBackendOptions {
   /** A Claude Code binary to use instead of the one bundled with the Agent SDK. */
@@ -66,6 +66,23 @@ export function createClaudeBackend(options: ClaudeBackendOptions = {}): AgentBa
         sessionStore: sessionStoreOver(archive),
         dir: source.cwd,
         ...(upToMessageId ? { upToMessageId } : {}),
+      });
+      return forked.sessionId;
+    },
+    async rewind(source, prompt) {
+      if (!archive) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'regenerating needs the transcript mirror (TETHER_MIRROR_TRANSCRIPTS=true)');
+      if ((await checkResumable(archive, source.agentSessionId, source.cwd, source.env)) === 'missing') {
+        throw new TetherError(ErrorCode.INVALID_INPUT, `the conversation ${source.agentSessionId} has no transcript to regenerate from`);
+      }
+      const prompts = promptEntries((await archive.loadTranscript({ agentSessionId: source.agentSessionId })) ?? []);
+      const last = prompts.at(-1);
+      // The agent's copy of the prompt may open with a recap Tether put before it.
+      if (!last || !promptText(last).includes(prompt)) return source.agentSessionId;
+      if (prompts.length === 1 || !last.parentUuid) return null;
+      const forked = await forkSession(source.agentSessionId, {
+        sessionStore: sessionStoreOver(archive),
+        dir: source.cwd,
+        upToMessageId: String(last.parentUuid),
       });
       return forked.sessionId;
     },

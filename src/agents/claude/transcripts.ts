@@ -113,6 +113,16 @@ export function promptEntries(entries: TranscriptLine[]): TranscriptLine[] {
   });
 }
 
+/** The text of a user prompt entry (a string, or the text blocks of its content). */
+export function promptText(entry: TranscriptLine): string {
+  const content = (entry.message as { content?: unknown } | undefined)?.content;
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content
+    .map((block: unknown) => (block && typeof block === 'object' && (block as { type?: unknown }).type === 'text' ? String((block as { text?: unknown }).text ?? '') : ''))
+    .join('');
+}
+
 /** Claude Code's answer to a resume of a conversation it cannot find. */
 export function isConversationMissing(text: string): boolean {
   return text.includes('No conversation found');

@@ -191,6 +191,11 @@ ALTER TABLE counters ADD COLUMN duration_ms BIGINT NOT NULL DEFAULT 0,
                      ADD COLUMN turns_timed BIGINT NOT NULL DEFAULT 0;
 `,
   },
+  {
+    // A regenerated reply names the turn it replaces, so forks and exports can leave that out.
+    version: 6,
+    up: `ALTER TABLE turns ADD COLUMN regenerates TEXT;`,
+  },
 ];
 
 /** The schema version this code writes. */

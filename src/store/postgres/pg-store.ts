@@ -48,6 +48,7 @@ import {
   hasUnexpiredLease,
   isQuiet,
   mergeRemoving,
+  regenerateRefusal,
   turnCounter,
   usageToColumns,
 } from '../rules.js';
@@ -166,8 +167,18 @@ export class PostgresStore implements Store {
       let row = await this.#liveRow(tx, input.tenant, input.key);
       const now = await tx.now();
       const closed: SessionRecord[] = [];
+      if (input.regenerates !== undefined) {
+        const target = await this.#turnRow(tx, input.regenerates);
+        const refusal = regenerateRefusal(
+          input.key,
+          row ? { id: row.id, turnSeq: row.turn_seq, quiet: isQuiet(row, now), expired: row.expires_at !== null && row.expires_at <= now } : null,
+          input.regenerates,
+          target ? { sessionId: target.session_id, seq: target.seq, status: target.status } : null,
+        );
+        if (refusal) throw refusal;
+      }
 
-      if (row && isQuiet(row, now)) {
+      if (row && isQuiet(row, now) && input.regenerates === undefined) {
         if (row.expires_at !== null && row.expires_at <= now) {
           closed.push(await this.#close(tx, row, 'expired', now));
           row = undefined;
@@ -202,9 +213,9 @@ export class PostgresStore implements Store {
 
       const seq = row.turn_seq + 1;
       let turn = (await tx.row<TurnRow>(
-        `INSERT INTO turns (id, session_id, tenant, key, seq, prompt, status, owner, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8) RETURNING *`,
-        [input.turnId, row.id, input.tenant, input.key, seq, input.prompt, input.owner, now],
+        `INSERT INTO turns (id, session_id, tenant, key, seq, prompt, status, owner, created_at, regenerates)
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9) RETURNING *`,
+        [input.turnId, row.id, input.tenant, input.key, seq, input.prompt, input.owner, now, input.regenerates ?? null],
       ))!;
       let session = (await tx.row<SessionRow>(
         `UPDATE sessions SET turn_seq = $1, queued = queued + 1, last_active_at = $2, expires_at = $3 WHERE id = $4 RETURNING *`,
@@ -261,7 +272,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  async setAgentSession(lease: Lease, agentSessionId: string): Promise<void> {
+  async setAgentSession(lease: Lease, agentSessionId: string | null): Promise<void> {
     await this.#db.write(async (tx) => {
       await this.#fence(tx, lease);
       await tx.exec(`UPDATE sessions SET agent_session_id = $1 WHERE id = $2`, [agentSessionId, lease.sessionId]);

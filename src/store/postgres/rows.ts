@@ -76,6 +76,8 @@ export interface TurnRow {
   created_at: number;
   started_at: number | null;
   ended_at: number | null;
+  /** Absent in rows read before migration 6. */
+  regenerates?: string | null;
 }
 
 
@@ -148,5 +150,6 @@ export function turnFromRow(row: TurnRow): TurnRecord {
     createdAt: row.created_at,
     startedAt: row.started_at,
     endedAt: row.ended_at,
+    regenerates: row.regenerates ?? null,
   };
 }

@@ -189,6 +189,11 @@ ALTER TABLE counters ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE counters ADD COLUMN turns_timed INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    // A regenerated reply names the turn it replaces, so forks and exports can leave that out.
+    version: 6,
+    up: `ALTER TABLE turns ADD COLUMN regenerates TEXT;`,
+  },
 ];
 
 /** The schema version this code writes. */

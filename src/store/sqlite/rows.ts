@@ -77,6 +77,8 @@ export interface TurnRow {
   created_at: number;
   started_at: number | null;
   ended_at: number | null;
+  /** Absent in rows read before migration 6. */
+  regenerates?: string | null;
 }
 
 
@@ -163,6 +165,7 @@ export function turnFromRow(row: TurnRow): TurnRecord {
     createdAt: row.created_at,
     startedAt: row.started_at,
     endedAt: row.ended_at,
+    regenerates: row.regenerates ?? null,
   };
 }
 

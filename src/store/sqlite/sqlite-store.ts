@@ -51,6 +51,7 @@ import {
   hasUnexpiredLease,
   isQuiet,
   mergeRemoving,
+  regenerateRefusal,
   turnCounter,
   usageToColumns,
   type CounterColumn,
@@ -136,8 +137,18 @@ export class SqliteStore implements Store {
     return this.#write((now) => {
       const closed: SessionRecord[] = [];
       let row = this.#liveRow(input.tenant, input.key);
+      if (input.regenerates !== undefined) {
+        const target = this.#turnRow(input.regenerates);
+        const refusal = regenerateRefusal(
+          input.key,
+          row ? { id: row.id, turnSeq: row.turn_seq, quiet: isQuiet(row, now), expired: row.expires_at !== null && row.expires_at <= now } : null,
+          input.regenerates,
+          target ? { sessionId: target.session_id, seq: target.seq, status: target.status } : null,
+        );
+        if (refusal) throw refusal;
+      }
 
-      if (row && isQuiet(row, now)) {
+      if (row && isQuiet(row, now) && input.regenerates === undefined) {
         if (row.expires_at !== null && row.expires_at <= now) {
           closed.push(this.#close(row, 'expired', now));
           row = undefined;
@@ -172,9 +183,9 @@ export class SqliteStore implements Store {
 
       const seq = row.turn_seq + 1;
       this.#stmt(
-        `INSERT INTO turns (id, session_id, tenant, key, seq, prompt, status, owner, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
-      ).run(input.turnId, row.id, input.tenant, input.key, seq, input.prompt, input.owner, now);
+        `INSERT INTO turns (id, session_id, tenant, key, seq, prompt, status, owner, created_at, regenerates)
+         VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)`,
+      ).run(input.turnId, row.id, input.tenant, input.key, seq, input.prompt, input.owner, now, input.regenerates ?? null);
       this.#stmt(
         `UPDATE sessions SET turn_seq = ?, queued = queued + 1, last_active_at = ?, expires_at = ? WHERE id = ?`,
       ).run(seq, now, expiryFrom(now, input.idleTimeoutMs), row.id);
@@ -229,7 +240,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  async setAgentSession(lease: Lease, agentSessionId: string): Promise<void> {
+  async setAgentSession(lease: Lease, agentSessionId: string | null): Promise<void> {
     this.#write(() => {
       this.#fence(lease);
       this.#stmt(`UPDATE sessions SET agent_session_id = ? WHERE id = ?`).run(agentSessionId, lease.sessionId);
