@@ -34,7 +34,7 @@ describe('session operations (real agent)', () => {
     }
   });
 
-  it('switches the model for the next turns; the warm process is replaced and the conversation goes on', async () => {
+  it('switches the model for the next turns in the warm process, and the conversation goes on', async () => {
     const tether = await fx.open();
     await tether.send('model:1', 'first', { model: 'claude-sonnet-4-5' }).result;
     expect(fx.mock.mainRequests().at(-1)!.model).toBe('claude-sonnet-4-5');
@@ -44,7 +44,7 @@ describe('session operations (real agent)', () => {
     const started: string[] = [];
     for await (const e of second) if (e.type === 'turn.started') started.push(e.runner);
     await second.result;
-    expect(started).toEqual(['cold']);
+    expect(started).toEqual(['warm']);
     const last = fx.mock.mainRequests().at(-1)!;
     // Claude Code resolves the alias to its current id; what matters is that the model changed.
     expect(last.model).toMatch(/opus/);
