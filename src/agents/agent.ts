@@ -39,6 +39,12 @@ export interface AgentBackend {
   rewind?(source: { agentSessionId: string; cwd: string; env: NodeJS.ProcessEnv }, prompt: string): Promise<string | null>;
   /** Context window of a model when the agent does not report one. */
   contextWindow(model: string | undefined): number;
+  /**
+   * What a `continue` turn sends. An agent whose every turn must open with user text (Claude
+   * Code: its input is a stream of user messages, and the Messages API answers only after one)
+   * gets the word a person would type; absent when the agent can take a turn without new text.
+   */
+  readonly continuePrompt?: string;
 }
 
 /**

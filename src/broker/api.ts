@@ -143,6 +143,13 @@ export interface Tether {
    * session; INVALID_INPUT when it has no ended turn to run again.
    */
   regenerate(key: string, options?: { tenant?: string; signal?: AbortSignal }): TurnHandle;
+  /**
+   * A turn that lets the agent go on where it stopped (a reply cut off at its turn or token
+   * limit, an interrupted task) without new user text. Claude Code needs user text to take a
+   * turn, so it is sent `continue`, as typing it would; the turn is journaled with that prompt.
+   * NOT_FOUND without a live session; queued behind a running turn like any message.
+   */
+  continue(key: string, options?: { tenant?: string; signal?: AbortSignal; onBusy?: OnBusy }): TurnHandle;
   /** The key's session as a portable, versioned bundle (record, ended turns, transcript). */
   export(key: string, options?: { tenant?: string }): Promise<SessionBundle>;
   /**
@@ -156,7 +163,9 @@ export interface Tether {
   stats(options?: { tenant?: string }): Promise<TetherStats>;
   /**
    * Stops the key's running turn (journaled `interrupted`). Returns its id, or null when no turn
-   * of the key runs in this process.
+   * of the key runs. A turn running in this process stops at once; one running in another
+   * process or on another node sharing the store stops at its next lease renewal (a sixth of
+   * `leaseTtlMs`, 5 s by default).
    */
   interrupt(key: string, options?: { tenant?: string }): Promise<{ turnId: string | null }>;
   /**

@@ -94,7 +94,11 @@ export class LeaseKeeper {
   #confirmedAt = performance.now();
   #renewing = false;
 
-  constructor(deps: LeaseDeps, lease: Lease, turn: TurnRecord, onLost: () => void) {
+  /**
+   * `onInterruptRequested`: the turn's row says a stop was asked for, from another process or
+   * node (`store.requestInterrupt`); read with each renewal, so it arrives within a sixth of the TTL.
+   */
+  constructor(deps: LeaseDeps, lease: Lease, turn: TurnRecord, onLost: () => void, onInterruptRequested?: () => void) {
     this.#lease = lease;
     const lose = (why: string): void => {
       if (this.#lost) return;
@@ -115,9 +119,10 @@ export class LeaseKeeper {
       deps.store
         .renewLease(this.#lease, deps.leaseTtlMs)
         .then(
-          (renewed) => {
+          async (renewed) => {
             this.#lease = renewed;
             this.#confirmedAt = askedAt;
+            if (onInterruptRequested && (await deps.store.getTurn(turn.id).catch(() => null))?.interruptRequested) onInterruptRequested();
           },
           (err: unknown) => {
             if (isTetherError(err, ErrorCode.LEASE_LOST)) lose('lease lost while the turn ran');

@@ -11,7 +11,7 @@ import { validateKey, validateLabels, validateTenant } from '../domain/keys.js';
 import type { BackendName, Lease, SessionConfig, SessionRecord, TurnRecord } from '../domain/types.js';
 import { ErrorCode, TetherError, toTetherError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
-import type { SessionPatch, SharedEvent, Store, TranscriptEntry } from '../store/store.js';
+import type { OnBusy, SessionPatch, SharedEvent, Store, TranscriptEntry } from '../store/store.js';
 import type { CompactResult, GcResult, ListFilter, SessionUpdate, Readiness, SendOptions, SequencedEvent, Tether, TetherListener, TetherStats, TurnHandle } from './api.js';
 import { TurnEventLog } from './event-log.js';
 import { EventBus } from './event-bus.js';
@@ -46,7 +46,7 @@ const DEFAULT_GRACE_MS = 30_000;
 const COMPACT_PROMPT = '/compact';
 
 /** Where a turn comes from: a caller's message, Tether itself (compaction), or `regenerate`. */
-type TurnIntent = 'message' | 'internal' | 'regenerate';
+type TurnIntent = 'message' | 'internal' | 'regenerate' | 'continue';
 /** How often a follower of a turn run by another process checks the journal. */
 const JOURNAL_POLL_MS = 250;
 
@@ -191,9 +191,15 @@ class Broker implements Tether {
     return this.#send(key, '', { ...(options.tenant !== undefined ? { tenant: options.tenant } : {}), ...(options.signal ? { signal: options.signal } : {}) }, 'regenerate');
   }
 
+  continue(key: string, options: { tenant?: string; signal?: AbortSignal; onBusy?: OnBusy } = {}): TurnHandle {
+    const { tenant, signal, onBusy } = options;
+    return this.#send(key, '', { ...(tenant !== undefined ? { tenant } : {}), ...(signal ? { signal } : {}), ...(onBusy ? { onBusy } : {}) }, 'continue');
+  }
+
   /**
    * `internal`: a turn Tether sends itself (a compaction), which never triggers another.
-   * `regenerate`: the key's last prompt again, in place of its reply (`prompt` is looked up).
+   * `regenerate`: the key's last prompt again, in place of its reply; `continue`: the agent goes
+   * on without new text. For both, `prompt` is looked up.
    */
   #send(key: string, prompt: string, options: SendOptions, intent: TurnIntent): TurnHandle {
     const handle = new TurnHandleImpl();
@@ -220,6 +226,8 @@ class Broker implements Tether {
       if (intent === 'regenerate') {
         regenerates = await this.#lastTurn(this.#tenant(options), validateKey(key));
         prompt = regenerates.prompt;
+      } else if (intent === 'continue') {
+        prompt = await this.#continuePrompt(this.#tenant(options), validateKey(key));
       }
       const resolved = resolveSend(key, prompt, options, this.#config);
       const backendName: BackendName = 'claude';
@@ -284,6 +292,15 @@ class Broker implements Tether {
     } finally {
       this.#handles.delete(turn.id);
     }
+  }
+
+  /** What a `continue` turn of the key's live session sends (see AgentBackend.continuePrompt). */
+  async #continuePrompt(tenant: string, key: string): Promise<string> {
+    const live = await this.#store.getLiveSession(tenant, key);
+    if (!live) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}" to continue; send it a message first`);
+    const prompt = this.#backend(live.backend).continuePrompt;
+    if (prompt === undefined) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `the ${live.backend} backend cannot take a turn without user text`);
+    return prompt;
   }
 
   /** The key's last turn, for `regenerate`: ended, of its live session, and not a compaction. */
@@ -713,6 +730,10 @@ class Broker implements Tether {
         handle.interrupt();
         return { turnId: turn.id };
       }
+    }
+    // Running in another process or on another node: it sees the request at its next renewal.
+    for (const turn of running) {
+      if (await this.#store.requestInterrupt(turn.id)) return { turnId: turn.id };
     }
     return { turnId: null };
   }

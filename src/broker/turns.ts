@@ -63,7 +63,7 @@ export async function runTurn(
   const runAbort = new AbortController();
   const stopRun = (): void => runAbort.abort();
   signal.addEventListener('abort', stopRun, { once: true });
-  const keeper = new LeaseKeeper(deps, acquired.lease, turn, stopRun);
+  const keeper = new LeaseKeeper(deps, acquired.lease, turn, stopRun, () => handle.interrupt());
   const epoch = acquired.lease.epoch;
 
   // A regenerated reply runs on the conversation as it was before the reply it replaces. Done

@@ -3,11 +3,12 @@ import type { CompactResult, SessionUpdate, GcResult, ListFilter, Readiness, Sen
 import type { TetherEventType } from '../domain/events.js';
 import { validateKey } from '../domain/keys.js';
 import type { SessionRecord, TurnRecord } from '../domain/types.js';
+import type { OnBusy } from '../store/store.js';
 import { ErrorCode, TetherError, isTetherError } from '../errors.js';
 import { EventTail } from './event-tail.js';
 import { HttpClient, readJSON } from './http.js';
 import { compactAnswer, interruptAnswer, readinessAnswer, sessionAnswer, sessionsAnswer, statsAnswer, turnAnswer, turnsAnswer } from './records.js';
-import { sendTurn } from './send-turn.js';
+import { sendTurn, type TurnRequest } from './send-turn.js';
 import { DEFAULT_RETRY, SeqFilter, followTurn, type RetryPolicy } from './turn-stream.js';
 
 export interface ConnectOptions {
@@ -58,15 +59,20 @@ class HttpTether implements Tether {
   }
 
   send(key: string, prompt: string, options: SendOptions = {}): TurnHandle {
-    return this.#turn(key, prompt, options);
+    return this.#turn(key, { prompt }, options);
   }
 
   regenerate(key: string, options: { signal?: AbortSignal } = {}): TurnHandle {
-    return this.#turn(key, null, options.signal ? { signal: options.signal } : {});
+    return this.#turn(key, { operation: 'regenerate' }, options.signal ? { signal: options.signal } : {});
   }
 
-  #turn(key: string, prompt: string | null, options: SendOptions): TurnHandle {
-    const { handle, done } = sendTurn({ http: this.#http, retry: this.#retry, closed: this.#closing.signal }, key, prompt, options);
+  continue(key: string, options: { signal?: AbortSignal; onBusy?: OnBusy } = {}): TurnHandle {
+    const { signal, onBusy } = options;
+    return this.#turn(key, { operation: 'continue' }, { ...(signal ? { signal } : {}), ...(onBusy ? { onBusy } : {}) });
+  }
+
+  #turn(key: string, request: TurnRequest, options: SendOptions): TurnHandle {
+    const { handle, done } = sendTurn({ http: this.#http, retry: this.#retry, closed: this.#closing.signal }, key, request, options);
     this.#inFlight.add(done);
     void done.finally(() => this.#inFlight.delete(done));
     return handle;

@@ -91,6 +91,7 @@ export function turnFromJSON(t: TurnJSON): TurnRecord {
     startedAt: msOrNull(t.startedAt),
     endedAt: msOrNull(t.endedAt),
     regenerates: t.regenerates,
+    interruptRequested: t.interruptRequested,
   };
 }
 

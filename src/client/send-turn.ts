@@ -25,22 +25,28 @@ export interface SendDeps {
  *
  * The returned promise settles when the handle has; it never rejects.
  */
-/** `prompt` null: `POST …/regenerate`, the key's last prompt again in place of its reply. */
-export function sendTurn(deps: SendDeps, key: string, prompt: string | null, options: SendOptions = {}): { handle: TurnHandle; done: Promise<void> } {
+/**
+ * What a turn sends: a prompt (`POST …/messages`), or an operation whose prompt the daemon looks
+ * up (`POST …/regenerate`, `POST …/continue`).
+ */
+export type TurnRequest = { prompt: string } | { operation: 'regenerate' | 'continue' };
+
+export function sendTurn(deps: SendDeps, key: string, request: TurnRequest, options: SendOptions = {}): { handle: TurnHandle; done: Promise<void> } {
   const handle = new TurnHandleImpl();
   if (options.signal) {
     const signal = options.signal;
     if (signal.aborted) handle.interrupt();
     else signal.addEventListener('abort', () => handle.interrupt(), { once: true });
   }
-  const done = run(deps, handle, key, prompt, options).catch((err: unknown) => handle.fail(toTetherError(err)));
+  const done = run(deps, handle, key, request, options).catch((err: unknown) => handle.fail(toTetherError(err)));
   return { handle, done };
 }
 
-async function run(deps: SendDeps, handle: TurnHandleImpl, key: string, prompt: string | null, options: SendOptions): Promise<void> {
+async function run(deps: SendDeps, handle: TurnHandleImpl, key: string, request: TurnRequest, options: SendOptions): Promise<void> {
   const { http, closed } = deps;
   if (closed.aborted) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'this Tether client is closed');
-  const body = prompt === null ? (validateKey(key), {}) : bodyOf(key, prompt, options);
+  validateKey(key);
+  const body = 'prompt' in request ? bodyOf(key, request.prompt, options) : operationBody(request.operation, options);
   const path = `/v1/sessions/${encodeURIComponent(key)}`;
   const state = new TurnState(handle, () => {
     // The interrupt is best effort: the stream reports how the turn really ended.
@@ -52,7 +58,7 @@ async function run(deps: SendDeps, handle: TurnHandleImpl, key: string, prompt: 
 
   let response: Response;
   try {
-    response = await http.request('POST', `${path}/${prompt === null ? 'regenerate' : 'messages'}`, { body, headers: STREAM_HEADERS, signal: closed });
+    response = await http.request('POST', `${path}/${'prompt' in request ? 'messages' : request.operation}`, { body, headers: STREAM_HEADERS, signal: closed });
   } catch (err) {
     throw closed.aborted ? closedError(null) : err;
   }
@@ -92,6 +98,11 @@ async function run(deps: SendDeps, handle: TurnHandleImpl, key: string, prompt: 
   }
   // followTurn ends without a terminal event only when the client was closed.
   throw closedError(state.turnId);
+}
+
+/** `continue` may say what to do when the session is busy; `regenerate` takes nothing. */
+function operationBody(operation: 'regenerate' | 'continue', options: SendOptions): Record<string, unknown> {
+  return operation === 'continue' && options.onBusy ? { onBusy: options.onBusy } : {};
 }
 
 /** The request body of the contract; the tenant comes from the token, `env` is the operator's. */

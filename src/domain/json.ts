@@ -84,6 +84,8 @@ export interface TurnJSON {
   durationMs: number | null;
   /** The turn whose reply this one regenerated, if any. */
   regenerates: string | null;
+  /** A stop was asked for while it runs (it ends `interrupted` shortly). */
+  interruptRequested: boolean;
 }
 
 export function turnToJSON(t: TurnRecord): TurnJSON {
@@ -104,5 +106,6 @@ export function turnToJSON(t: TurnRecord): TurnJSON {
     endedAt: t.endedAt === null ? null : iso(t.endedAt),
     durationMs: t.startedAt !== null && t.endedAt !== null ? t.endedAt - t.startedAt : null,
     regenerates: t.regenerates,
+    interruptRequested: t.interruptRequested,
   };
 }

@@ -127,6 +127,8 @@ export interface TurnRecord {
   endedAt: number | null;
   /** Set on a turn that ran the previous turn's prompt again (`regenerate`): that turn's id. */
   regenerates: string | null;
+  /** Someone asked for this running turn to stop (possibly from another process or node). */
+  interruptRequested: boolean;
 }
 
 export const ZERO_USAGE: Readonly<Usage> = Object.freeze({

@@ -26,6 +26,12 @@ export type SendMessageQuery = z.infer<typeof sendMessageQuerySchema>;
 /** `POST /v1/sessions/{key}/regenerate`: nothing to give; the prompt is the key's last. */
 export const regenerateBodySchema = z.object({}).strict().meta({ id: 'RegenerateRequest' });
 
+/** `POST /v1/sessions/{key}/continue`: the agent goes on without new text. */
+export const continueBodySchema = z
+  .object({ onBusy: z.enum(['queue', 'reject']).optional() })
+  .strict()
+  .meta({ id: 'ContinueRequest' });
+
 export const listSessionsQuerySchema = z
   .object({
     status: z.enum(SESSION_STATUSES).optional(),
@@ -102,6 +108,8 @@ export const turnSchema = z
     durationMs: z.number().nullable(),
     /** The turn whose reply this one regenerated; absent from older daemons. */
     regenerates: z.string().nullable().default(null),
+    /** A stop was asked for while it runs; absent from older daemons. */
+    interruptRequested: z.boolean().default(false),
   })
   .meta({ id: 'Turn' });
 

@@ -59,6 +59,12 @@ export interface Store {
    */
   acquireLease(input: AcquireLeaseInput): Promise<AcquireLeaseResult>;
 
+  /**
+   * Asks whichever process runs the turn to stop it: marks the turn while it is running (its
+   * runner sees `interruptRequested` when it next renews its lease). False when it is not running.
+   */
+  requestInterrupt(turnId: string): Promise<boolean>;
+
   /** Extends a held lease to now + ttlMs. Throws LEASE_LOST if it is no longer held. */
   renewLease(lease: Lease, ttlMs: number): Promise<Lease>;
 

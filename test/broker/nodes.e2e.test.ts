@@ -136,4 +136,22 @@ describe('shared events between nodes on one store (real agent)', () => {
     await expect.poll(() => seenByA.includes('turn.completed'), { timeout: 3000 }).toBe(true);
     expect(seenByA.filter((t) => t === 'turn.completed')).toHaveLength(1);
   });
+
+  it('an interrupt asked of one node stops the turn another node runs, at its next renewal', async () => {
+    const a = await fx.open({ leaseTtlMs: 1_200 });
+    const b = await fx.open({ leaseTtlMs: 1_200 });
+    fx.mock.enqueue({ text: 'a very long answer', delayMs: 20_000 });
+    const handle = a.send('stop:1', 'go on for a while');
+    const { turnId } = await handle.accepted;
+    await expect.poll(async () => (await b.getTurn(turnId))?.status, { timeout: 10_000 }).toBe('running');
+    const asked = Date.now();
+    expect(await b.interrupt('stop:1')).toEqual({ turnId });
+    await expect(handle.result).rejects.toMatchObject({ code: 'INTERRUPTED' });
+    expect(Date.now() - asked).toBeLessThan(10_000);
+    expect(await b.getTurn(turnId)).toMatchObject({ status: 'interrupted', interruptRequested: true });
+    // Nothing runs now: no turn to stop; the session goes on.
+    expect(await b.interrupt('stop:1')).toEqual({ turnId: null });
+    fx.mock.reset();
+    expect((await b.send('stop:1', 'after').result).text).toMatch(/after$/);
+  });
 });

@@ -69,6 +69,7 @@ const turn: TurnRecord = {
   startedAt: 2_000,
   endedAt: 3_500,
   regenerates: null,
+  interruptRequested: false,
 };
 
 async function collect(handle: AsyncIterable<TetherEvent>): Promise<TetherEvent[]> {

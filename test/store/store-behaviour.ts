@@ -1216,6 +1216,20 @@ export function describeStoreBehaviour(name: string, open: (clock: ManualClock) 
         expect(await store.getLiveSession('default', 'chat:1')).toBeNull();
       });
 
+      it('marks a running turn for interruption, and nothing else', async () => {
+        const running = await start({ prompt: 'long' });
+        const waiting = await enqueue({ prompt: 'next' });
+        expect(running.turn.interruptRequested).toBe(false);
+        expect(await store.requestInterrupt(waiting.turn.id)).toBe(false);
+        expect(await store.requestInterrupt('no-such-turn')).toBe(false);
+        expect(await store.requestInterrupt(running.turn.id)).toBe(true);
+        expect((await store.getTurn(running.turn.id))?.interruptRequested).toBe(true);
+        expect((await store.getTurn(waiting.turn.id))?.interruptRequested).toBe(false);
+        const done = await finish(running.lease, running.turn.id, { status: 'interrupted', text: null, error: INTERRUPTED });
+        expect(done.turn).toMatchObject({ status: 'interrupted', interruptRequested: true });
+        expect(await store.requestInterrupt(running.turn.id)).toBe(false);
+      });
+
       it('refuses to regenerate on an expired session without closing it on the way', async () => {
         const last = await runTurn({ idleTimeoutMs: 1_000 });
         clock.advance(5_000);

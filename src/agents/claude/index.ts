@@ -87,5 +87,6 @@ export function createClaudeBackend(options: ClaudeBackendOptions = {}): AgentBa
       return forked.sessionId;
     },
     contextWindow: fallbackContextWindow,
+    continuePrompt: 'continue',
   };
 }

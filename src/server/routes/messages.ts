@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SendOptions, TurnHandle } from '../../broker/api.js';
-import { regenerateBodySchema, sendMessageBodySchema, sendMessageQuerySchema, type SendMessageQuery, type SessionOptionsBody } from '../schemas.js';
+import { continueBodySchema, regenerateBodySchema, sendMessageBodySchema, sendMessageQuerySchema, type SendMessageQuery, type SessionOptionsBody } from '../schemas.js';
 import { keyOf, parse, type RouteContext } from './context.js';
 import { streamTurnEvents } from './turns.js';
 
@@ -28,7 +28,8 @@ function sendOptionsOf(options: SessionOptionsBody): SendOptions {
  * `POST /v1/sessions/:key/messages`: one prompt, answered three ways — SSE of the turn's events
  * (`Accept: text/event-stream`), 202 once journaled (`?async=1`), or the turn.completed payload
  * when the turn ends. A refusal (busy, full, invalid) is always a plain JSON error, never a stream.
- * `POST /v1/sessions/:key/regenerate` runs the key's last prompt again and answers the same ways.
+ * `POST /v1/sessions/:key/regenerate` runs the key's last prompt again, and `…/continue` lets the
+ * agent go on without new text; both answer the same ways.
  */
 export function registerMessageRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post('/v1/sessions/:key/messages', { exposeHeadRoute: false }, async (request, reply) => {
@@ -50,6 +51,13 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: RouteContext): 
     const query = parse(sendMessageQuerySchema, request.query, 'query');
     parse(regenerateBodySchema, request.body ?? {}, 'body');
     return answerTurn(ctx, request, reply, ctx.tether.regenerate(key, { tenant: request.tenant }), query);
+  });
+
+  app.post('/v1/sessions/:key/continue', { exposeHeadRoute: false }, async (request, reply) => {
+    const key = keyOf(request);
+    const query = parse(sendMessageQuerySchema, request.query, 'query');
+    const body = parse(continueBodySchema, request.body ?? {}, 'body');
+    return answerTurn(ctx, request, reply, ctx.tether.continue(key, { tenant: request.tenant, ...(body.onBusy ? { onBusy: body.onBusy } : {}) }), query);
   });
 }
 

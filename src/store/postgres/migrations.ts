@@ -193,8 +193,12 @@ ALTER TABLE counters ADD COLUMN duration_ms BIGINT NOT NULL DEFAULT 0,
   },
   {
     // A regenerated reply names the turn it replaces, so forks and exports can leave that out.
+    // An interrupt asked for in one process reaches the turn running in another through the row.
     version: 6,
-    up: `ALTER TABLE turns ADD COLUMN regenerates TEXT;`,
+    up: `
+ALTER TABLE turns ADD COLUMN regenerates TEXT;
+ALTER TABLE turns ADD COLUMN interrupt_requested BOOLEAN NOT NULL DEFAULT false;
+`,
   },
 ];
 

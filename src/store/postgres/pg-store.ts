@@ -272,6 +272,10 @@ export class PostgresStore implements Store {
     });
   }
 
+  async requestInterrupt(turnId: string): Promise<boolean> {
+    return this.#db.write(async (tx) => (await tx.exec(`UPDATE turns SET interrupt_requested = true WHERE id = $1 AND status = 'running'`, [turnId])) > 0);
+  }
+
   async setAgentSession(lease: Lease, agentSessionId: string | null): Promise<void> {
     await this.#db.write(async (tx) => {
       await this.#fence(tx, lease);

@@ -78,6 +78,7 @@ export interface TurnRow {
   ended_at: number | null;
   /** Absent in rows read before migration 6. */
   regenerates?: string | null;
+  interrupt_requested?: boolean;
 }
 
 
@@ -151,5 +152,6 @@ export function turnFromRow(row: TurnRow): TurnRecord {
     startedAt: row.started_at,
     endedAt: row.ended_at,
     regenerates: row.regenerates ?? null,
+    interruptRequested: row.interrupt_requested === true,
   };
 }

@@ -79,6 +79,7 @@ export interface TurnRow {
   ended_at: number | null;
   /** Absent in rows read before migration 6. */
   regenerates?: string | null;
+  interrupt_requested?: number;
 }
 
 
@@ -166,6 +167,7 @@ export function turnFromRow(row: TurnRow): TurnRecord {
     startedAt: row.started_at,
     endedAt: row.ended_at,
     regenerates: row.regenerates ?? null,
+    interruptRequested: row.interrupt_requested === 1,
   };
 }
 

@@ -240,6 +240,10 @@ export class SqliteStore implements Store {
     });
   }
 
+  async requestInterrupt(turnId: string): Promise<boolean> {
+    return this.#write(() => this.#stmt(`UPDATE turns SET interrupt_requested = 1 WHERE id = ? AND status = 'running'`).run(turnId).changes > 0);
+  }
+
   async setAgentSession(lease: Lease, agentSessionId: string | null): Promise<void> {
     this.#write(() => {
       this.#fence(lease);

@@ -158,3 +158,47 @@ describe('regenerate (real agent)', () => {
     }
   });
 });
+
+/** Continue: the agent goes on where it stopped, over the library and HTTP. */
+describe('continue (real agent)', () => {
+  let fx: AgentFixture;
+  beforeEach(async () => {
+    fx = await agentFixture();
+  });
+  afterEach(async () => fx.cleanup());
+
+  it('goes on with the conversation; the journal says what was sent', async () => {
+    const tether = await fx.open();
+    fx.mock.enqueue({ text: 'The first half of a long answer' });
+    await tether.send('c', 'tell me everything').result;
+    fx.mock.enqueue({ text: 'and the second half.' });
+    const handle = tether.continue('c');
+    const types: string[] = [];
+    for await (const e of handle) types.push(e.type);
+    expect((await handle.result).text).toBe('and the second half.');
+    expect(types[0]).toBe('turn.queued');
+    const request = fx.mock.mainRequests().at(-1)!;
+    expect(request.userTexts).toEqual(['tell me everything', 'continue']);
+    expect((await tether.turns('c')).map((t) => t.prompt)).toEqual(['tell me everything', 'continue']);
+  });
+
+  it('refuses a key without a live session (NOT_FOUND), and over HTTP answers like a message', async () => {
+    const tether = await fx.open();
+    await expect(tether.continue('nobody').result).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    const served = await serveOverHttp(tether, fx);
+    try {
+      const { client } = served;
+      await client.send('h', 'start').result;
+      expect((await client.continue('h').result).text).toMatch(/continue$/);
+      expect(fx.mock.mainRequests().at(-1)!.userTexts).toEqual(['start', 'continue']);
+      await expect(client.continue('none').result).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      const bad = await fetch(`${served.url}/v1/sessions/h/continue`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"onBusy":"maybe"}' });
+      expect(bad.status).toBe(400);
+      const json = await fetch(`${served.url}/v1/sessions/h/continue`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"onBusy":"reject"}' });
+      expect(json.status).toBe(200);
+      expect(((await json.json()) as { type: string }).type).toBe('turn.completed');
+    } finally {
+      await served.close();
+    }
+  });
+});
