@@ -157,6 +157,19 @@ describe('SQLite adapter', () => {
       expect((error as Error).message).toMatch(/upgrade Tether/);
     });
 
+    it('brings a v5 file with turns to v6: no turn regenerates another or was asked to stop', async () => {
+      const path = join(tempDir(), 'v5.db');
+      const raw = new Database(path);
+      migrate(raw, path, MIGRATIONS.filter((m) => m.version <= 5));
+      raw.exec(`INSERT INTO sessions (id, tenant, key, backend, status, live, latest, generation, config, labels, created_at, last_active_at)
+                VALUES ('s-old', 'default', 'old', 'claude', 'idle', 1, 1, 1, '{"cwd":"/tmp"}', '{}', 5, 5)`);
+      raw.exec(`INSERT INTO turns (id, session_id, tenant, key, seq, prompt, status, owner, created_at) VALUES ('t-old', 's-old', 'default', 'old', 1, 'hi', 'succeeded', 'x', 5)`);
+      raw.close();
+      const store = open({ path });
+      expect(schemaVersion(store.connection)).toBe(LATEST_VERSION);
+      expect(await store.getTurn('t-old')).toMatchObject({ prompt: 'hi', regenerates: null, interruptRequested: false });
+    });
+
     it('applies pending steps in order, all or nothing', () => {
       const db = new Database(':memory:');
       try {
