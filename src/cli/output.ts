@@ -119,6 +119,8 @@ const iso = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toI
 export function sessionLines(s: SessionRecord): string {
   const u = s.usage;
   const labels = Object.entries(s.labels).map(([k, v]) => `${k}=${v}`).join(', ');
+  // Strings as they are (taskId=T-1), anything else as JSON.
+  const metadata = Object.entries(s.metadata).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ');
   const pairs: Array<[string, string]> = [
     ['key', s.key],
     ['tenant', s.tenant],
@@ -135,6 +137,7 @@ export function sessionLines(s: SessionRecord): string {
     ['usage', `in ${u.inputTokens} · out ${u.outputTokens} · cache read ${u.cacheReadTokens} · cache write ${u.cacheWriteTokens} · $${u.costUsd.toFixed(4)}`],
     ['context', `${s.context.tokens} / ${s.context.window || '?'} tokens (${percent(s.context.ratio, s.context.window)})`],
     ['labels', labels || '-'],
+    ['metadata', metadata || '-'],
     ['created', iso(s.createdAt)],
     ['last active', iso(s.lastActiveAt)],
     ['expires', s.expiresAt === null ? 'never' : iso(s.expiresAt)],

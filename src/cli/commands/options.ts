@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { parseLabel } from '../../domain/keys.js';
+import { parseLabel, validateLabels } from '../../domain/keys.js';
 import type { Labels } from '../../domain/types.js';
 import { invalidInput } from '../../errors.js';
 
@@ -24,13 +24,14 @@ export function collect(value: string, previous: string[] | undefined): string[]
 /** `k=v` pairs to labels; a malformed pair or a repeated name is INVALID_INPUT. */
 export function labelsOf(pairs: string[] | undefined): Labels | undefined {
   if (!pairs || pairs.length === 0) return undefined;
-  const labels: Labels = {};
+  const labels = new Map<string, string>();
   for (const pair of pairs) {
     const [name, value] = parseLabel(pair);
-    if (name in labels && labels[name] !== value) throw invalidInput(`label "${name}" is given twice with different values`);
-    labels[name] = value;
+    // has(), not `name in {}`: a label may be called "constructor".
+    if (labels.has(name) && labels.get(name) !== value) throw invalidInput(`label "${name}" is given twice with different values`);
+    labels.set(name, value);
   }
-  return labels;
+  return Object.fromEntries(labels) as Labels;
 }
 
 /** Resolves a `--cwd` relative to where the CLI runs and checks it is a directory, before anything is written. */
@@ -40,4 +41,42 @@ export async function directoryOf(dir: string): Promise<string> {
   if (!info) throw invalidInput(`--cwd ${abs} does not exist`);
   if (!info.isDirectory()) throw invalidInput(`--cwd ${abs} is not a directory`);
   return abs;
+}
+
+const CONTROL_RE = /\p{Cc}/u;
+
+/**
+ * `k=v` pairs to metadata strings (`send --meta`, `update --meta`, `ls --meta`): a name of 1-64
+ * characters, any value, no control characters — the rules of the daemon's `?meta=k=v` filter, so
+ * a filter refused in one mode is refused, with the same words, in the other. Values stay strings.
+ */
+export function metaOf(pairs: string[] | undefined): Record<string, string> | undefined {
+  if (!pairs || pairs.length === 0) return undefined;
+  // A Map, not `name in {}`: "constructor" or "__proto__" are names like any other.
+  const meta = new Map<string, string>();
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    const name = at > 0 ? pair.slice(0, at) : '';
+    if (!name || name.length > 64 || CONTROL_RE.test(pair)) throw invalidInput(`--meta ${JSON.stringify(pair)} must be name=value: a name of 1-64 characters, no control characters`);
+    const value = pair.slice(at + 1);
+    if (meta.has(name) && meta.get(name) !== value) throw invalidInput(`--meta "${name}" is given twice with different values`);
+    meta.set(name, value);
+  }
+  return Object.fromEntries(meta);
+}
+
+/** Names to remove (`--unlabel`, `--unmeta`), checked like the names they remove. */
+export function namesOf(names: string[] | undefined, kind: 'label' | 'meta'): string[] {
+  for (const name of names ?? []) {
+    if (kind === 'label') validateLabels({ [name]: '' });
+    else if (!name || name.length > 64 || CONTROL_RE.test(name)) throw invalidInput(`--unmeta ${JSON.stringify(name)} must be a name of 1-64 characters, no control characters`);
+  }
+  return names ?? [];
+}
+
+/** An id another system gives a session (`--task-id`, `--mcp-session-id`): 1-256 characters, printable. */
+export function linkOf(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === '' || value.length > 256 || CONTROL_RE.test(value)) throw invalidInput(`${flag} must be 1-256 characters, no control characters`);
+  return value;
 }

@@ -1,14 +1,14 @@
-import { onStopSignals } from '../signals.js';
 import { Command, Option } from 'commander';
 import path from 'node:path';
-import type { SendOptions, TurnHandle } from '../../broker/api.js';
+import type { SendOptions, Tether, TurnHandle } from '../../broker/api.js';
 import { isTerminalTurnEvent, type TetherEvent, type TurnFailedEvent, type TurnResult } from '../../domain/events.js';
 import { validateKey } from '../../domain/keys.js';
 import { PERMISSION_MODES, type PermissionMode } from '../../domain/types.js';
 import { invalidInput, toTetherError, type TetherError } from '../../errors.js';
 import { checkGlobals, globalsOf, serverOf, withTether } from '../open.js';
 import { EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, printError, printLine, type CliContext, type CliIO, type Writer } from '../output.js';
-import { collect, directoryOf, intOption, labelsOf } from './options.js';
+import { onStopSignals } from '../signals.js';
+import { collect, directoryOf, intOption, labelsOf, linkOf, metaOf } from './options.js';
 
 interface SendFlags {
   cwd?: string;
@@ -17,6 +17,9 @@ interface SendFlags {
   appendSystemPrompt?: string;
   maxTurns?: number;
   label?: string[];
+  meta?: string[];
+  taskId?: string;
+  mcpSessionId?: string;
   rejectIfBusy?: boolean;
   json?: boolean;
 }
@@ -32,7 +35,10 @@ export function registerSend(program: Command, ctx: CliContext): void {
     .addOption(new Option('--permission-mode <mode>', 'permission mode of the agent (new sessions)').choices(PERMISSION_MODES))
     .option('--append-system-prompt <text>', 'text appended to the system prompt (new sessions)')
     .option('--max-turns <n>', 'agentic turns per prompt at most (new sessions)', intOption(1, 1000))
-    .option('--label <k=v>', 'label the session (repeatable)', collect)
+    .option('--label <k=v>', 'label the session (repeatable; new sessions)', collect)
+    .option('--meta <k=v>', 'metadata of the session, a string value (repeatable; new sessions)', collect)
+    .option('--task-id <id>', 'the task this conversation serves, kept as metadata taskId (new sessions)')
+    .option('--mcp-session-id <id>', 'the MCP session this conversation serves, kept as metadata mcpSessionId (new sessions)')
     .option('--reject-if-busy', 'exit 3 at once instead of queuing behind a running turn')
     .option('--json', 'print one TetherEvent per line (NDJSON) instead of the reply text')
     .action(async (key: string, words: string[], flags: SendFlags, cmd: Command) => {
@@ -46,6 +52,9 @@ async function send(cmd: Command, io: CliIO, key: string, words: string[], flags
   checkGlobals(g, io);
   validateKey(key);
   const labels = labelsOf(flags.label);
+  const metadata = metaOf(flags.meta);
+  const taskId = linkOf('--task-id', flags.taskId);
+  const mcpSessionId = linkOf('--mcp-session-id', flags.mcpSessionId);
   // Against a daemon the directory is on the daemon's host: it checks it (and its allowed roots).
   const cwd = flags.cwd === undefined ? undefined : serverOf(g, io) !== undefined ? path.resolve(flags.cwd) : await directoryOf(flags.cwd);
   const prompt = await readPrompt(words, io);
@@ -57,12 +66,24 @@ async function send(cmd: Command, io: CliIO, key: string, words: string[], flags
     ...(flags.appendSystemPrompt !== undefined ? { appendSystemPrompt: flags.appendSystemPrompt } : {}),
     ...(flags.maxTurns !== undefined ? { maxTurns: flags.maxTurns } : {}),
     ...(labels !== undefined ? { labels } : {}),
+    ...(metadata !== undefined ? { metadata } : {}),
+    ...(taskId !== undefined ? { taskId } : {}),
+    ...(mcpSessionId !== undefined ? { mcpSessionId } : {}),
     ...(flags.rejectIfBusy ? { onBusy: 'reject' as const } : {}),
   };
-  const tenant = g.tenant ?? io.env.TETHER_TENANT ?? 'default';
+  return runTurn(cmd, io, key, flags.json === true, (tether) => tether.send(key, prompt, options));
+}
 
+/**
+ * Starts a turn (`send`, `regenerate`), prints it as it runs, and returns the exit code: the
+ * first SIGINT/SIGTERM interrupts the turn, which is then waited for (130 or 143); otherwise
+ * 0, or the code of the error the turn ended with (printed on stderr).
+ */
+export async function runTurn(cmd: Command, io: CliIO, key: string, json: boolean, start: (tether: Tether) => TurnHandle): Promise<number> {
+  const g = globalsOf(cmd);
+  const tenant = g.tenant ?? io.env.TETHER_TENANT ?? 'default';
   return withTether(cmd, io, async (tether) => {
-    const handle = tether.send(key, prompt, options);
+    const handle = start(tether);
     let stoppedBy: NodeJS.Signals | null = null;
     const stopListening = onStopSignals(io, (signal) => {
       stoppedBy = signal;
@@ -71,7 +92,7 @@ async function send(cmd: Command, io: CliIO, key: string, words: string[], flags
     });
     let outcome: TurnOutcome;
     try {
-      outcome = await streamTurn(handle, io, { json: flags.json === true, key, tenant });
+      outcome = await streamTurn(handle, io, { json, key, tenant });
     } finally {
       stopListening();
     }
