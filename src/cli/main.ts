@@ -4,6 +4,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerGc } from './commands/gc.js';
 import { registerLs } from './commands/ls.js';
 import { registerMockApi } from './commands/mock-api.js';
+import { registerRegenerate } from './commands/regenerate.js';
 import { registerReset } from './commands/reset.js';
 import { registerCompact } from './commands/compact.js';
 import { registerCopying } from './commands/fork.js';
@@ -14,6 +15,7 @@ import { registerServe } from './commands/serve.js';
 import { registerShow } from './commands/show.js';
 import { registerStats } from './commands/stats.js';
 import { registerTurns } from './commands/turns.js';
+import { registerUpdate } from './commands/update.js';
 import { EXIT_OK, EXIT_USAGE, printError, type CliContext, type CliIO } from './output.js';
 
 export type { CliIO, SignalSource, Writer } from './output.js';
@@ -63,8 +65,10 @@ function buildProgram(ctx: CliContext): Command {
 
   registerServe(program, ctx);
   registerSend(program, ctx);
+  registerRegenerate(program, ctx);
   registerLs(program, ctx);
   registerShow(program, ctx);
+  registerUpdate(program, ctx);
   registerTurns(program, ctx);
   registerReset(program, ctx);
   registerCompact(program, ctx);
