@@ -57,9 +57,10 @@ export function registerCopying(program: Command, ctx: CliContext): void {
     .action(async (file: string, flags: { key?: string; replace?: boolean; cwd?: string; json?: boolean }, cmd: Command) => {
       const { io } = ctx;
       checkGlobals(globalsOf(cmd), io);
+      if (flags.key !== undefined) validateKey(flags.key);
       let text: string;
       try {
-        text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+        text = file === '-' ? await readAll(io.stdin ?? process.stdin) : readFileSync(file, 'utf8');
       } catch (err) {
         throw invalidInput(`cannot read ${file}: ${(err as Error).message}`);
       }
@@ -76,4 +77,11 @@ export function registerCopying(program: Command, ctx: CliContext): void {
       else io.stdout.write(`imported ${JSON.stringify(session.key)} (${session.turns} turns)\n`);
       ctx.exitCode = EXIT_OK;
     });
+}
+
+/** stdin (or the test's stream) as text: `tether export k | tether import - --key k2`. */
+async function readAll(input: AsyncIterable<string | Buffer>): Promise<string> {
+  const chunks: string[] = [];
+  for await (const chunk of input) chunks.push(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+  return chunks.join('');
 }
