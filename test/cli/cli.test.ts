@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -242,6 +242,261 @@ describe('tether CLI (real agent, mock API)', () => {
     expect(stats.sessions.live).toBe(1);
     expect(stats.turns.succeeded).toBe(1);
     expect(await run(['gc'])).toMatchObject({ code: 0, stdout: 'expired 0 · evicted 0 · recovered 0\n' });
+  });
+
+  it('send --meta, --task-id and --mcp-session-id set metadata that show prints and ls --meta finds', async () => {
+    const sent = await run(['send', 'meta:1', 'hi', '--meta', 'owner=ann', '--meta', 'n=5', '--task-id', 'T-1', '--mcp-session-id', 'M-1']);
+    expect(sent).toMatchObject({ code: 0, stdout: 'Reply #1: hi\n' });
+    await run(['send', 'meta:2', 'hi', '--task-id', 'T-2']);
+    expect(json<Record<string, unknown>>(await run(['show', 'meta:1', '--json']))).toMatchObject({ metadata: { owner: 'ann', n: '5', taskId: 'T-1', mcpSessionId: 'M-1' } });
+    expect((await run(['show', 'meta:1'])).stdout).toMatch(/^metadata:\s+owner=ann, n=5, taskId=T-1, mcpSessionId=M-1$/m);
+
+    const keys = async (...filter: string[]): Promise<string[]> => json<Array<{ key: string }>>(await run(['ls', '--json', ...filter])).map((s) => s.key);
+    expect(await keys('--meta', 'taskId=T-1')).toEqual(['meta:1']);
+    expect(await keys('--meta', 'n=5', '--meta', 'owner=ann')).toEqual(['meta:1']);
+    expect(await keys('--meta', 'n=5', '--meta', 'owner=bob')).toEqual([]);
+    expect(await keys('--meta', 'taskId=T-2')).toEqual(['meta:2']);
+    // Metadata of a new session only, like labels: a later send does not change it.
+    await run(['send', 'meta:1', 'again', '--task-id', 'T-9']);
+    expect(await keys('--meta', 'taskId=T-1')).toEqual(['meta:1']);
+
+    for (const args of [['ls', '--meta', 'taskId'], ['ls', '--meta', '=x'], ['ls', '--meta', 'a=1', '--meta', 'a=2'], ['send', 'k', 'hi', '--task-id', ''], ['send', 'k', 'hi', '--meta', 'bad\u0007=x']]) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(/^error: INVALID_INPUT: /);
+    }
+  });
+
+  it('update changes the next turns (model, permission mode), merges labels and metadata, and prints the session', async () => {
+    await run(['send', 'up:1', 'one', '--label', 'team=a', '--label', 'env=test', '--meta', 'owner=ann', '--meta', 'n=5']);
+    const human = await run(['update', 'up:1', '--model', 'claude-haiku-5-5', '--label', 'tier=gold', '--unlabel', 'env', '--meta', 'owner=bob', '--unmeta', 'n']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^key:\s+up:1$/m);
+    expect(human.stdout).toMatch(/^model:\s+claude-haiku-5-5$/m);
+    expect(human.stdout).toMatch(/^labels:\s+team=a, tier=gold$/m);
+    expect(human.stdout).toMatch(/^metadata:\s+owner=bob$/m);
+
+    expect((await run(['send', 'up:1', 'two'])).stdout).toBe('Reply #2: two\n');
+    expect(mock.mainRequests().at(-1)).toMatchObject({ model: 'claude-haiku-5-5', userTexts: ['one', 'two'] });
+
+    const cleared = await run(['update', 'up:1', '--clear-model', '--permission-mode', 'plan', '--json']);
+    expect(cleared.code).toBe(0);
+    expect(json<Record<string, unknown>>(cleared)).toMatchObject({ key: 'up:1', config: { model: null, permissionMode: 'plan' }, labels: { team: 'a', tier: 'gold' }, metadata: { owner: 'bob' } });
+    expect(json<Record<string, unknown>>(await run(['update', 'up:1', '--clear-permission-mode', '--json']))).toMatchObject({ config: { model: null, permissionMode: null } });
+    expect((await run(['send', 'up:1', 'three'])).stdout).toBe('Reply #3: three\n');
+
+    expect(await run(['update', 'nobody:1', '--model', 'm'])).toMatchObject({ code: 4, stderr: 'error: NOT_FOUND: no live session for key "nobody:1"\n' });
+    await run(['reset', 'up:1']);
+    expect((await run(['update', 'up:1', '--label', 'a=1'])).code).toBe(4);
+  });
+
+  // Fails as of this commit: the record's model is cleared, but the agent resumes the conversation
+  // without --model and Claude Code keeps the model the conversation last ran on.
+  it('update --clear-model: the next turn runs on the default model again', async () => {
+    await run(['send', 'up:clear', 'one']);
+    await run(['update', 'up:clear', '--model', 'claude-haiku-5-5']);
+    await run(['send', 'up:clear', 'two']);
+    await run(['update', 'up:clear', '--clear-model']);
+    await run(['send', 'up:clear', 'three']);
+    const [first, second, third] = mock.mainRequests().map((r) => r.model);
+    expect(second).toBe('claude-haiku-5-5');
+    expect(third).toBe(first);
+  });
+
+  it('update refuses bad input with exit 2 before opening anything', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['update', 'k'], /^error: INVALID_INPUT: nothing to change/],
+      [['update', 'k', '--model', ''], /^error: INVALID_INPUT: --model must not be empty; --clear-model removes the setting/],
+      [['update', 'k', '--model', 'm', '--clear-model'], /^error: option '--clear-model' cannot be used with option '--model <model>'/],
+      [['update', 'k', '--permission-mode', 'plan', '--clear-permission-mode'], /cannot be used with option '--permission-mode <mode>'/],
+      [['update', 'k', '--permission-mode', 'yolo'], /^error: option '--permission-mode <mode>' argument 'yolo' is invalid/],
+      [['update', 'k', '--label', 'a=1', '--unlabel', 'a'], /^error: INVALID_INPUT: --label and --unlabel both name "a"/],
+      [['update', 'k', '--meta', 'a=1', '--unmeta', 'a'], /^error: INVALID_INPUT: --meta and --unmeta both name "a"/],
+      [['update', 'k', '--label', 'no-equals'], /^error: INVALID_INPUT: label "no-equals"/],
+      [['update', 'k', '--unlabel', 'no spaces'], /^error: INVALID_INPUT: label name "no spaces"/],
+      [['update', 'k', '--meta', `${'x'.repeat(65)}=1`], /^error: INVALID_INPUT: --meta/],
+      [['update', 'k', '--model', 'x'.repeat(201)], /^error: INVALID_INPUT: invalid update model: /],
+      [['update', 'bad\u0007key', '--model', 'm'], /^error: INVALID_INPUT: key/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+    }
+    expect(existsSync(db)).toBe(false);
+  });
+
+  it('compact prints the context before and after; interrupt with nothing running says so', async () => {
+    await run(['send', 'cmp:1', `remember this: ${'lorem ipsum '.repeat(400)}`]);
+    await run(['send', 'cmp:1', 'second question']);
+    // The mock answers Claude Code's summarizing request with a short summary, as a model would.
+    mock.setDefault((req) => (JSON.stringify(req.body.messages).includes('Respond with TEXT ONLY') ? { text: 'SUMMARY: a long text and a question.' } : defaultMockReply(req)));
+    try {
+      const human = await run(['compact', 'cmp:1']);
+      expect(human.code).toBe(0);
+      const [, pre, post] = /^compacted "cmp:1": (\d+) -> (\d+) context tokens\n$/.exec(human.stdout) ?? [];
+      expect(Number(pre)).toBeGreaterThan(Number(post));
+      const result = json<{ preTokens: number; postTokens: number; context: { tokens: number } }>(await run(['compact', 'cmp:1', '--json']));
+      expect(result.context.tokens).toBe(result.postTokens);
+      // Nothing to run again right after a compaction: exit 2, as send refuses bad input.
+      expect(await run(['regenerate', 'cmp:1'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^error: INVALID_INPUT: /) });
+      expect((await run(['send', 'cmp:1', 'third question'])).stdout).toMatch(/third question\n$/);
+      expect(mock.mainRequests().at(-1)?.userTexts.join('\n')).toContain('SUMMARY: a long text');
+    } finally {
+      mock.setDefault(defaultMockReply);
+    }
+    expect(await run(['compact', 'nobody:1'])).toMatchObject({ code: 4, stderr: expect.stringMatching(/^error: NOT_FOUND: /) });
+
+    expect(await run(['interrupt', 'cmp:1'])).toMatchObject({ code: 0, stdout: 'no turn of "cmp:1" is running in this process (a turn run by the daemon is reached with --server)\n' });
+    expect(await run(['interrupt', 'cmp:1', '--json'])).toMatchObject({ code: 0, stdout: '{"interrupted":false,"turnId":null}\n' });
+    expect(await run(['interrupt', 'nobody:1'])).toMatchObject({ code: 4, stderr: 'error: NOT_FOUND: no session for key "nobody:1"\n' });
+  });
+
+  it('fork copies a conversation (all of it, or up to a turn); a live target needs --replace', async () => {
+    for (const p of ['one', 'two', 'three']) await run(['send', 'src:1', p]);
+    expect(await run(['fork', 'src:1', 'copy:1'])).toMatchObject({ code: 0, stdout: 'forked "src:1" to "copy:1" (3 turns)\n' });
+    expect((await run(['send', 'copy:1', 'copy goes on'])).stdout).toBe('Reply #4: copy goes on\n');
+    expect(mock.mainRequests().at(-1)?.userTexts).toEqual(['one', 'two', 'three', 'copy goes on']);
+
+    const refused = await run(['fork', 'src:1', 'copy:1']);
+    expect(refused).toMatchObject({ code: 2, stderr: expect.stringMatching(/^error: INVALID_INPUT: .*copy:1/) });
+    const replaced = await run(['fork', 'src:1', 'copy:1', '--at-turn', '2', '--replace', '--json']);
+    expect(replaced.code).toBe(0);
+    expect(json<Record<string, unknown>>(replaced)).toMatchObject({ key: 'copy:1', generation: 2, turns: 2 });
+    expect((await run(['send', 'copy:1', 'from turn two'])).stdout).toBe('Reply #3: from turn two\n');
+    expect(mock.mainRequests().at(-1)?.userTexts).toEqual(['one', 'two', 'from turn two']);
+    // The source is untouched.
+    expect((await run(['send', 'src:1', 'source goes on'])).stdout).toBe('Reply #4: source goes on\n');
+
+    expect((await run(['fork', 'nobody:1', 'x:1'])).code).toBe(4);
+    expect((await run(['fork', 'src:1', 'src:1'])).code).toBe(2);
+    expect((await run(['fork', 'src:1', 'x:2', '--at-turn', '99'])).code).toBe(2);
+    expect((await run(['fork', 'src:1', 'x:3', '--at-turn', 'two'])).code).toBe(2);
+  });
+
+  it('export -o writes a bundle that import continues under another key, from stdin, and in a fresh database', async () => {
+    await run(['send', 'travel', 'pack the blue suitcase', '--label', 'user=ada', '--task-id', 'T-7']);
+    await run(['send', 'travel', 'and the red one']);
+    const file = join(dir, `bundle-${n}.json`);
+    expect(await run(['export', 'travel', '-o', file])).toEqual({ code: 0, stdout: '', stderr: '' });
+    const bundle = JSON.parse(readFileSync(file, 'utf8')) as { format: string; session: Record<string, unknown>; turns: unknown[] };
+    expect(bundle).toMatchObject({ format: 'tether.session', session: { key: 'travel', labels: { user: 'ada' }, metadata: { taskId: 'T-7' } } });
+    expect(bundle.turns).toHaveLength(2);
+    // Without -o the bundle goes to stdout, one line.
+    const printed = await run(['export', 'travel']);
+    expect(JSON.parse(printed.stdout)).toMatchObject({ format: 'tether.session', session: { key: 'travel' } });
+
+    expect(await run(['import', file, '--key', 'travel:2'])).toMatchObject({ code: 0, stdout: 'imported "travel:2" (2 turns)\n' });
+    expect((await run(['send', 'travel:2', 'what did I pack?'])).stdout).toBe('Reply #3: what did I pack?\n');
+    expect(mock.mainRequests().at(-1)?.userTexts).toEqual(['pack the blue suitcase', 'and the red one', 'what did I pack?']);
+
+    const piped = await run(['import', '-', '--key', 'travel:3', '--json'], { stdin: Readable.from([printed.stdout]) });
+    expect(piped.code).toBe(0);
+    expect(json<Record<string, unknown>>(piped)).toMatchObject({ key: 'travel:3', turns: 2, labels: { user: 'ada' }, metadata: { taskId: 'T-7' } });
+
+    // The key exists: refused without --replace, replaced with it.
+    const again = await run(['import', file]);
+    expect(again).toMatchObject({ code: 2, stderr: expect.stringMatching(/^error: INVALID_INPUT: key "travel" already has a live session/) });
+    expect(json<Record<string, unknown>>(await run(['import', file, '--replace', '--json']))).toMatchObject({ key: 'travel', generation: 2, turns: 2 });
+
+    const fresh = join(dir, `fresh-${n}.db`);
+    const elsewhere = await main(['--db', fresh, 'import', file], io().io);
+    expect(elsewhere).toBe(0);
+    const c = io();
+    expect(await main(['--db', fresh, 'send', 'travel', 'and in the new place?'], c.io)).toBe(0);
+    expect(c.out.join('')).toBe('Reply #3: and in the new place?\n');
+    expect(mock.mainRequests().at(-1)?.userTexts).toEqual(['pack the blue suitcase', 'and the red one', 'and in the new place?']);
+
+    expect(await run(['export', 'nobody:1'])).toMatchObject({ code: 4, stderr: expect.stringMatching(/^error: NOT_FOUND: /) });
+  });
+
+  it('a corrupted or missing bundle file exits 2 and changes nothing', async () => {
+    await run(['send', 'good', 'hello']);
+    const file = join(dir, `good-${n}.json`);
+    await run(['export', 'good', '-o', file]);
+    const text = readFileSync(file, 'utf8');
+    const good = JSON.parse(text) as Record<string, unknown>;
+    const truncated = join(dir, `truncated-${n}.json`);
+    writeFileSync(truncated, text.slice(0, Math.floor(text.length / 2)));
+    const wrongVersion = join(dir, `version-${n}.json`);
+    writeFileSync(wrongVersion, JSON.stringify({ ...good, version: 99 }));
+    const noTranscript = join(dir, `no-transcript-${n}.json`);
+    writeFileSync(noTranscript, JSON.stringify({ ...good, transcript: undefined }));
+
+    const before = (await run(['ls', '--json'])).stdout;
+    const cases: Array<[string[], RegExp]> = [
+      [['import', truncated, '--key', 'copy'], /^error: INVALID_INPUT: .* is not JSON/],
+      [['import', wrongVersion, '--key', 'copy'], /^error: INVALID_INPUT: /],
+      [['import', noTranscript, '--key', 'copy'], /^error: INVALID_INPUT: /],
+      [['import', join(dir, 'missing.json'), '--key', 'copy'], /^error: INVALID_INPUT: cannot read /],
+      [['import', file, '--key', 'bad\u0007key'], /^error: INVALID_INPUT: key/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+    }
+    expect((await run(['ls', '--json'])).stdout).toBe(before);
+    expect((await run(['show', 'copy'])).code).toBe(4);
+  });
+
+  it('regenerate runs the last prompt again from the point before it, printed like send', async () => {
+    await run(['send', 'regen:1', 'one']);
+    await run(['send', 'regen:1', 'two']);
+    mock.enqueue({ text: 'another take on two' });
+    expect(await run(['regenerate', 'regen:1'])).toEqual({ code: 0, stdout: 'another take on two\n', stderr: '' });
+    expect(mock.mainRequests().at(-1)?.userTexts).toEqual(['one', 'two']);
+
+    const streamed = await run(['regenerate', 'regen:1', '--json']);
+    expect(streamed.code).toBe(0);
+    const events = ndjson(streamed);
+    expect(events[0]?.type).toBe('turn.queued');
+    expect(events.at(-1)).toMatchObject({ type: 'turn.completed', key: 'regen:1', text: 'Reply #2: two' });
+
+    // The conversation goes on from the regenerated reply; the replaced turns stay in the journal.
+    expect((await run(['send', 'regen:1', 'three'])).stdout).toBe('Reply #3: three\n');
+    expect(mock.mainRequests().at(-1)?.userTexts).toEqual(['one', 'two', 'three']);
+    const turns = json<Array<{ prompt: string; status: string }>>(await run(['turns', 'regen:1', '--json']));
+    expect(turns.map((t) => [t.prompt, t.status])).toEqual([
+      ['one', 'succeeded'],
+      ['two', 'succeeded'],
+      ['two', 'succeeded'],
+      ['two', 'succeeded'],
+      ['three', 'succeeded'],
+    ]);
+
+    expect(await run(['regenerate', 'nobody:1'])).toMatchObject({ code: 4, stderr: expect.stringMatching(/^error: NOT_FOUND: /) });
+    const missing = await run(['regenerate', 'nobody:1', '--json']);
+    expect(ndjson(missing)).toEqual([expect.objectContaining({ type: 'turn.failed', key: 'nobody:1', error: expect.objectContaining({ code: 'NOT_FOUND' }) })]);
+    expect((await run(['regenerate', 'bad\u0007key'])).code).toBe(2);
+  });
+
+  it('SIGINT interrupts a regenerated turn and exits 130', async () => {
+    await run(['send', 'regen:int', 'one']);
+    mock.enqueue({ text: 'never seen', delayMs: 30_000 });
+    const signals = new EventEmitter();
+    const r = await run(['regenerate', 'regen:int', '--json'], { signals }, (s) => {
+      if (s.includes('"turn.started"')) setTimeout(() => signals.emit('SIGINT'), 200);
+    });
+    expect(r.code).toBe(130);
+    expect(ndjson(r).at(-1)).toMatchObject({ type: 'turn.failed', error: { code: 'INTERRUPTED' } });
+    expect(r.stderr).toContain('interrupting');
+    expect(signals.listenerCount('SIGINT')).toBe(0);
+  });
+
+  it('--help lists every command, and each command has help of its own', async () => {
+    const help = await run(['--help']);
+    for (const command of ['send', 'regenerate', 'ls', 'show', 'update', 'turns', 'reset', 'compact', 'fork', 'export', 'import', 'interrupt', 'rm', 'stats', 'gc', 'serve', 'mock-api']) {
+      expect(help.stdout, command).toMatch(new RegExp(`^  ${command} `, 'm'));
+      const own = await run([command, '--help']);
+      expect(own.code, command).toBe(0);
+      expect(own.stdout, command).toMatch(new RegExp(`^Usage: tether ${command} `));
+    }
+    const update = (await run(['update', '--help'])).stdout;
+    for (const flag of ['--model', '--clear-model', '--permission-mode', '--clear-permission-mode', '--label', '--unlabel', '--meta', '--unmeta', '--json']) expect(update).toContain(flag);
+    const send = (await run(['send', '--help'])).stdout;
+    for (const flag of ['--meta', '--task-id', '--mcp-session-id']) expect(send).toContain(flag);
+    expect((await run(['ls', '--help'])).stdout).toContain('--meta');
   });
 
   // The built binary, as users run it: each call is its own process.

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +48,7 @@ function normalize(text: string): string {
     .replace(/\b\d+(\.\d+)?(ms|s)\b/g, '<dur>')
     .replace(/in \d+ · out \d+ · cache read \d+ · cache write \d+( · \$[\d.]+)?/g, '<usage>')
     .replace(/\d+ \/ \d+ tokens \(\d+%\)/g, '<context>')
+    .replace(/: \d+ -> \d+ context tokens/g, ': <n> -> <n> context tokens')
     .replace(/\b\d+%/g, '<pct>')
     // Column widths follow the values above.
     .replace(/ {2,}/g, '  ');
@@ -95,7 +96,7 @@ describe('tether CLI in client mode (daemon, real agent, mock API)', () => {
   const ndjson = (r: Run): TetherEvent[] => r.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as TetherEvent);
 
   it('every command gives the same output and exit code as in embedded mode', async () => {
-    const scenario: Array<{ args: string[]; stdin?: string }> = [
+    const scenario: Array<{ args: string[]; stdin?: string; code?: number }> = [
       { args: ['send', 'cmp:1', 'hello', 'there'] },
       { args: ['send', 'cmp:1', '-'], stdin: 'and again\n' },
       { args: ['send', 'cmp:json', 'stream', 'me', '--json'] },
@@ -118,6 +119,46 @@ describe('tether CLI in client mode (daemon, real agent, mock API)', () => {
       { args: ['rm', 'cmp:json'] },
       { args: ['reset', 'cmp:json'] },
       { args: ['turns', 'cmp:json'] },
+      // Session operations. interrupt with --json: its human line differs by design (see below).
+      // (send --meta, --task-id and --mcp-session-id are compared in a test of their own below.)
+      { args: ['send', 'ops:1', 'alpha', '--label', 'team=ops'], code: 0 },
+      { args: ['send', 'ops:1', 'beta'], code: 0 },
+      { args: ['update', 'ops:1', '--meta', 'owner=ann', '--meta', 'n=5'], code: 0 },
+      { args: ['update', 'ops:1', '--model', 'claude-haiku-5-5', '--permission-mode', 'plan', '--label', 'tier=gold', '--unlabel', 'team', '--meta', 'owner=bob', '--unmeta', 'n'], code: 0 },
+      { args: ['show', 'ops:1'], code: 0 },
+      { args: ['ls', '--json', '--meta', 'owner=bob'], code: 0 },
+      { args: ['ls', '--json', '--meta', 'owner=ann'], code: 0 },
+      { args: ['ls', '--meta', 'owner'], code: 2 },
+      { args: ['ls', '--meta', 'a=1', '--meta', 'a=2'], code: 2 },
+      { args: ['update', 'ops:1', '--clear-model', '--clear-permission-mode', '--json'], code: 0 },
+      { args: ['ls', '--json', '--meta', 'owner=bob', '--label', 'tier=gold'], code: 0 },
+      { args: ['update', 'ops:1'], code: 2 },
+      { args: ['update', 'nobody:1', '--model', 'm'], code: 4 },
+      { args: ['update', 'ops:1', '--model', 'm', '--clear-model'], code: 2 },
+      { args: ['update', 'ops:1', '--label', 'a=1', '--unlabel', 'a'], code: 2 },
+      { args: ['fork', 'ops:1', 'ops:fork'], code: 0 },
+      { args: ['send', 'ops:fork', 'gamma'], code: 0 },
+      { args: ['fork', 'ops:1', 'ops:fork'], code: 2 },
+      { args: ['fork', 'ops:1', 'ops:fork', '--at-turn', '1', '--replace', '--json'], code: 0 },
+      { args: ['send', 'ops:fork', 'delta'], code: 0 },
+      { args: ['fork', 'nobody:1', 'x:1'], code: 4 },
+      { args: ['fork', 'ops:1', 'ops:1'], code: 2 },
+      { args: ['fork', 'ops:1', 'x:2', '--at-turn', '99'], code: 2 },
+      { args: ['interrupt', 'ops:1', '--json'], code: 0 },
+      { args: ['interrupt', 'nobody:1'], code: 4 },
+      { args: ['compact', 'ops:1'], code: 0 },
+      { args: ['compact', 'nobody:1'], code: 4 },
+      { args: ['send', 'ops:1', 'after compact'], code: 0 },
+      { args: ['send', 'regen:1', 'one'], code: 0 },
+      { args: ['send', 'regen:1', 'two'], code: 0 },
+      { args: ['regenerate', 'regen:1'], code: 0 },
+      { args: ['regenerate', 'regen:1', '--json'], code: 0 },
+      { args: ['send', 'regen:1', 'three'], code: 0 },
+      { args: ['turns', 'regen:1'], code: 0 },
+      { args: ['regenerate', 'nobody:1'], code: 4 },
+      { args: ['regenerate', 'nobody:1', '--json'], code: 4 },
+      { args: ['export', 'nobody:1'], code: 4 },
+      { args: ['import', join(daemon.fx.dir, 'missing.json')], code: 2 },
       { args: ['send', 'bad\u0007key', 'hi'] },
       { args: ['show', '\u0000'] },
       { args: ['send', 'k', '   '] },
@@ -132,6 +173,8 @@ describe('tether CLI in client mode (daemon, real agent, mock API)', () => {
       const what = step.args.join(' ');
       expect({ code: remote.code, stderr: remote.stderr }, what).toEqual({ code: local.code, stderr: local.stderr });
       expect(normalize(remote.stdout), what).toBe(normalize(local.stdout));
+      // Agreeing is not enough where the step's outcome is known.
+      if (step.code !== undefined) expect(local.code, `${what}: ${local.stderr}`).toBe(step.code);
     }
     // Spot checks that the comparison compared something real.
     const shown = JSON.parse((await client(['show', 'slack:T01/C02', '--json'])).stdout) as unknown;
@@ -139,6 +182,94 @@ describe('tether CLI in client mode (daemon, real agent, mock API)', () => {
     expect(shown).toEqual(truth && sessionToJSON(truth));
     expect((await client(['send', 'cmp:1', 'four'])).stdout).toBe('Reply #2: four\n');
     expect((await client(['show', 'cmp:json'])).stderr).toBe('error: NOT_FOUND: no session for key "cmp:json"\n');
+    expect(JSON.parse((await client(['show', 'ops:1', '--json'])).stdout)).toMatchObject({
+      config: { model: null, permissionMode: null },
+      labels: { tier: 'gold' },
+      metadata: { owner: 'bob' },
+    });
+    const keys = async (...filter: string[]): Promise<string[]> => (JSON.parse((await client(['ls', '--json', ...filter])).stdout) as Array<{ key: string }>).map((s) => s.key);
+    // A fork carries the labels and metadata of its source.
+    expect((await keys('--meta', 'owner=bob', '--label', 'tier=gold')).sort()).toEqual(['ops:1', 'ops:fork']);
+    expect(await keys('--meta', 'owner=ann')).toEqual([]);
+    expect((await client(['interrupt', 'ops:1'])).stdout).toBe('no turn of "ops:1" is running\n');
+    // The regenerated turn ran from the point before "two": "three" is the third prompt, not the fourth.
+    expect((await client(['send', 'regen:1', 'four'])).stdout).toBe('Reply #4: four\n');
+    expect(daemon.fx.mock.mainRequests().at(-1)?.userTexts).toEqual(['one', 'two', 'three', 'four']);
+  });
+
+  it('send --meta, --task-id and --mcp-session-id reach the daemon: show and ls --meta agree with embedded mode', async () => {
+    const steps: string[][] = [
+      ['send', 'meta:1', 'alpha', '--meta', 'owner=ann', '--meta', 'n=5', '--task-id', 'T-1', '--mcp-session-id', 'M-1'],
+      // Metadata of a new session only, like labels: a later send leaves it as it is.
+      ['send', 'meta:1', 'beta', '--task-id', 'T-ignored'],
+      ['show', 'meta:1'],
+      ['show', 'meta:1', '--json'],
+      ['ls', '--json', '--meta', 'taskId=T-1'],
+      ['ls', '--json', '--meta', 'n=5', '--meta', 'owner=ann', '--meta', 'mcpSessionId=M-1'],
+      ['ls', '--json', '--meta', 'taskId=T-ignored'],
+      ['send', 'meta:2', 'hi', '--task-id', ''],
+    ];
+    for (const args of steps) {
+      const local = await embedded(args);
+      const remote = await client(args);
+      const what = args.join(' ');
+      expect({ code: remote.code, stderr: remote.stderr }, what).toEqual({ code: local.code, stderr: local.stderr });
+      expect(normalize(remote.stdout), what).toBe(normalize(local.stdout));
+    }
+    expect((await daemon.tether.get('meta:1'))?.metadata).toEqual({ owner: 'ann', n: '5', taskId: 'T-1', mcpSessionId: 'M-1' });
+    expect((JSON.parse((await client(['ls', '--json', '--meta', 'taskId=T-1'])).stdout) as Array<{ key: string }>).map((s) => s.key)).toEqual(['meta:1']);
+  });
+
+  it('export -o from the daemon; import under another key there, and into a fresh --db: the conversation continues', async () => {
+    await client(['send', 'exp:1', 'pack the blue suitcase', '--label', 'user=ada']);
+    await client(['send', 'exp:1', 'and the red one']);
+    await client(['update', 'exp:1', '--meta', 'taskId=T-7']);
+    const file = join(daemon.fx.dir, 'exp-1.json');
+    expect(await client(['export', 'exp:1', '-o', file])).toEqual({ code: 0, stdout: '', stderr: '' });
+    const text = readFileSync(file, 'utf8');
+    expect(JSON.parse(text)).toMatchObject({ format: 'tether.session', session: { key: 'exp:1', labels: { user: 'ada' }, metadata: { taskId: 'T-7' } }, turns: [{}, {}] });
+
+    expect(await client(['import', file, '--key', 'exp:2'])).toEqual({ code: 0, stdout: 'imported "exp:2" (2 turns)\n', stderr: '' });
+    expect((await client(['send', 'exp:2', 'what did I pack?'])).stdout).toBe('Reply #3: what did I pack?\n');
+    expect(daemon.fx.mock.mainRequests().at(-1)?.userTexts).toEqual(['pack the blue suitcase', 'and the red one', 'what did I pack?']);
+    // Piped, as `tether export k | tether import - --key k2` would.
+    const piped = await client(['import', '-', '--key', 'exp:3', '--json'], { stdin: Readable.from([text]) });
+    expect(piped.code).toBe(0);
+    expect(JSON.parse(piped.stdout)).toMatchObject({ key: 'exp:3', turns: 2, labels: { user: 'ada' }, metadata: { taskId: 'T-7' } });
+
+    const fresh = join(daemon.fx.dir, 'fresh.db');
+    expect(await cli(['--db', fresh, 'import', file])).toEqual({ code: 0, stdout: 'imported "exp:1" (2 turns)\n', stderr: '' });
+    expect((await cli(['--db', fresh, 'send', 'exp:1', 'and here?'])).stdout).toBe('Reply #3: and here?\n');
+    expect(daemon.fx.mock.mainRequests().at(-1)?.userTexts).toEqual(['pack the blue suitcase', 'and the red one', 'and here?']);
+
+    // The key is live on the daemon: refused without --replace, in both modes alike.
+    const refused = await client(['import', file]);
+    expect(refused).toMatchObject({ code: 2, stdout: '' });
+    expect(refused.stderr).toMatch(/^error: INVALID_INPUT: key "exp:1" already has a live session/);
+    expect(await cli(['--db', fresh, 'import', file])).toEqual(refused);
+    expect(JSON.parse((await client(['import', file, '--replace', '--json'])).stdout)).toMatchObject({ key: 'exp:1', generation: 2, turns: 2 });
+  });
+
+  it('a corrupted bundle file exits 2 and changes nothing, in both modes', async () => {
+    await client(['send', 'good:1', 'hello']);
+    const file = join(daemon.fx.dir, 'good-1.json');
+    await client(['export', 'good:1', '-o', file]);
+    const text = readFileSync(file, 'utf8');
+    const truncated = join(daemon.fx.dir, 'truncated.json');
+    writeFileSync(truncated, text.slice(0, Math.floor(text.length / 2)));
+    const wrongVersion = join(daemon.fx.dir, 'wrong-version.json');
+    writeFileSync(wrongVersion, JSON.stringify({ ...(JSON.parse(text) as object), version: 99 }));
+
+    const before = await daemon.tether.list();
+    for (const bad of [truncated, wrongVersion]) {
+      const remote = await client(['import', bad, '--key', 'good:copy']);
+      expect(remote.code, bad).toBe(2);
+      expect(remote.stderr, bad).toMatch(/^error: INVALID_INPUT: /);
+      expect(await embedded(['import', bad, '--key', 'good:copy']), bad).toEqual(remote);
+    }
+    expect(await daemon.tether.list()).toEqual(before);
+    expect((await client(['show', 'good:copy'])).code).toBe(4);
+    expect((await embedded(['show', 'good:copy'])).code).toBe(4);
   });
 
   it('TETHER_URL selects client mode like --server, and continues the conversation', async () => {
