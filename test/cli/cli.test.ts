@@ -290,8 +290,9 @@ describe('tether CLI (real agent, mock API)', () => {
     expect((await run(['update', 'up:1', '--label', 'a=1'])).code).toBe(4);
   });
 
-  // Fails as of this commit: the record's model is cleared, but the agent resumes the conversation
-  // without --model and Claude Code keeps the model the conversation last ran on.
+  // Fails as of this commit: the record's model is cleared, but each embedded run resumes the
+  // conversation cold, without --model, and Claude Code keeps the model it last ran on. (A daemon's
+  // warm runner, switched in place, does go back to the default.)
   it('update --clear-model: the next turn runs on the default model again', async () => {
     await run(['send', 'up:clear', 'one']);
     await run(['update', 'up:clear', '--model', 'claude-haiku-5-5']);
