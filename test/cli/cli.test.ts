@@ -431,6 +431,7 @@ describe('tether CLI (real agent, mock API)', () => {
       [['import', noTranscript, '--key', 'copy'], /^error: INVALID_INPUT: /],
       [['import', join(dir, 'missing.json'), '--key', 'copy'], /^error: INVALID_INPUT: cannot read /],
       [['import', file, '--key', 'bad\u0007key'], /^error: INVALID_INPUT: key/],
+      [['import', file, '--key', 'copy', '--cwd', join(dir, 'missing')], /^error: INVALID_INPUT: --cwd .* does not exist/],
     ];
     for (const [args, message] of cases) {
       const r = await run(args);

@@ -1,11 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { sessionToJSON } from '../../domain/json.js';
 import { validateKey } from '../../domain/keys.js';
 import { invalidInput } from '../../errors.js';
-import { checkGlobals, globalsOf, withTether } from '../open.js';
+import { checkGlobals, globalsOf, serverOf, withTether } from '../open.js';
 import { EXIT_OK, printJSON, type CliContext } from '../output.js';
-import { intOption } from './options.js';
+import { directoryOf, intOption } from './options.js';
 
 /** `tether fork`, `tether export`, `tether import`: copying conversations. */
 export function registerCopying(program: Command, ctx: CliContext): void {
@@ -56,8 +57,11 @@ export function registerCopying(program: Command, ctx: CliContext): void {
     .option('--json', 'print Session JSON')
     .action(async (file: string, flags: { key?: string; replace?: boolean; cwd?: string; json?: boolean }, cmd: Command) => {
       const { io } = ctx;
-      checkGlobals(globalsOf(cmd), io);
+      const g = globalsOf(cmd);
+      checkGlobals(g, io);
       if (flags.key !== undefined) validateKey(flags.key);
+      // As for send: resolved here; checked here, or by the daemon on its host.
+      const cwd = flags.cwd === undefined ? undefined : serverOf(g, io) !== undefined ? path.resolve(flags.cwd) : await directoryOf(flags.cwd);
       let text: string;
       try {
         text = file === '-' ? await readAll(io.stdin ?? process.stdin) : readFileSync(file, 'utf8');
@@ -71,7 +75,7 @@ export function registerCopying(program: Command, ctx: CliContext): void {
         throw invalidInput(`${file} is not JSON (a truncated bundle?)`);
       }
       const session = await withTether(cmd, io, (tether) =>
-        tether.import(bundle, { ...(flags.key ? { key: flags.key } : {}), ...(flags.replace ? { replace: true } : {}), ...(flags.cwd ? { cwd: flags.cwd } : {}) }),
+        tether.import(bundle, { ...(flags.key ? { key: flags.key } : {}), ...(flags.replace ? { replace: true } : {}), ...(cwd !== undefined ? { cwd } : {}) }),
       );
       if (flags.json) printJSON(io.stdout, sessionToJSON(session));
       else io.stdout.write(`imported ${JSON.stringify(session.key)} (${session.turns} turns)\n`);
