@@ -118,6 +118,10 @@ function bodyOf(key: string, prompt: string, options: SendOptions): SendMessageB
   if (options.allowedTools !== undefined) session.allowedTools = options.allowedTools;
   if (options.disallowedTools !== undefined) session.disallowedTools = options.disallowedTools;
   if (options.labels !== undefined) session.labels = options.labels;
+  // JSON by contract; the daemon validates it like every other option.
+  if (options.metadata !== undefined) session.metadata = options.metadata as SessionOptionsBody['metadata'];
+  if (options.taskId !== undefined) session.taskId = options.taskId;
+  if (options.mcpSessionId !== undefined) session.mcpSessionId = options.mcpSessionId;
   return {
     prompt,
     ...(Object.keys(session).length > 0 ? { options: session } : {}),

@@ -13,13 +13,14 @@ import { keyOf, parse, type RouteContext } from './context.js';
  */
 function pairsOf(value: string | string[] | undefined, parsePair: (pair: string) => [string, string]): Labels | undefined {
   if (value === undefined) return undefined;
-  const pairs: Labels = {};
+  // A Map, so names such as `constructor` or `__proto__` are names like any other.
+  const pairs = new Map<string, string>();
   for (const pair of Array.isArray(value) ? value : [value]) {
     const [name, v] = parsePair(pair);
-    if (name in pairs && pairs[name] !== v) throw invalidInput(`"${name}" is given twice with different values (label= or meta=)`);
-    pairs[name] = v;
+    if (pairs.has(name) && pairs.get(name) !== v) throw invalidInput(`"${name}" is given twice with different values (label= or meta=)`);
+    pairs.set(name, v);
   }
-  return pairs;
+  return Object.fromEntries(pairs);
 }
 
 /** `k=v` of a metadata filter: any printable name up to 64 characters, a string value. */
