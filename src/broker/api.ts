@@ -9,7 +9,10 @@ export interface SendOptions extends Partial<SessionConfig> {
   /** Owner of the key; the configured default tenant when omitted. */
   tenant?: string;
   labels?: Labels;
-  /** Free-form data about the session, merged over what it has (at most 16 KiB of JSON). */
+  /**
+   * Free-form data about a session this message creates (at most 16 KiB of JSON); a new
+   * generation keeps the previous one's, with this merged on top. `update` changes a live one.
+   */
   metadata?: Record<string, unknown>;
   /** Links: the task and the MCP session this conversation serves (kept in `metadata`). */
   taskId?: string;

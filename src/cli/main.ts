@@ -4,7 +4,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerGc } from './commands/gc.js';
 import { registerLs } from './commands/ls.js';
 import { registerMockApi } from './commands/mock-api.js';
-import { registerRegenerate } from './commands/regenerate.js';
+import { registerContinue, registerRegenerate } from './commands/regenerate-continue.js';
 import { registerReset } from './commands/reset.js';
 import { registerCompact } from './commands/compact.js';
 import { registerCopying } from './commands/fork.js';
@@ -66,6 +66,7 @@ function buildProgram(ctx: CliContext): Command {
   registerServe(program, ctx);
   registerSend(program, ctx);
   registerRegenerate(program, ctx);
+  registerContinue(program, ctx);
   registerLs(program, ctx);
   registerShow(program, ctx);
   registerUpdate(program, ctx);

@@ -236,6 +236,23 @@ describe('tether CLI (real agent, mock API)', () => {
     expect(turns.map((t) => t.status)).toEqual(['interrupted']);
   });
 
+  it('interrupt stops a turn that another process runs on the same database', async () => {
+    mock.enqueue({ text: 'never seen', delayMs: 30_000 });
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const sending = run(['send', 'k:other', 'long job', '--json'], { env: { ...env, TETHER_LEASE_TTL_MS: '1200' } }, (s) => {
+      if (s.includes('"turn.started"')) started();
+    });
+    await running;
+    const stopped = await run(['interrupt', 'k:other', '--json']);
+    expect(stopped.code).toBe(0);
+    expect(JSON.parse(stopped.stdout)).toMatchObject({ interrupted: true, turnId: expect.any(String) });
+    const r = await sending;
+    expect(r.code).toBe(1);
+    expect(ndjson(r).at(-1)).toMatchObject({ type: 'turn.failed', error: { code: 'INTERRUPTED' } });
+    mock.reset();
+  });
+
   it('stats and gc print counts', async () => {
     await run(['send', 'k:stats', 'count me']);
     const stats = json<{ sessions: { live: number }; turns: { succeeded: number } }>(await run(['stats', '--json']));
@@ -348,7 +365,7 @@ describe('tether CLI (real agent, mock API)', () => {
     }
     expect(await run(['compact', 'nobody:1'])).toMatchObject({ code: 4, stderr: expect.stringMatching(/^error: NOT_FOUND: /) });
 
-    expect(await run(['interrupt', 'cmp:1'])).toMatchObject({ code: 0, stdout: 'no turn of "cmp:1" is running in this process (a turn run by the daemon is reached with --server)\n' });
+    expect(await run(['interrupt', 'cmp:1'])).toMatchObject({ code: 0, stdout: 'no turn of "cmp:1" is running\n' });
     expect(await run(['interrupt', 'cmp:1', '--json'])).toMatchObject({ code: 0, stdout: '{"interrupted":false,"turnId":null}\n' });
     expect(await run(['interrupt', 'nobody:1'])).toMatchObject({ code: 4, stderr: 'error: NOT_FOUND: no session for key "nobody:1"\n' });
   });
@@ -471,6 +488,17 @@ describe('tether CLI (real agent, mock API)', () => {
     const missing = await run(['regenerate', 'nobody:1', '--json']);
     expect(ndjson(missing)).toEqual([expect.objectContaining({ type: 'turn.failed', key: 'nobody:1', error: expect.objectContaining({ code: 'NOT_FOUND' }) })]);
     expect((await run(['regenerate', 'bad\u0007key'])).code).toBe(2);
+  });
+
+  it('continue lets the agent go on without a new prompt, printed like send', async () => {
+    await run(['send', 'cont:1', 'start a story']);
+    mock.enqueue({ text: 'and then the dragon woke' });
+    expect(await run(['continue', 'cont:1'])).toEqual({ code: 0, stdout: 'and then the dragon woke\n', stderr: '' });
+    expect(mock.mainRequests().at(-1)?.userTexts).toEqual(['start a story', 'continue']);
+    const turns = json<Array<{ prompt: string }>>(await run(['turns', 'cont:1', '--json']));
+    expect(turns.map((t) => t.prompt)).toEqual(['start a story', 'continue']);
+    expect(await run(['continue', 'nobody:2'])).toMatchObject({ code: 4, stderr: expect.stringMatching(/^error: NOT_FOUND: /) });
+    expect((await run(['continue', 'cont:1', '--json'])).stdout.trim().split('\n').at(-1)).toMatch(/"type":"turn.completed"/);
   });
 
   it('SIGINT interrupts a regenerated turn and exits 130', async () => {

@@ -119,7 +119,7 @@ describe('tether CLI in client mode (daemon, real agent, mock API)', () => {
       { args: ['rm', 'cmp:json'] },
       { args: ['reset', 'cmp:json'] },
       { args: ['turns', 'cmp:json'] },
-      // Session operations. interrupt with --json: its human line differs by design (see below).
+      // Session operations.
       // (send --meta, --task-id and --mcp-session-id are compared in a test of their own below.)
       { args: ['send', 'ops:1', 'alpha', '--label', 'team=ops'], code: 0 },
       { args: ['send', 'ops:1', 'beta'], code: 0 },
@@ -145,6 +145,7 @@ describe('tether CLI in client mode (daemon, real agent, mock API)', () => {
       { args: ['fork', 'ops:1', 'ops:1'], code: 2 },
       { args: ['fork', 'ops:1', 'x:2', '--at-turn', '99'], code: 2 },
       { args: ['interrupt', 'ops:1', '--json'], code: 0 },
+      { args: ['interrupt', 'ops:1'], code: 0 },
       { args: ['interrupt', 'nobody:1'], code: 4 },
       { args: ['compact', 'ops:1'], code: 0 },
       { args: ['compact', 'nobody:1'], code: 4 },

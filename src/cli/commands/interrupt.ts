@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import { validateKey } from '../../domain/keys.js';
 import { ErrorCode, TetherError } from '../../errors.js';
-import { checkGlobals, globalsOf, serverOf, withTether } from '../open.js';
+import { checkGlobals, globalsOf, withTether } from '../open.js';
 import { EXIT_OK, type CliContext } from '../output.js';
 
 export function registerInterrupt(program: Command, ctx: CliContext): void {
   program
     .command('interrupt')
-    .description("stop the key's running turn (journaled interrupted); reaches turns of the daemon with --server")
+    .description("stop the key's running turn (journaled interrupted), wherever it runs: this process, another one on the same store, or the daemon")
     .argument('<key>', 'conversation key')
     .option('--json', 'print the result as JSON')
     .action(async (key: string, flags: { json?: boolean }, cmd: Command) => {
@@ -21,7 +21,7 @@ export function registerInterrupt(program: Command, ctx: CliContext): void {
       });
       if (flags.json) io.stdout.write(`${JSON.stringify({ interrupted: turnId !== null, turnId })}\n`);
       else if (turnId) io.stdout.write(`interrupted turn ${turnId} of ${JSON.stringify(key)}\n`);
-      else io.stdout.write(`no turn of ${JSON.stringify(key)} is running${serverOf(globalsOf(cmd), io) ? '' : ' in this process (a turn run by the daemon is reached with --server)'}\n`);
+      else io.stdout.write(`no turn of ${JSON.stringify(key)} is running\n`);
       ctx.exitCode = EXIT_OK;
     });
 }
