@@ -72,15 +72,16 @@ export function isQuiet(row: LeaseColumns, now: number): boolean {
  */
 export function regenerateRefusal(
   key: string,
-  live: { id: string; turnSeq: number; quiet: boolean; expired: boolean } | null,
+  live: (LeaseColumns & { id: string; turn_seq: number; expires_at: number | null }) | undefined,
   targetId: string,
-  target: { sessionId: string; seq: number; status: string } | null,
+  target: { session_id: string; seq: number; status: string } | undefined,
+  now: number,
 ): TetherError | null {
-  if (!live || live.expired) return new TetherError('NOT_FOUND', `no session for key "${key}" to regenerate a reply of`);
-  if (!live.quiet) {
+  if (!live || (live.expires_at !== null && live.expires_at <= now)) return new TetherError('NOT_FOUND', `no session for key "${key}" to regenerate a reply of`);
+  if (!isQuiet(live, now)) {
     return new TetherError('SESSION_BUSY', `session "${key}" is busy: a turn is running or queued; regenerate once it is quiet`, { details: { key } });
   }
-  if (!target || target.sessionId !== live.id || target.seq !== live.turnSeq || target.status === 'queued' || target.status === 'running') {
+  if (!target || target.session_id !== live.id || target.seq !== live.turn_seq || target.status === 'queued' || target.status === 'running') {
     return new TetherError('INVALID_INPUT', `turn ${targetId} is not the last ended turn of session "${key}"; only the last reply can be regenerated`);
   }
   return null;

@@ -168,13 +168,7 @@ export class PostgresStore implements Store {
       const now = await tx.now();
       const closed: SessionRecord[] = [];
       if (input.regenerates !== undefined) {
-        const target = await this.#turnRow(tx, input.regenerates);
-        const refusal = regenerateRefusal(
-          input.key,
-          row ? { id: row.id, turnSeq: row.turn_seq, quiet: isQuiet(row, now), expired: row.expires_at !== null && row.expires_at <= now } : null,
-          input.regenerates,
-          target ? { sessionId: target.session_id, seq: target.seq, status: target.status } : null,
-        );
+        const refusal = regenerateRefusal(input.key, row, input.regenerates, await this.#turnRow(tx, input.regenerates), now);
         if (refusal) throw refusal;
       }
 

@@ -138,13 +138,7 @@ export class SqliteStore implements Store {
       const closed: SessionRecord[] = [];
       let row = this.#liveRow(input.tenant, input.key);
       if (input.regenerates !== undefined) {
-        const target = this.#turnRow(input.regenerates);
-        const refusal = regenerateRefusal(
-          input.key,
-          row ? { id: row.id, turnSeq: row.turn_seq, quiet: isQuiet(row, now), expired: row.expires_at !== null && row.expires_at <= now } : null,
-          input.regenerates,
-          target ? { sessionId: target.session_id, seq: target.seq, status: target.status } : null,
-        );
+        const refusal = regenerateRefusal(input.key, row, input.regenerates, this.#turnRow(input.regenerates), now);
         if (refusal) throw refusal;
       }
 
