@@ -6,12 +6,11 @@ import { loadConfig, type TetherConfig, type TetherConfigInput } from '../config
 import { systemClock, type Clock } from '../domain/clock.js';
 import { resetAtRatio, type ContextPolicy } from '../domain/context-policy.js';
 import { isTerminalTurnEvent, type SessionEvent, type TetherEvent, type TetherEventType, type TurnCompletedEvent, type TurnFailedEvent } from '../domain/events.js';
-import { standingTurns } from '../domain/history.js';
 import { validateKey, validateLabels, validateTenant } from '../domain/keys.js';
-import type { BackendName, Lease, SessionConfig, SessionRecord, TurnRecord } from '../domain/types.js';
+import type { BackendName, Lease, SessionRecord, TurnRecord } from '../domain/types.js';
 import { ErrorCode, TetherError, toTetherError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
-import type { OnBusy, SessionPatch, SharedEvent, Store, TranscriptEntry } from '../store/store.js';
+import type { OnBusy, SessionPatch, SharedEvent, Store } from '../store/store.js';
 import type { CompactResult, GcResult, ListFilter, SessionUpdate, Readiness, SendOptions, SequencedEvent, Tether, TetherListener, TetherStats, TurnHandle } from './api.js';
 import { TurnEventLog } from './event-log.js';
 import { EventBus } from './event-bus.js';
@@ -19,8 +18,9 @@ import { EventShare } from './event-share.js';
 import { Janitor } from './janitor.js';
 import { RunnerPool } from './runners/pool.js';
 import { createOwnerId, OWNER_MARKER, type OwnerId } from './owner.js';
-import { BUNDLE_FORMAT, BUNDLE_VERSION, bundleSchema, type SessionBundle } from './bundle.js';
-import { resolveCwd, resolveSend, sessionUpdateSchema } from './send-options.js';
+import type { SessionBundle } from './bundle.js';
+import { exportSession, forkSession, importSession, type CopyDeps } from './copying.js';
+import { resolveSend, sessionUpdateSchema } from './send-options.js';
 import { TurnHandleImpl } from './turn-handle.js';
 import { runTurn, type TurnDeps } from './turns.js';
 import { UsageGate } from './usage-gate.js';
@@ -516,147 +516,28 @@ class Broker implements Tether {
     return updated;
   }
 
-  async fork(key: string, newKey: string, options: { tenant?: string; atTurn?: number; replace?: boolean } = {}): Promise<SessionRecord> {
-    const tenant = this.#tenant(options);
-    validateKey(key);
-    validateKey(newKey);
-    if (newKey === key) throw new TetherError(ErrorCode.INVALID_INPUT, 'a fork needs a key of its own');
-    const source = await this.#store.getLiveSession(tenant, key);
-    if (!source) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}"`);
-    if (source.agentSessionId === null) throw new TetherError(ErrorCode.INVALID_INPUT, `session "${key}" has no conversation to fork yet`);
-    const ended = standingTurns(await this.#store.listTurns({ tenant, key })).filter((t) => t.sessionId === source.id && t.status !== 'queued' && t.status !== 'running');
-    const atTurn = options.atTurn;
-    if (atTurn !== undefined && (!Number.isInteger(atTurn) || !ended.some((t) => t.seq === atTurn))) {
-      throw new TetherError(ErrorCode.INVALID_INPUT, `atTurn must be the number of an ended turn of "${key}"'s current session (${ended.map((t) => t.seq).join(', ') || 'none'})`);
-    }
-    const kept = atTurn === undefined ? ended : ended.filter((t) => t.seq <= atTurn);
-    const backend = this.#backend(source.backend);
-    if (!backend.fork) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `the ${source.backend} backend cannot fork conversations`);
-    const agentSessionId = await backend.fork(
-      { agentSessionId: source.agentSessionId, cwd: source.config.cwd, env: { ...this.#agentEnv, ...source.config.env } },
-      atTurn === undefined ? null : kept.length,
-    );
-    return this.#importRecord(tenant, newKey, { ...source, agentSessionId }, kept, options.replace === true);
+  fork(key: string, newKey: string, options: { tenant?: string; atTurn?: number; replace?: boolean } = {}): Promise<SessionRecord> {
+    return forkSession(this.#copyDeps(), this.#tenant(options), key, newKey, options);
   }
 
-  async export(key: string, options: { tenant?: string } = {}): Promise<SessionBundle> {
-    const tenant = this.#tenant(options);
-    validateKey(key);
-    const session = (await this.#store.getLiveSession(tenant, key)) ?? (await this.#store.getLatestSession(tenant, key));
-    if (!session) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}"`);
-    const turns = standingTurns(await this.#store.listTurns({ tenant, key })).filter((t) => t.sessionId === session.id && t.status !== 'queued' && t.status !== 'running');
-    let main: TranscriptEntry[] = [];
-    const subpaths: Record<string, TranscriptEntry[]> = {};
-    if (session.agentSessionId !== null) {
-      // The store's copy, completed from the local file first if that has more.
-      const backend = this.#backend(session.backend);
-      await backend.verify?.(session.agentSessionId, session.config.cwd, { ...this.#agentEnv, ...session.config.env });
-      main = (await this.#store.loadTranscript({ agentSessionId: session.agentSessionId })) ?? [];
-      for (const subpath of await this.#store.listTranscriptSubpaths(session.agentSessionId)) {
-        subpaths[subpath] = (await this.#store.loadTranscript({ agentSessionId: session.agentSessionId, subpath })) ?? [];
-      }
-    }
-    const { env: _env, ...config } = session.config;
+  export(key: string, options: { tenant?: string } = {}): Promise<SessionBundle> {
+    return exportSession(this.#copyDeps(), this.#tenant(options), key);
+  }
+
+  import(bundle: unknown, options: { tenant?: string; key?: string; replace?: boolean; cwd?: string } = {}): Promise<SessionRecord> {
+    return importSession(this.#copyDeps(), this.#tenant(options), bundle, options);
+  }
+
+  #copyDeps(): CopyDeps {
     return {
-      format: BUNDLE_FORMAT,
-      version: BUNDLE_VERSION,
-      exportedAt: new Date().toISOString(),
-      session: {
-        key: session.key,
-        backend: session.backend,
-        generation: session.generation,
-        agentSessionId: session.agentSessionId,
-        config,
-        labels: session.labels,
-        metadata: session.metadata as SessionBundle['session']['metadata'],
-        usage: session.usage,
-        context: session.context,
-      },
-      turns: turns.map((t) => ({
-        seq: t.seq,
-        prompt: t.prompt,
-        status: t.status as 'succeeded' | 'failed' | 'interrupted',
-        text: t.text,
-        error: t.error,
-        usage: t.usage,
-        createdAt: t.createdAt,
-        startedAt: t.startedAt,
-        endedAt: t.endedAt,
-      })),
-      transcript: { main, subpaths },
+      store: this.#store,
+      backend: (name) => this.#backend(name),
+      agentEnv: this.#agentEnv,
+      config: this.#config,
+      labelQuotas: this.#labelQuotas,
+      emitClosed: (session) => this.#emitClosed(session),
+      emitCreated: (session) => this.#emitSession('session.created', session),
     };
-  }
-
-  async import(bundle: unknown, options: { tenant?: string; key?: string; replace?: boolean; cwd?: string } = {}): Promise<SessionRecord> {
-    const tenant = this.#tenant(options);
-    const parsed = bundleSchema.safeParse(bundle);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new TetherError(ErrorCode.INVALID_INPUT, `not a Tether session bundle (format ${BUNDLE_FORMAT}, version ${BUNDLE_VERSION}): ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
-    }
-    const b = parsed.data;
-    validateKey(b.session.key);
-    const key = validateKey(options.key ?? b.session.key);
-    validateLabels(b.session.labels);
-    let cwd: string;
-    try {
-      cwd = resolveCwd(options.cwd ?? b.session.config.cwd);
-    } catch {
-      throw new TetherError(ErrorCode.INVALID_INPUT, `the bundle's working directory ${options.cwd ?? b.session.config.cwd} does not exist here; import with a cwd of this machine`);
-    }
-    const config: SessionConfig = { ...b.session.config, cwd };
-    let agentSessionId = b.session.agentSessionId;
-    if (agentSessionId !== null && b.transcript.main.length > 0) {
-      if ((await this.#store.loadTranscript({ agentSessionId })) === null) {
-        await this.#store.appendTranscript({ agentSessionId }, 'import', b.transcript.main as TranscriptEntry[]);
-        for (const [subpath, lines] of Object.entries(b.transcript.subpaths)) {
-          await this.#store.appendTranscript({ agentSessionId, subpath }, 'import', lines as TranscriptEntry[]);
-        }
-      } else {
-        // This store already holds that conversation (the bundle came from here): the import
-        // gets a copy of its own, so the two sessions never write into one transcript.
-        const backend = this.#backend(b.session.backend);
-        if (!backend.fork) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `the ${b.session.backend} backend cannot copy conversations`);
-        agentSessionId = await backend.fork({ agentSessionId, cwd, env: this.#agentEnv }, null);
-      }
-    }
-    return this.#importRecord(
-      tenant,
-      key,
-      { backend: b.session.backend, agentSessionId, config, labels: b.session.labels, metadata: b.session.metadata, usage: b.session.usage, context: b.session.context },
-      b.turns,
-      options.replace === true,
-    );
-  }
-
-  async #importRecord(
-    tenant: string,
-    key: string,
-    from: Pick<SessionRecord, 'backend' | 'agentSessionId' | 'config' | 'labels' | 'metadata' | 'usage' | 'context'>,
-    turns: Array<Pick<TurnRecord, 'prompt' | 'status' | 'text' | 'error' | 'usage' | 'createdAt' | 'startedAt' | 'endedAt'>>,
-    replace: boolean,
-  ): Promise<SessionRecord> {
-    const { session, closed } = await this.#store.importSession({
-      tenant,
-      key,
-      newSessionId: randomUUID(),
-      backend: from.backend,
-      agentSessionId: from.agentSessionId,
-      config: from.config,
-      labels: from.labels,
-      metadata: from.metadata,
-      usage: from.usage,
-      context: from.context,
-      turns: turns.map((t) => ({ ...t, status: t.status as 'succeeded' | 'failed' | 'interrupted' })),
-      replace,
-      maxSessions: this.#config.maxSessions,
-      onLimit: this.#config.onLimit,
-      idleTimeoutMs: this.#config.idleTimeoutSec * 1000,
-      ...(this.#labelQuotas ? { labelQuotas: this.#labelQuotas } : {}),
-    });
-    for (const c of closed) this.#emitClosed(c);
-    this.#emitSession('session.created', session);
-    return session;
   }
 
   async compact(key: string, options: { tenant?: string } = {}): Promise<CompactResult> {
