@@ -55,6 +55,9 @@ export function claudeOptions(spec: RunnerSpec, binary: string, watch: ProcessWa
     options.sessionStoreFlush = 'eager';
   }
   if (config.model) options.model = config.model;
+  // Claude Code resumes a conversation on the model it last used: a session without a model of
+  // its own (never set, or cleared) names the default, the operator's ANTHROPIC_MODEL if set.
+  else if (resume) options.model = env.ANTHROPIC_MODEL || 'default';
   if (config.permissionMode) options.permissionMode = config.permissionMode;
   if (config.permissionMode === 'bypassPermissions') options.allowDangerouslySkipPermissions = true;
   if (config.appendSystemPrompt) options.systemPrompt = { type: 'preset', preset: 'claude_code', append: config.appendSystemPrompt };
@@ -156,11 +159,7 @@ export class ClaudeRunner implements Runner {
           message = userMessage(withRecap(recovered.recap, prompt));
         }
       }
-      const fresh = this.#query === null;
       this.#ensureStarted(this.#start);
-      // Claude Code resumes a conversation on the model it last used. A session without a model
-      // of its own (never set, or cleared) runs on the default, which only a switch can say.
-      if (fresh && this.#agentSessionId !== null && this.#settings.model === null) await this.#useDefaultModel();
       signal.addEventListener('abort', onAbort, { once: true });
       this.#input!.push(message);
       let sawOutput = false;
@@ -259,19 +258,6 @@ export class ClaudeRunner implements Runner {
     // A new process starts its running cost total from zero.
     this.#costSoFar = 0;
     return { event: { type: 'recovered', previousAgentSessionId: previous, agentSessionId: id, reason }, recap };
-  }
-
-  /** `setModel()` with no model: the agent's default. A process that does not confirm keeps its model. */
-  async #useDefaultModel(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, RECONFIGURE_TIMEOUT_MS);
-    });
-    try {
-      await Promise.race([this.#query!.setModel(undefined).catch(() => undefined), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /**
