@@ -701,6 +701,11 @@ class Broker implements Tether {
   async #beat(ttlMs = this.#config.leaseTtlMs): Promise<void> {
     try {
       await this.#store.heartbeat(this.#owner.id, ttlMs);
+      // A usage limit another node ran into holds this node's turns back too.
+      const limit = ttlMs > 0 ? await this.#store.getUsageLimit('claude') : null;
+      if (limit && this.#usageGate.close(limit.until, limit.reason)) {
+        this.#log.warn({ until: new Date(limit.until).toISOString() }, 'usage limit reached (seen by another node); turns wait until it resets');
+      }
     } catch (err) {
       this.#log.warn({ err }, 'heartbeat failed');
     }

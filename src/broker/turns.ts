@@ -223,6 +223,10 @@ export async function runTurn(
   const status = error === null ? 'succeeded' : error.code === ErrorCode.INTERRUPTED ? 'interrupted' : 'failed';
   if (result?.retryAt !== undefined && deps.usageGate.close(result.retryAt, error?.message ?? 'usage limit')) {
     deps.logger.warn({ until: new Date(result.retryAt).toISOString() }, 'usage limit reached; turns wait until it resets');
+    // The other nodes on the store use the same account: they read it with their heartbeat.
+    deps.store.setUsageLimit(current.backend, result.retryAt, error?.message ?? 'usage limit').catch((err: unknown) => {
+      deps.logger.warn({ err }, 'could not record the usage limit for the other nodes');
+    });
   }
   const text = result?.text || texts.join('\n\n');
 

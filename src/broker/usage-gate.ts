@@ -7,7 +7,8 @@ const POLL_MS = 250;
  * Closed while the agent account is out of quota: the API said when its usage limit resets, so
  * turns that have not started wait here, still `queued` in the journal (a crash meanwhile loses
  * none of them), and start once the reset time has passed, instead of each failing on the same
- * limit. Per process: another node learns the limit from its own first refused turn.
+ * limit. The process that learns the limit records it in the store; the others close their gate
+ * when their heartbeat reads it.
  */
 export class UsageGate {
   readonly #clock: Clock;

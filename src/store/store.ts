@@ -65,6 +65,15 @@ export interface Store {
    */
   requestInterrupt(turnId: string): Promise<boolean>;
 
+  /**
+   * Records that the agent account behind `backend` is out of quota until `until` (epoch ms),
+   * for every node on the store. A later time extends it; an earlier one changes nothing.
+   */
+  setUsageLimit(backend: BackendName, until: number, reason: string): Promise<void>;
+
+  /** The usage limit recorded for `backend`, or null. It may have passed: callers compare. */
+  getUsageLimit(backend: BackendName): Promise<{ until: number; reason: string } | null>;
+
   /** Extends a held lease to now + ttlMs. Throws LEASE_LOST if it is no longer held. */
   renewLease(lease: Lease, ttlMs: number): Promise<Lease>;
 

@@ -86,4 +86,31 @@ describe('usage limits park turns until the reset (real agent)', () => {
     expect((await tether.turns('limit:c')).map((t) => t.status)).toEqual(['failed', 'interrupted']);
     expect(fx.mock.mainRequests()).toHaveLength(1);
   });
+
+  it('another node on the store learns the limit with its heartbeat and parks its turns too', async () => {
+    const clock = new ManualClock(Date.now());
+    const resetsAt = Math.floor(clock.now() / 1000) * 1000 + HOUR;
+    fx.mock.enqueue({
+      fault: {
+        kind: 'status',
+        status: 429,
+        type: 'rate_limit_error',
+        headers: { 'anthropic-ratelimit-unified-status': 'rejected', 'anthropic-ratelimit-unified-reset': String(resetsAt / 1000) },
+      },
+    });
+    // Heartbeats every 400 ms (a third of the lease TTL).
+    const a = await fx.open({ clock, env: subscriptionEnv(), leaseTtlMs: 1_200 });
+    const b = await fx.open({ clock, env: subscriptionEnv(), leaseTtlMs: 1_200 });
+    await expect(a.send('limit:a', 'one').result).rejects.toMatchObject({ code: ErrorCode.AGENT_UNAVAILABLE });
+    await expect.poll(async () => (await b.stats()).usageLimit?.until, { timeout: 5_000 }).toBe(new Date(resetsAt).toISOString());
+
+    const parked = b.send('limit:b', 'two');
+    await parked.accepted;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect((await b.turns('limit:b')).map((t) => t.status)).toEqual(['queued']);
+    expect(fx.mock.mainRequests()).toHaveLength(1);
+
+    clock.advance(HOUR);
+    expect((await parked.result).text).toBe('Reply #1: two');
+  });
 });

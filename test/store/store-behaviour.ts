@@ -1277,6 +1277,20 @@ export function describeStoreBehaviour(name: string, open: (clock: ManualClock) 
 
     // --- nodes ---------------------------------------------------------------------------
 
+    describe('usage limits', () => {
+      it('keeps the latest reset time of each backend, for every reader', async () => {
+        expect(await store.getUsageLimit('claude')).toBeNull();
+        await store.setUsageLimit('claude', 5_000_000, 'five-hour limit');
+        await store.setUsageLimit('claude', 4_000_000, 'an older answer');
+        expect(await store.getUsageLimit('claude')).toEqual({ until: 5_000_000, reason: 'five-hour limit' });
+        await store.setUsageLimit('claude', 9_000_000, 'weekly limit');
+        expect(await store.getUsageLimit('claude')).toEqual({ until: 9_000_000, reason: 'weekly limit' });
+        expect(await store.getUsageLimit('codex')).toBeNull();
+        if (harness.reopen) store = await harness.reopen();
+        expect(await store.getUsageLimit('claude')).toEqual({ until: 9_000_000, reason: 'weekly limit' });
+      });
+    });
+
     describe('nodes', () => {
       it('lists owners whose heartbeat has not expired, by the store clock', async () => {
         await store.heartbeat(OWNER, 10_000);

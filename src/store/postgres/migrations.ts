@@ -198,6 +198,12 @@ ALTER TABLE counters ADD COLUMN duration_ms BIGINT NOT NULL DEFAULT 0,
     up: `
 ALTER TABLE turns ADD COLUMN regenerates TEXT;
 ALTER TABLE turns ADD COLUMN interrupt_requested BOOLEAN NOT NULL DEFAULT false;
+-- The agent account's usage limit, learned by one node from a refused turn, seen by all.
+CREATE TABLE usage_limits (
+  backend TEXT PRIMARY KEY,
+  until   BIGINT NOT NULL,
+  reason  TEXT NOT NULL
+);
 `,
   },
 ];

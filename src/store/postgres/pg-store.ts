@@ -5,6 +5,7 @@ import {
   SESSION_STATUSES,
   TURN_STATUSES,
   ZERO_USAGE,
+  type BackendName,
   type CloseReason,
   type Labels,
   type Lease,
@@ -264,6 +265,20 @@ export class PostgresStore implements Store {
       await tx.exec(`UPDATE sessions SET lease_expires_at = $1 WHERE id = $2`, [expiresAt, lease.sessionId]);
       return { ...lease, expiresAt };
     });
+  }
+
+  async setUsageLimit(backend: BackendName, until: number, reason: string): Promise<void> {
+    await this.#db.write((tx) =>
+      tx.exec(
+        `INSERT INTO usage_limits (backend, until, reason) VALUES ($1, $2, $3)
+         ON CONFLICT (backend) DO UPDATE SET until = excluded.until, reason = excluded.reason WHERE excluded.until > usage_limits.until`,
+        [backend, Math.round(until), reason],
+      ),
+    );
+  }
+
+  async getUsageLimit(backend: BackendName): Promise<{ until: number; reason: string } | null> {
+    return (await this.#db.read<{ until: number; reason: string }>(`SELECT until, reason FROM usage_limits WHERE backend = $1`, [backend]))[0] ?? null;
   }
 
   async requestInterrupt(turnId: string): Promise<boolean> {

@@ -196,6 +196,12 @@ ALTER TABLE counters ADD COLUMN turns_timed INTEGER NOT NULL DEFAULT 0;
     up: `
 ALTER TABLE turns ADD COLUMN regenerates TEXT;
 ALTER TABLE turns ADD COLUMN interrupt_requested INTEGER NOT NULL DEFAULT 0;
+-- The agent account's usage limit, learned by one node from a refused turn, seen by all.
+CREATE TABLE usage_limits (
+  backend TEXT PRIMARY KEY,
+  until   INTEGER NOT NULL,
+  reason  TEXT NOT NULL
+);
 `,
   },
 ];

@@ -9,6 +9,7 @@ import {
   TURN_STATUSES,
   SESSION_STATUSES,
   ZERO_USAGE,
+  type BackendName,
   type CloseReason,
   type Labels,
   type Lease,
@@ -232,6 +233,20 @@ export class SqliteStore implements Store {
       this.#stmt(`UPDATE sessions SET lease_expires_at = ? WHERE id = ?`).run(expiresAt, lease.sessionId);
       return { ...lease, expiresAt };
     });
+  }
+
+  async setUsageLimit(backend: BackendName, until: number, reason: string): Promise<void> {
+    this.#write(() =>
+      this.#stmt(
+        `INSERT INTO usage_limits (backend, until, reason) VALUES (?, ?, ?)
+         ON CONFLICT (backend) DO UPDATE SET until = excluded.until, reason = excluded.reason WHERE excluded.until > usage_limits.until`,
+      ).run(backend, Math.round(until), reason),
+    );
+  }
+
+  async getUsageLimit(backend: BackendName): Promise<{ until: number; reason: string } | null> {
+    this.#assertOpen();
+    return (this.#stmt(`SELECT until, reason FROM usage_limits WHERE backend = ?`).get(backend) as { until: number; reason: string } | undefined) ?? null;
   }
 
   async requestInterrupt(turnId: string): Promise<boolean> {
