@@ -297,7 +297,10 @@ class Broker implements Tether {
   /** What a `continue` turn of the key's live session sends (see AgentBackend.continuePrompt). */
   async #continuePrompt(tenant: string, key: string): Promise<string> {
     const live = await this.#store.getLiveSession(tenant, key);
-    if (!live) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}" to continue; send it a message first`);
+    // An idle session past its expiry would be closed by the enqueue, and `continue` would open a
+    // blank conversation with it.
+    const expired = live !== null && live.expiresAt !== null && live.expiresAt <= (await this.#store.now()) && live.queued === 0 && live.status === 'idle';
+    if (!live || expired) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}" to continue${expired ? ' (it expired)' : ''}; send it a message first`);
     const prompt = this.#backend(live.backend).continuePrompt;
     if (prompt === undefined) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `the ${live.backend} backend cannot take a turn without user text`);
     return prompt;

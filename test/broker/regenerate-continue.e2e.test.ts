@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/domain/clock.js';
 import type { RecordedRequest } from '../../src/testing/mock-anthropic.js';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
 import { serveOverHttp } from '../helpers/serve.js';
@@ -180,6 +181,16 @@ describe('continue (real agent)', () => {
     const request = fx.mock.mainRequests().at(-1)!;
     expect(request.userTexts).toEqual(['tell me everything', 'continue']);
     expect((await tether.turns('c')).map((t) => t.prompt)).toEqual(['tell me everything', 'continue']);
+  });
+
+  it('refuses a session that has expired instead of opening a blank conversation with "continue"', async () => {
+    const clock = new ManualClock(Date.now());
+    const tether = await fx.open({ clock, idleTimeoutSec: 60, janitorIntervalSec: 0 });
+    await tether.send('old', 'hello').result;
+    clock.advance(61_000);
+    await expect(tether.continue('old').result).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('expired') });
+    expect((await tether.turns('old')).map((t) => t.prompt)).toEqual(['hello']);
+    expect((await tether.get('old'))?.generation).toBe(1);
   });
 
   it('refuses a key without a live session (NOT_FOUND), and over HTTP answers like a message', async () => {
