@@ -95,8 +95,8 @@ export class LeaseKeeper {
   #renewing = false;
 
   /**
-   * `onInterruptRequested`: the turn's row says a stop was asked for, from another process or
-   * node (`store.requestInterrupt`); read with each renewal, so it arrives within a sixth of the TTL.
+   * `onInterruptRequested`: a renewal says a stop was asked for, from another process or node
+   * (`store.requestInterrupt`), so it arrives within a sixth of the TTL.
    */
   constructor(deps: LeaseDeps, lease: Lease, turn: TurnRecord, onLost: () => void, onInterruptRequested?: () => void) {
     this.#lease = lease;
@@ -119,10 +119,11 @@ export class LeaseKeeper {
       deps.store
         .renewLease(this.#lease, deps.leaseTtlMs)
         .then(
-          async (renewed) => {
-            this.#lease = renewed;
+          (renewed) => {
+            const { interruptRequested, ...lease } = renewed;
+            this.#lease = lease;
             this.#confirmedAt = askedAt;
-            if (onInterruptRequested && (await deps.store.getTurn(turn.id).catch(() => null))?.interruptRequested) onInterruptRequested();
+            if (interruptRequested) onInterruptRequested?.();
           },
           (err: unknown) => {
             if (isTetherError(err, ErrorCode.LEASE_LOST)) lose('lease lost while the turn ran');

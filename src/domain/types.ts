@@ -98,6 +98,11 @@ export interface Lease {
   /** Increases with every grant; writes of a turn are fenced by it. */
   epoch: number;
   expiresAt: number;
+  /**
+   * Set on a renewed lease when someone asked the turn running under it to stop (from any
+   * process or node, `Store.requestInterrupt`): the holder stops it.
+   */
+  interruptRequested?: true;
 }
 
 export interface TurnError {

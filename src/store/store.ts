@@ -60,8 +60,8 @@ export interface Store {
   acquireLease(input: AcquireLeaseInput): Promise<AcquireLeaseResult>;
 
   /**
-   * Asks whichever process runs the turn to stop it: marks the turn while it is running (its
-   * runner sees `interruptRequested` when it next renews its lease). False when it is not running.
+   * Asks whichever process runs the turn to stop it: marks the turn while it is running, and the
+   * holder's next `renewLease` answers with `interruptRequested`. False when it is not running.
    */
   requestInterrupt(turnId: string): Promise<boolean>;
 
@@ -74,7 +74,10 @@ export interface Store {
   /** The usage limit recorded for `backend`, or null. It may have passed: callers compare. */
   getUsageLimit(backend: BackendName): Promise<{ until: number; reason: string } | null>;
 
-  /** Extends a held lease to now + ttlMs. Throws LEASE_LOST if it is no longer held. */
+  /**
+   * Extends a held lease to now + ttlMs, with `interruptRequested` set when the turn running under
+   * it was asked to stop. Throws LEASE_LOST if it is no longer held.
+   */
   renewLease(lease: Lease, ttlMs: number): Promise<Lease>;
 
   /**

@@ -1222,8 +1222,11 @@ export function describeStoreBehaviour(name: string, open: (clock: ManualClock) 
         expect(running.turn.interruptRequested).toBe(false);
         expect(await store.requestInterrupt(waiting.turn.id)).toBe(false);
         expect(await store.requestInterrupt('no-such-turn')).toBe(false);
+        expect((await store.renewLease(running.lease, TTL)).interruptRequested).toBeUndefined();
         expect(await store.requestInterrupt(running.turn.id)).toBe(true);
         expect((await store.getTurn(running.turn.id))?.interruptRequested).toBe(true);
+        // The holder hears of it with its next renewal.
+        expect(await store.renewLease(running.lease, TTL)).toMatchObject({ epoch: running.lease.epoch, interruptRequested: true });
         expect((await store.getTurn(waiting.turn.id))?.interruptRequested).toBe(false);
         const done = await finish(running.lease, running.turn.id, { status: 'interrupted', text: null, error: INTERRUPTED });
         expect(done.turn).toMatchObject({ status: 'interrupted', interruptRequested: true });

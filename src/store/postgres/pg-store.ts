@@ -263,7 +263,8 @@ export class PostgresStore implements Store {
       await this.#fence(tx, lease);
       const expiresAt = (await tx.now()) + ttlMs;
       await tx.exec(`UPDATE sessions SET lease_expires_at = $1 WHERE id = $2`, [expiresAt, lease.sessionId]);
-      return { ...lease, expiresAt };
+      const stop = await tx.row(`SELECT 1 FROM turns WHERE session_id = $1 AND status = 'running' AND epoch = $2 AND interrupt_requested`, [lease.sessionId, lease.epoch]);
+      return { ...lease, expiresAt, ...(stop ? { interruptRequested: true as const } : {}) };
     });
   }
 

@@ -231,7 +231,8 @@ export class SqliteStore implements Store {
       this.#fence(lease);
       const expiresAt = now + ttlMs;
       this.#stmt(`UPDATE sessions SET lease_expires_at = ? WHERE id = ?`).run(expiresAt, lease.sessionId);
-      return { ...lease, expiresAt };
+      const stop = this.#stmt(`SELECT 1 FROM turns WHERE session_id = ? AND status = 'running' AND epoch = ? AND interrupt_requested = 1`).get(lease.sessionId, lease.epoch);
+      return { ...lease, expiresAt, ...(stop ? { interruptRequested: true as const } : {}) };
     });
   }
 
