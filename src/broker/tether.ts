@@ -249,6 +249,7 @@ class Broker implements Tether {
         ...(this.#labelQuotas ? { labelQuotas: this.#labelQuotas } : {}),
         prompt: resolved.prompt,
         ...(regenerates ? { regenerates: regenerates.id } : {}),
+        ...(intent === 'continue' ? { requireLive: true } : {}),
         owner: this.#owner.id,
         turnId: randomUUID(),
         newSessionId: randomUUID(),
@@ -296,25 +297,21 @@ class Broker implements Tether {
 
   /** What a `continue` turn of the key's live session sends (see AgentBackend.continuePrompt). */
   async #continuePrompt(tenant: string, key: string): Promise<string> {
+    // The store refuses an expired session at the enqueue (`requireLive`); this finds the backend.
     const live = await this.#store.getLiveSession(tenant, key);
-    // An idle session past its expiry would be closed by the enqueue, and `continue` would open a
-    // blank conversation with it.
-    const expired = live !== null && live.expiresAt !== null && live.expiresAt <= (await this.#store.now()) && live.queued === 0 && live.status === 'idle';
-    if (!live || expired) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}" to continue${expired ? ' (it expired)' : ''}; send it a message first`);
+    if (!live) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}" to go on with; send it a message first`);
     const prompt = this.#backend(live.backend).continuePrompt;
     if (prompt === undefined) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `the ${live.backend} backend cannot take a turn without user text`);
     return prompt;
   }
 
-  /** The key's last turn, for `regenerate`: ended, of its live session, and not a compaction. */
+  /** The key's last turn, for `regenerate` (the store checks it is still the last, ended); not a compaction. */
   async #lastTurn(tenant: string, key: string): Promise<TurnRecord> {
     const live = await this.#store.getLiveSession(tenant, key);
     if (!live) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}"`);
     const last = (await this.#store.listTurns({ tenant, key, afterSeq: live.turnSeq - 1 })).find((t) => t.sessionId === live.id && t.seq === live.turnSeq);
     if (!last) throw new TetherError(ErrorCode.INVALID_INPUT, `session "${key}" has no reply to regenerate yet; send it a message first`);
-    if (last.status === 'queued' || last.status === 'running') {
-      throw new TetherError(ErrorCode.SESSION_BUSY, `session "${key}" is busy: a turn is running or queued; regenerate once it is quiet`, { details: { key } });
-    }
+    // Busy, expired, or no longer the last turn by the time it is journaled: the store refuses.
     if (last.prompt === COMPACT_PROMPT) throw new TetherError(ErrorCode.INVALID_INPUT, `the last turn of "${key}" compacted its conversation; there is no reply to regenerate`);
     return last;
   }

@@ -67,22 +67,25 @@ export function isQuiet(row: LeaseColumns, now: number): boolean {
 }
 
 /**
- * Why a turn cannot regenerate `target` on the key's live session, or null when it can: the
- * session must exist, be quiet and unexpired, and `target` must be its latest turn, ended.
+ * Why a turn that must go on the key's live session cannot, or null when it can (see
+ * `EnqueueTurnInput.requireLive` and `regenerates`). The session must exist and not have expired;
+ * a regenerating turn also needs it quiet, and `target` to be its latest turn, ended.
  */
-export function regenerateRefusal(
-  key: string,
+export function continuationRefusal(
+  input: { key: string; requireLive?: boolean; regenerates?: string },
   live: (LeaseColumns & { id: string; turn_seq: number; expires_at: number | null }) | undefined,
-  targetId: string,
   target: { session_id: string; seq: number; status: string } | undefined,
   now: number,
 ): TetherError | null {
-  if (!live || (live.expires_at !== null && live.expires_at <= now)) return new TetherError('NOT_FOUND', `no session for key "${key}" to regenerate a reply of`);
+  const { key } = input;
+  const expired = live !== undefined && isQuiet(live, now) && live.expires_at !== null && live.expires_at <= now;
+  if (!live || expired) return new TetherError('NOT_FOUND', `no session for key "${key}" to go on with${expired ? ' (it expired)' : ''}; send it a message first`);
+  if (input.regenerates === undefined) return null;
   if (!isQuiet(live, now)) {
     return new TetherError('SESSION_BUSY', `session "${key}" is busy: a turn is running or queued; regenerate once it is quiet`, { details: { key } });
   }
   if (!target || target.session_id !== live.id || target.seq !== live.turn_seq || target.status === 'queued' || target.status === 'running') {
-    return new TetherError('INVALID_INPUT', `turn ${targetId} is not the last ended turn of session "${key}"; only the last reply can be regenerated`);
+    return new TetherError('INVALID_INPUT', `turn ${input.regenerates} is not the last ended turn of session "${key}"; only the last reply can be regenerated`);
   }
   return null;
 }

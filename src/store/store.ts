@@ -289,6 +289,11 @@ export interface EnqueueTurnInput {
    * INVALID_INPUT); no session is created, expired or rotated on the way (NOT_FOUND without one).
    */
   regenerates?: string;
+  /**
+   * The turn goes on the key's live session (`continue`): NOT_FOUND when there is none or it has
+   * expired, instead of opening one. (At the context limit it still rotates like any turn.)
+   */
+  requireLive?: boolean;
   /** The broker process accepting the turn. */
   owner: string;
   /** Id to give the turn (caller-generated so it can be returned before the transaction ends). */

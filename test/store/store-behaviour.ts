@@ -1233,6 +1233,19 @@ export function describeStoreBehaviour(name: string, open: (clock: ManualClock) 
         expect(await store.requestInterrupt(running.turn.id)).toBe(false);
       });
 
+      it('puts a requireLive turn on the live session, and refuses one with none or an expired one, changing nothing', async () => {
+        expect(await enqueue({ requireLive: true }).catch((e: unknown) => e)).toMatchObject({ code: 'NOT_FOUND' });
+        expect(await store.getLatestSession('default', 'chat:1')).toBeNull();
+        const first = await runTurn({ idleTimeoutMs: 1_000 });
+        const next = await enqueue({ requireLive: true, prompt: 'continue', idleTimeoutMs: 1_000 });
+        expect(next).toMatchObject({ created: false, session: { id: first.session.id }, turn: { prompt: 'continue', status: 'queued' } });
+        await store.abandonTurn(next.turn.id, INTERRUPTED);
+        clock.advance(5_000);
+        expect(await enqueue({ requireLive: true, idleTimeoutMs: 1_000 }).catch((e: unknown) => e)).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('expired') });
+        expect((await store.getLiveSession('default', 'chat:1'))?.id).toBe(first.session.id);
+        expect(await allTurns('chat:1')).toHaveLength(2);
+      });
+
       it('refuses to regenerate on an expired session without closing it on the way', async () => {
         const last = await runTurn({ idleTimeoutMs: 1_000 });
         clock.advance(5_000);

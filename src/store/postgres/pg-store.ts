@@ -47,9 +47,9 @@ import {
   expiryFrom,
   fromMicros,
   hasUnexpiredLease,
+  continuationRefusal,
   isQuiet,
   mergeRemoving,
-  regenerateRefusal,
   turnCounter,
   usageToColumns,
 } from '../rules.js';
@@ -168,8 +168,8 @@ export class PostgresStore implements Store {
       let row = await this.#liveRow(tx, input.tenant, input.key);
       const now = await tx.now();
       const closed: SessionRecord[] = [];
-      if (input.regenerates !== undefined) {
-        const refusal = regenerateRefusal(input.key, row, input.regenerates, await this.#turnRow(tx, input.regenerates), now);
+      if (input.requireLive || input.regenerates !== undefined) {
+        const refusal = continuationRefusal(input, row, input.regenerates === undefined ? undefined : await this.#turnRow(tx, input.regenerates), now);
         if (refusal) throw refusal;
       }
 

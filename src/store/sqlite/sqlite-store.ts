@@ -50,9 +50,9 @@ import {
   expiryFrom,
   fromMicros,
   hasUnexpiredLease,
+  continuationRefusal,
   isQuiet,
   mergeRemoving,
-  regenerateRefusal,
   turnCounter,
   usageToColumns,
   type CounterColumn,
@@ -138,8 +138,8 @@ export class SqliteStore implements Store {
     return this.#write((now) => {
       const closed: SessionRecord[] = [];
       let row = this.#liveRow(input.tenant, input.key);
-      if (input.regenerates !== undefined) {
-        const refusal = regenerateRefusal(input.key, row, input.regenerates, this.#turnRow(input.regenerates), now);
+      if (input.requireLive || input.regenerates !== undefined) {
+        const refusal = continuationRefusal(input, row, input.regenerates === undefined ? undefined : this.#turnRow(input.regenerates), now);
         if (refusal) throw refusal;
       }
 
