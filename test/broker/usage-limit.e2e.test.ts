@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import { ErrorCode } from '../../src/errors.js';
+import type { MockReply } from '../../src/testing/mock-anthropic.js';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
 
 const HOUR = 3_600_000;
@@ -18,6 +19,17 @@ describe('usage limits park turns until the reset (real agent)', () => {
   });
   afterEach(async () => fx.cleanup());
 
+  /** The API's refusal when the plan's usage limit is reached: a 429 naming when it resets. */
+  const usageLimitReply = (resetsAt: number, extra: Record<string, string> = {}): MockReply => ({
+    fault: {
+      kind: 'status',
+      status: 429,
+      type: 'rate_limit_error',
+      message: 'usage limit reached',
+      headers: { 'anthropic-ratelimit-unified-status': 'rejected', 'anthropic-ratelimit-unified-reset': String(Math.floor(resetsAt / 1000)), ...extra },
+    },
+  });
+
   /** Subscription credentials: Claude Code reads the plan's limit headers only with those. */
   const subscriptionEnv = (): NodeJS.ProcessEnv => {
     const { ANTHROPIC_API_KEY: _key, ...env } = fx.env;
@@ -27,19 +39,7 @@ describe('usage limits park turns until the reset (real agent)', () => {
   it('fails the turn that hit the limit with its reset time, parks the rest, and runs them after it', async () => {
     const clock = new ManualClock(Date.now());
     const resetsAt = Math.floor(clock.now() / 1000) * 1000 + HOUR;
-    fx.mock.enqueue({
-      fault: {
-        kind: 'status',
-        status: 429,
-        type: 'rate_limit_error',
-        message: 'usage limit reached',
-        headers: {
-          'anthropic-ratelimit-unified-status': 'rejected',
-          'anthropic-ratelimit-unified-reset': String(resetsAt / 1000),
-          'anthropic-ratelimit-unified-representative-claim': 'five_hour',
-        },
-      },
-    });
+    fx.mock.enqueue(usageLimitReply(resetsAt, { 'anthropic-ratelimit-unified-representative-claim': 'five_hour' }));
     const tether = await fx.open({ clock, env: subscriptionEnv() });
 
     const first = tether.send('limit:a', 'one');
@@ -69,14 +69,7 @@ describe('usage limits park turns until the reset (real agent)', () => {
 
   it('an interrupted parked turn is withdrawn, never run', async () => {
     const clock = new ManualClock(Date.now());
-    fx.mock.enqueue({
-      fault: {
-        kind: 'status',
-        status: 429,
-        type: 'rate_limit_error',
-        headers: { 'anthropic-ratelimit-unified-status': 'rejected', 'anthropic-ratelimit-unified-reset': String(Math.floor(clock.now() / 1000) + 3600) },
-      },
-    });
+    fx.mock.enqueue(usageLimitReply(clock.now() + HOUR));
     const tether = await fx.open({ clock, env: subscriptionEnv() });
     await expect(tether.send('limit:c', 'one').result).rejects.toMatchObject({ code: ErrorCode.AGENT_UNAVAILABLE });
     const parked = tether.send('limit:c', 'two');
@@ -90,14 +83,7 @@ describe('usage limits park turns until the reset (real agent)', () => {
   it('another node on the store learns the limit with its heartbeat and parks its turns too', async () => {
     const clock = new ManualClock(Date.now());
     const resetsAt = Math.floor(clock.now() / 1000) * 1000 + HOUR;
-    fx.mock.enqueue({
-      fault: {
-        kind: 'status',
-        status: 429,
-        type: 'rate_limit_error',
-        headers: { 'anthropic-ratelimit-unified-status': 'rejected', 'anthropic-ratelimit-unified-reset': String(resetsAt / 1000) },
-      },
-    });
+    fx.mock.enqueue(usageLimitReply(resetsAt));
     // Heartbeats every 400 ms (a third of the lease TTL).
     const a = await fx.open({ clock, env: subscriptionEnv(), leaseTtlMs: 1_200 });
     const b = await fx.open({ clock, env: subscriptionEnv(), leaseTtlMs: 1_200 });
