@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { SessionEvent, TetherEvent } from '../domain/events.js';
+import { failedTurnEvent, type SessionEvent, type TetherEvent } from '../domain/events.js';
 import type { SessionRecord, TurnRecord } from '../domain/types.js';
 import { ErrorCode } from '../errors.js';
 import type { Store } from '../store/store.js';
@@ -83,17 +83,7 @@ export class Janitor {
     });
     if (recovered.adopted.length > 0) this.#deps.onAdopted(recovered.adopted);
     // Whoever follows those turns (here, or on another node through the shared journal) learns the end.
-    for (const turn of recovered.interrupted) {
-      this.#deps.emit({
-        type: 'turn.failed',
-        tenant: turn.tenant,
-        key: turn.key,
-        turnId: turn.id,
-        sessionId: turn.sessionId,
-        error: turn.error ?? { code: ErrorCode.INTERRUPTED, message: 'interrupted' },
-        at: new Date().toISOString(),
-      });
-    }
+    for (const turn of recovered.interrupted) this.#deps.emit(failedTurnEvent(turn));
     let expired = 0;
     for (;;) {
       const batch = await store.sweepExpired(BATCH);

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { TetherEvent } from '../domain/events.js';
+import { failedTurnEvent, type TetherEvent } from '../domain/events.js';
 import type { Lease, SessionRecord, TurnError, TurnRecord } from '../domain/types.js';
 import { ErrorCode, isTetherError } from '../errors.js';
 import type { Store } from '../store/store.js';
@@ -59,17 +59,7 @@ export async function waitForLease(deps: LeaseDeps, turn: TurnRecord, sessionId:
 
 /** Turns a lease takeover ended (their process stopped renewing) are announced as failed. */
 export function reportInterrupted(deps: LeaseDeps, turns: TurnRecord[]): void {
-  for (const stale of turns) {
-    deps.emit({
-      type: 'turn.failed',
-      tenant: stale.tenant,
-      key: stale.key,
-      turnId: stale.id,
-      sessionId: stale.sessionId,
-      error: stale.error ?? { code: ErrorCode.INTERRUPTED, message: 'interrupted' },
-      at: new Date().toISOString(),
-    });
-  }
+  for (const stale of turns) deps.emit(failedTurnEvent(stale));
 }
 
 /**

@@ -5,9 +5,9 @@ import type { AgentBackend } from '../agents/agent.js';
 import { loadConfig, type TetherConfig, type TetherConfigInput } from '../config.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { resetAtRatio, type ContextPolicy } from '../domain/context-policy.js';
-import { isTerminalTurnEvent, type SessionEvent, type TetherEvent, type TetherEventType, type TurnCompletedEvent, type TurnFailedEvent } from '../domain/events.js';
+import { failedTurnEvent, isTerminalTurnEvent, type SessionEvent, type TetherEvent, type TetherEventType, type TurnCompletedEvent, type TurnFailedEvent } from '../domain/events.js';
 import { validateKey, validateLabels, validateTenant } from '../domain/keys.js';
-import type { BackendName, Lease, SessionRecord, TurnRecord } from '../domain/types.js';
+import { EMPTY_CONTEXT, ZERO_USAGE, type BackendName, type Lease, type SessionRecord, type TurnRecord } from '../domain/types.js';
 import { ErrorCode, TetherError, toTetherError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
 import type { OnBusy, SessionPatch, SharedEvent, Store } from '../store/store.js';
@@ -650,18 +650,20 @@ class Broker implements Tether {
   }
 
   async #outcomeEvent(turn: TurnRecord): Promise<TurnCompletedEvent | TurnFailedEvent> {
-    const base = { tenant: turn.tenant, key: turn.key, turnId: turn.id, sessionId: turn.sessionId, at: new Date(turn.endedAt ?? Date.now()).toISOString() };
-    if (turn.status !== 'succeeded') {
-      return { type: 'turn.failed', ...base, error: turn.error ?? { code: ErrorCode.INTERRUPTED, message: 'the turn did not finish' } };
-    }
+    const at = new Date(turn.endedAt ?? Date.now());
+    if (turn.status !== 'succeeded') return failedTurnEvent(turn, at);
     const session = await this.#store.getSession(turn.sessionId);
     return {
       type: 'turn.completed',
-      ...base,
+      tenant: turn.tenant,
+      key: turn.key,
+      turnId: turn.id,
+      sessionId: turn.sessionId,
+      at: at.toISOString(),
       agentSessionId: session?.agentSessionId ?? null,
       text: turn.text ?? '',
-      usage: turn.usage ?? { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 },
-      context: turn.context ?? { tokens: 0, window: 0, ratio: 0 },
+      usage: turn.usage ?? { ...ZERO_USAGE },
+      context: turn.context ?? { ...EMPTY_CONTEXT },
       durationMs: turn.startedAt !== null && turn.endedAt !== null ? turn.endedAt - turn.startedAt : 0,
     };
   }

@@ -1,4 +1,4 @@
-import type { ContextInfo, TurnError, Usage } from './types.js';
+import type { ContextInfo, TurnError, TurnRecord, Usage } from './types.js';
 
 /**
  * TetherEvents: what a turn and a session report, normalized across backends. One per NDJSON
@@ -115,4 +115,20 @@ export type TurnResult = TurnCompletedEvent;
 
 export function isTerminalTurnEvent(event: TetherEvent): event is TurnCompletedEvent | TurnFailedEvent {
   return event.type === 'turn.completed' || event.type === 'turn.failed';
+}
+
+/**
+ * The `turn.failed` a journaled turn that did not succeed stands for: ended by another process
+ * (a lease takeover, the janitor), or rebuilt from the journal for a late follower.
+ */
+export function failedTurnEvent(turn: TurnRecord, at: Date = new Date()): TurnFailedEvent {
+  return {
+    type: 'turn.failed',
+    tenant: turn.tenant,
+    key: turn.key,
+    turnId: turn.id,
+    sessionId: turn.sessionId,
+    error: turn.error ?? { code: 'INTERRUPTED', message: 'the turn did not finish' },
+    at: at.toISOString(),
+  };
 }
