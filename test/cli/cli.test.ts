@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main, type CliIO } from '../../src/cli/main.js';
 import type { TurnHandle } from '../../src/broker/api.js';
-import { streamTurn } from '../../src/cli/commands/send.js';
+import { streamTurn } from '../../src/cli/run-turn.js';
 import type { TetherEvent, TurnResult } from '../../src/domain/events.js';
 import { ErrorCode, TetherError } from '../../src/errors.js';
 import { defaultMockReply, mockAgentEnv, startMockAnthropic, type MockAnthropic } from '../../src/testing/mock-anthropic.js';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { validateKey } from '../../domain/keys.js';
 import { checkGlobals, globalsOf } from '../open.js';
 import type { CliContext } from '../output.js';
-import { runTurn } from './send.js';
+import { runTurn } from '../run-turn.js';
 
 export function registerContinue(program: Command, ctx: CliContext): void {
   program

@@ -4,7 +4,7 @@ import { isTetherError } from '../../errors.js';
 import { mockAgentEnv, startMockAnthropic } from '../../testing/mock-anthropic.js';
 import { checkGlobals, globalsOf, withTether } from '../open.js';
 import { EXIT_OK, sessionLines, type CliContext, type CliIO } from '../output.js';
-import { streamTurn } from './send.js';
+import { streamTurn } from '../run-turn.js';
 
 export const DEMO_KEY = 'demo:quickstart';
 export const DEMO_DB = './data/demo.db';
