@@ -16,10 +16,17 @@ export interface CliIO {
   stdout: Writer;
   stderr: Writer;
   env: NodeJS.ProcessEnv;
-  /** Read when a prompt is `-`; process.stdin by default. */
+  /** Read when a prompt or a bundle file is `-`; process.stdin by default. */
   stdin?: AsyncIterable<string | Buffer>;
   /** SIGINT / SIGTERM during `send`, `mock-api`; process by default. */
   signals?: SignalSource;
+}
+
+/** All of stdin (or the test's stream) as text: `echo hi | tether send k -`, `tether export k | tether import -`. */
+export async function readStdin(io: CliIO): Promise<string> {
+  const chunks: string[] = [];
+  for await (const chunk of io.stdin ?? process.stdin) chunks.push(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+  return chunks.join('');
 }
 
 export const EXIT_OK = 0;

@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { sessionToJSON } from '../../domain/json.js';
 import { validateKey } from '../../domain/keys.js';
 import { invalidInput } from '../../errors.js';
-import { checkGlobals, globalsOf, serverOf, withTether } from '../open.js';
-import { EXIT_OK, printJSON, type CliContext } from '../output.js';
-import { directoryOf } from './options.js';
+import { checkGlobals, globalsOf, withTether } from '../open.js';
+import { EXIT_OK, printJSON, readStdin, type CliContext } from '../output.js';
+import { cwdOf } from './options.js';
 
 export function registerImport(program: Command, ctx: CliContext): void {
   program
@@ -22,11 +21,10 @@ export function registerImport(program: Command, ctx: CliContext): void {
       const g = globalsOf(cmd);
       checkGlobals(g, io);
       if (flags.key !== undefined) validateKey(flags.key);
-      // As for send: resolved here; checked here, or by the daemon on its host.
-      const cwd = flags.cwd === undefined ? undefined : serverOf(g, io) !== undefined ? path.resolve(flags.cwd) : await directoryOf(flags.cwd);
+      const cwd = await cwdOf(flags.cwd, g, io);
       let text: string;
       try {
-        text = file === '-' ? await readAll(io.stdin ?? process.stdin) : readFileSync(file, 'utf8');
+        text = file === '-' ? await readStdin(io) : readFileSync(file, 'utf8');
       } catch (err) {
         throw invalidInput(`cannot read ${file}: ${(err as Error).message}`);
       }
@@ -43,11 +41,4 @@ export function registerImport(program: Command, ctx: CliContext): void {
       else io.stdout.write(`imported ${JSON.stringify(session.key)} (${session.turns} turns)\n`);
       ctx.exitCode = EXIT_OK;
     });
-}
-
-/** stdin (or the test's stream) as text: `tether export k | tether import - --key k2`. */
-async function readAll(input: AsyncIterable<string | Buffer>): Promise<string> {
-  const chunks: string[] = [];
-  for await (const chunk of input) chunks.push(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
-  return chunks.join('');
 }

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { parseLabel, validateLabels } from '../../domain/keys.js';
 import type { Labels } from '../../domain/types.js';
 import { invalidInput } from '../../errors.js';
+import { serverOf, type GlobalOptions } from '../open.js';
+import type { CliIO } from '../output.js';
 
 /** Flag parsers shared by the commands; a bad value becomes a usage error (exit 2) in commander. */
 export function intOption(min: number, max: number): (value: string) => number {
@@ -34,9 +36,15 @@ export function labelsOf(pairs: string[] | undefined): Labels | undefined {
   return Object.fromEntries(labels) as Labels;
 }
 
-/** Resolves a `--cwd` relative to where the CLI runs and checks it is a directory, before anything is written. */
-export async function directoryOf(dir: string): Promise<string> {
+/**
+ * A `--cwd` resolved against where the CLI runs (`send`, `import`). Embedded, it is checked here to
+ * be a directory, before anything is written; against a daemon the directory is on the daemon's
+ * host, which checks it (and its allowed roots).
+ */
+export async function cwdOf(dir: string | undefined, g: GlobalOptions, io: CliIO): Promise<string | undefined> {
+  if (dir === undefined) return undefined;
   const abs = path.resolve(dir);
+  if (serverOf(g, io) !== undefined) return abs;
   const info = await stat(abs).catch(() => null);
   if (!info) throw invalidInput(`--cwd ${abs} does not exist`);
   if (!info.isDirectory()) throw invalidInput(`--cwd ${abs} is not a directory`);

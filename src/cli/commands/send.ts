@@ -1,13 +1,12 @@
 import { Command, Option } from 'commander';
-import path from 'node:path';
 import type { SendOptions } from '../../broker/api.js';
 import { validateKey } from '../../domain/keys.js';
 import { PERMISSION_MODES, type PermissionMode } from '../../domain/types.js';
 import { invalidInput } from '../../errors.js';
-import { checkGlobals, globalsOf, serverOf } from '../open.js';
-import type { CliContext, CliIO } from '../output.js';
+import { checkGlobals, globalsOf } from '../open.js';
+import { readStdin, type CliContext, type CliIO } from '../output.js';
 import { runTurn } from '../run-turn.js';
-import { collect, directoryOf, intOption, labelsOf, linkOf, metaOf } from './options.js';
+import { collect, cwdOf, intOption, labelsOf, linkOf, metaOf } from './options.js';
 
 interface SendFlags {
   cwd?: string;
@@ -54,8 +53,7 @@ async function send(cmd: Command, io: CliIO, key: string, words: string[], flags
   const metadata = metaOf(flags.meta);
   const taskId = linkOf('--task-id', flags.taskId);
   const mcpSessionId = linkOf('--mcp-session-id', flags.mcpSessionId);
-  // Against a daemon the directory is on the daemon's host: it checks it (and its allowed roots).
-  const cwd = flags.cwd === undefined ? undefined : serverOf(g, io) !== undefined ? path.resolve(flags.cwd) : await directoryOf(flags.cwd);
+  const cwd = await cwdOf(flags.cwd, g, io);
   const prompt = await readPrompt(words, io);
 
   const options: SendOptions = {
@@ -76,10 +74,8 @@ async function send(cmd: Command, io: CliIO, key: string, words: string[], flags
 async function readPrompt(words: string[], io: CliIO): Promise<string> {
   let prompt = words.join(' ');
   if (words.length === 1 && words[0] === '-') {
-    const chunks: string[] = [];
-    for await (const chunk of io.stdin ?? process.stdin) chunks.push(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
     // `echo hi | tether send k -` should send "hi", not "hi\n".
-    prompt = chunks.join('').trimEnd();
+    prompt = (await readStdin(io)).trimEnd();
   }
   if (prompt.trim() === '') throw invalidInput('prompt must not be empty');
   return prompt;
