@@ -98,6 +98,8 @@ export interface Runner {
   readonly pid: number | null;
   /** False once the agent process has exited or the runner was closed. */
   readonly alive: boolean;
+  /** The model and permission mode the process runs with (or will start with). */
+  readonly settings: RunnerSettings;
   /**
    * Switches the live agent process, between turns, to another model and permission mode (null:
    * the agent's default), keeping the conversation (optional: backends that can). True when the

@@ -120,6 +120,10 @@ export class ClaudeRunner implements Runner {
     return this.#watch?.pid ?? null;
   }
 
+  get settings(): RunnerSettings {
+    return this.#settings;
+  }
+
   get alive(): boolean {
     return !this.#closed && (this.#watch === null || this.#watch.alive);
   }

@@ -44,8 +44,6 @@ interface Warm {
   /** Lease epoch of the last turn this runner ran; -1 before its first. */
   epoch: number;
   agentSessionId: string | null;
-  /** Model and permission mode the process runs with (started with, or switched to). */
-  settings: RunnerSettings;
   busy: boolean;
   lastUsed: number;
   /** Until then (performance.now), eviction passes this idle runner by: its session's next turn is about to take it. */
@@ -150,7 +148,6 @@ export class RunnerPool {
       runner,
       epoch: -1,
       agentSessionId: session.agentSessionId,
-      settings: settingsOf(spec.config),
       busy: true,
       lastUsed: this.#o.clock.now(),
       pinnedUntil: 0,
@@ -192,14 +189,13 @@ export class RunnerPool {
 
   /** Whether the entry's process runs with `wanted`, switching it in place if need be. */
   async #switchTo(entry: Warm, wanted: RunnerSettings): Promise<boolean> {
-    const { settings, runner } = entry;
-    if (settings.model === wanted.model && settings.permissionMode === wanted.permissionMode) return true;
+    const { runner } = entry;
+    if (runner.settings.model === wanted.model && runner.settings.permissionMode === wanted.permissionMode) return true;
     if (!runner.reconfigure) return false;
     const switched = await runner.reconfigure(wanted).catch((err: unknown) => {
       this.#o.logger.warn({ err }, 'switching an agent process to new settings failed');
       return false;
     });
-    if (switched) entry.settings = wanted;
     // Closed meanwhile: close() has ended the process already.
     return switched && !this.#closed && this.#warm.get(entry.sessionId) === entry;
   }
