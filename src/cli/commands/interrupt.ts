@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { validateKey } from '../../domain/keys.js';
-import { ErrorCode, TetherError } from '../../errors.js';
 import { checkGlobals, globalsOf, withTether } from '../open.js';
 import { EXIT_OK, type CliContext } from '../output.js';
+import { notFound } from './show.js';
 
 export function registerInterrupt(program: Command, ctx: CliContext): void {
   program
@@ -16,7 +16,7 @@ export function registerInterrupt(program: Command, ctx: CliContext): void {
       validateKey(key);
       const { turnId } = await withTether(cmd, io, async (tether) => {
         // NOT_FOUND for an unknown key, as the daemon answers.
-        if (!(await tether.get(key))) throw new TetherError(ErrorCode.NOT_FOUND, `no session for key "${key}"`);
+        if (!(await tether.get(key))) throw notFound(key);
         return tether.interrupt(key);
       });
       if (flags.json) io.stdout.write(`${JSON.stringify({ interrupted: turnId !== null, turnId })}\n`);
