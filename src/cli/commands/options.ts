@@ -52,6 +52,8 @@ export async function cwdOf(dir: string | undefined, g: GlobalOptions, io: CliIO
 }
 
 const CONTROL_RE = /\p{Cc}/u;
+/** A metadata name (`--meta`, `--unmeta`): 1-64 characters, no control characters. */
+const isMetaName = (name: string): boolean => name.length > 0 && name.length <= 64 && !CONTROL_RE.test(name);
 
 /**
  * `k=v` pairs to metadata strings (`send --meta`, `update --meta`, `ls --meta`): a name of 1-64
@@ -65,7 +67,7 @@ export function metaOf(pairs: string[] | undefined): Record<string, string> | un
   for (const pair of pairs) {
     const at = pair.indexOf('=');
     const name = at > 0 ? pair.slice(0, at) : '';
-    if (!name || name.length > 64 || CONTROL_RE.test(pair)) throw invalidInput(`--meta ${JSON.stringify(pair)} must be name=value: a name of 1-64 characters, no control characters`);
+    if (!isMetaName(name) || CONTROL_RE.test(pair)) throw invalidInput(`--meta ${JSON.stringify(pair)} must be name=value: a name of 1-64 characters, no control characters`);
     const value = pair.slice(at + 1);
     if (meta.has(name) && meta.get(name) !== value) throw invalidInput(`--meta "${name}" is given twice with different values`);
     meta.set(name, value);
@@ -77,7 +79,7 @@ export function metaOf(pairs: string[] | undefined): Record<string, string> | un
 export function namesOf(names: string[] | undefined, kind: 'label' | 'meta'): string[] {
   for (const name of names ?? []) {
     if (kind === 'label') validateLabels({ [name]: '' });
-    else if (!name || name.length > 64 || CONTROL_RE.test(name)) throw invalidInput(`--unmeta ${JSON.stringify(name)} must be a name of 1-64 characters, no control characters`);
+    else if (!isMetaName(name)) throw invalidInput(`--unmeta ${JSON.stringify(name)} must be a name of 1-64 characters, no control characters`);
   }
   return names ?? [];
 }
