@@ -16,8 +16,15 @@ export interface SendDeps {
 }
 
 /**
- * `send()` over HTTP: POST the message asking for SSE, push its events into a TurnHandle, and
- * resume from `/v1/turns/{id}/events` if the stream breaks before the terminal event.
+ * What a turn sends: a prompt (`POST …/messages`), or an operation whose prompt the daemon looks
+ * up (`POST …/regenerate`, `POST …/continue`).
+ */
+export type TurnRequest = { prompt: string } | { operation: 'regenerate' | 'continue' };
+
+/**
+ * A turn over HTTP (`send()`, `regenerate()`, `continue()`): POST the request asking for SSE,
+ * push its events into a TurnHandle, and resume from `/v1/turns/{id}/events` if the stream
+ * breaks before the terminal event.
  *
  * Interrupting: the HTTP API interrupts *the key's running turn*, so the request is only made
  * once this turn has started (a turn still queued behind another would otherwise stop that one).
@@ -25,12 +32,6 @@ export interface SendDeps {
  *
  * The returned promise settles when the handle has; it never rejects.
  */
-/**
- * What a turn sends: a prompt (`POST …/messages`), or an operation whose prompt the daemon looks
- * up (`POST …/regenerate`, `POST …/continue`).
- */
-export type TurnRequest = { prompt: string } | { operation: 'regenerate' | 'continue' };
-
 export function sendTurn(deps: SendDeps, key: string, request: TurnRequest, options: SendOptions = {}): { handle: TurnHandle; done: Promise<void> } {
   const handle = new TurnHandleImpl();
   if (options.signal) {
@@ -46,7 +47,7 @@ async function run(deps: SendDeps, handle: TurnHandleImpl, key: string, request:
   const { http, closed } = deps;
   if (closed.aborted) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'this Tether client is closed');
   validateKey(key);
-  const body = 'prompt' in request ? bodyOf(key, request.prompt, options) : operationBody(request.operation, options);
+  const { route, body } = requestOf(request, options);
   const path = `/v1/sessions/${encodeURIComponent(key)}`;
   const state = new TurnState(handle, () => {
     // The interrupt is best effort: the stream reports how the turn really ended.
@@ -58,7 +59,7 @@ async function run(deps: SendDeps, handle: TurnHandleImpl, key: string, request:
 
   let response: Response;
   try {
-    response = await http.request('POST', `${path}/${'prompt' in request ? 'messages' : request.operation}`, { body, headers: STREAM_HEADERS, signal: closed });
+    response = await http.request('POST', `${path}/${route}`, { body, headers: STREAM_HEADERS, signal: closed });
   } catch (err) {
     throw closed.aborted ? closedError(null) : err;
   }
@@ -100,14 +101,15 @@ async function run(deps: SendDeps, handle: TurnHandleImpl, key: string, request:
   throw closedError(state.turnId);
 }
 
-/** `continue` may say what to do when the session is busy; `regenerate` takes nothing. */
-function operationBody(operation: 'regenerate' | 'continue', options: SendOptions): Record<string, unknown> {
-  return operation === 'continue' && options.onBusy ? { onBusy: options.onBusy } : {};
+/** The route under `/v1/sessions/{key}/` and the body of the contract for a turn request. */
+function requestOf(request: TurnRequest, options: SendOptions): { route: string; body: unknown } {
+  if ('prompt' in request) return { route: 'messages', body: bodyOf(request.prompt, options) };
+  // `continue` may say what to do when the session is busy; `regenerate` takes nothing.
+  return { route: request.operation, body: request.operation === 'continue' && options.onBusy ? { onBusy: options.onBusy } : {} };
 }
 
-/** The request body of the contract; the tenant comes from the token, `env` is the operator's. */
-function bodyOf(key: string, prompt: string, options: SendOptions): SendMessageBody {
-  validateKey(key);
+/** The message body of the contract; the tenant comes from the token, `env` is the operator's. */
+function bodyOf(prompt: string, options: SendOptions): SendMessageBody {
   if (options.env !== undefined) throw invalidInput('env cannot be set over HTTP: the agent environment is the daemon operator\'s');
   const session: SessionOptionsBody = {};
   if (options.cwd !== undefined) session.cwd = options.cwd;
