@@ -4,7 +4,7 @@ import type { TetherEvent } from '../domain/events.js';
 import type { BackendName, CloseReason, PermissionMode, SessionConfig, SessionRecord, TurnRecord } from '../domain/types.js';
 import { SESSION_STATUSES, TURN_STATUSES } from '../domain/types.js';
 import { ErrorCode, TetherError } from '../errors.js';
-import { sessionSchema, turnSchema } from '../server/schemas.js';
+import { compactResponseSchema, interruptResponseSchema, sessionSchema, sessionsResponseSchema, turnSchema, turnsResponseSchema } from '../server/schemas.js';
 
 /**
  * The daemon's JSON turned back into the records the library API returns. The answers are
@@ -98,11 +98,8 @@ export function turnFromJSON(t: TurnJSON): TurnRecord {
 export const sessionAnswer = (value: unknown): SessionRecord => sessionFromJSON(parseAnswer(sessionSchema, value, 'session'));
 export const turnAnswer = (value: unknown): TurnRecord => turnFromJSON(parseAnswer(turnSchema, value, 'turn'));
 
-export const sessionsAnswer = (value: unknown): SessionRecord[] =>
-  parseAnswer(z.object({ sessions: z.array(sessionSchema) }), value, 'session list').sessions.map(sessionFromJSON);
-
-export const turnsAnswer = (value: unknown): TurnRecord[] =>
-  parseAnswer(z.object({ turns: z.array(turnSchema) }), value, 'turn list').turns.map(turnFromJSON);
+export const sessionsAnswer = (value: unknown): SessionRecord[] => parseAnswer(sessionsResponseSchema, value, 'session list').sessions.map(sessionFromJSON);
+export const turnsAnswer = (value: unknown): TurnRecord[] => parseAnswer(turnsResponseSchema, value, 'turn list').turns.map(turnFromJSON);
 
 const usageSchema = z.object({ inputTokens: z.number(), outputTokens: z.number(), cacheReadTokens: z.number(), cacheWriteTokens: z.number(), costUsd: z.number() });
 const countsOf = <const T extends readonly [string, ...string[]]>(names: T) => z.record(z.enum(names), z.number());
@@ -140,11 +137,8 @@ export function readinessAnswer(value: unknown): Readiness {
   return { ready: r.status === 'ready', store: r.store, agent: r.agent };
 }
 
-export const compactAnswer = (value: unknown): CompactResult =>
-  parseAnswer(z.object({ turnId: z.string(), sessionId: z.string(), preTokens: z.number(), postTokens: z.number(), context: z.object({ tokens: z.number(), window: z.number(), ratio: z.number() }) }), value, 'compaction');
-
-export const interruptAnswer = (value: unknown): { interrupted: boolean; turnId: string | null } =>
-  parseAnswer(z.object({ interrupted: z.boolean(), turnId: z.string().nullable() }), value, 'interrupt answer');
+export const compactAnswer = (value: unknown): CompactResult => parseAnswer(compactResponseSchema, value, 'compaction');
+export const interruptAnswer = (value: unknown): { interrupted: boolean; turnId: string | null } => parseAnswer(interruptResponseSchema, value, 'interrupt answer');
 
 /**
  * An event's data. Only the envelope is checked (an object with a string `type`): event payloads
