@@ -63,58 +63,52 @@ const SSE_DESCRIPTION =
   'Server-Sent Events: one TetherEvent per event; `event:` is its type, `data:` its JSON, `id:` its per-turn sequence number (resume with Last-Event-ID). ' +
   'Comment lines (`: keep-alive`) keep idle connections open. A failure after the stream began arrives as `event: error` with the Error body.';
 
-/** How a route that runs a turn answers: JSON when it ends, SSE as it runs, or 202 at once. */
-const TURN_HEADERS: OperationSpec['headers'] = [{ name: 'Accept', description: '`text/event-stream` streams the turn as SSE; otherwise the answer is JSON.' }];
-const TURN_RESPONSES: OperationSpec['responses'] = {
-  200: { description: 'The turn.completed payload (JSON), or the SSE stream of the turn with Accept: text/event-stream.', schema: turnCompletedSchema, streams: true },
-  202: {
-    description: 'With ?async=1: the turn is journaled and will run; poll its Location.',
-    schema: acceptedTurnSchema,
-    headers: { Location: { description: '/v1/turns/{turnId}' } },
-  },
-};
+/**
+ * A route that runs a turn (messages, regenerate, continue): they answer alike — JSON when the
+ * turn ends, SSE as it runs (Accept: text/event-stream), or 202 at once with ?async=1.
+ */
+function turnOperation(op: Pick<OperationSpec, 'path' | 'operationId' | 'summary' | 'body' | 'errors'>): OperationSpec {
+  return {
+    method: 'post',
+    tag: 'messages',
+    auth: true,
+    query: sendMessageQuerySchema,
+    headers: [{ name: 'Accept', description: '`text/event-stream` streams the turn as SSE; otherwise the answer is JSON.' }],
+    responses: {
+      200: { description: 'The turn.completed payload (JSON), or the SSE stream of the turn with Accept: text/event-stream.', schema: turnCompletedSchema, streams: true },
+      202: {
+        description: 'With ?async=1: the turn is journaled and will run; poll its Location.',
+        schema: acceptedTurnSchema,
+        headers: { Location: { description: '/v1/turns/{turnId}' } },
+      },
+    },
+    ...op,
+  };
+}
 
 /** Every route of the daemon, as documented in /openapi.json. */
 export const OPERATIONS: readonly OperationSpec[] = [
-  {
-    method: 'post',
+  turnOperation({
     path: '/v1/sessions/{key}/messages',
     operationId: 'sendMessage',
     summary: "Send a prompt to the key's conversation (creating the session on first use)",
-    tag: 'messages',
-    auth: true,
-    query: sendMessageQuerySchema,
     body: sendMessageBodySchema,
-    headers: TURN_HEADERS,
-    responses: TURN_RESPONSES,
     errors: [400, 403, 409, 413, 415, 429, 502, 503],
-  },
-  {
-    method: 'post',
+  }),
+  turnOperation({
     path: '/v1/sessions/{key}/regenerate',
     operationId: 'regenerateReply',
     summary: "Run the key's last prompt again from the point before it, as a new turn in place of its reply",
-    tag: 'messages',
-    auth: true,
-    query: sendMessageQuerySchema,
     body: regenerateBodySchema,
-    headers: TURN_HEADERS,
-    responses: TURN_RESPONSES,
     errors: [400, 403, 404, 409, 415, 429, 502, 503],
-  },
-  {
-    method: 'post',
+  }),
+  turnOperation({
     path: '/v1/sessions/{key}/continue',
     operationId: 'continueTurn',
     summary: 'A turn that lets the agent go on where it stopped, without new user text (Claude Code is sent `continue`)',
-    tag: 'messages',
-    auth: true,
-    query: sendMessageQuerySchema,
     body: continueBodySchema,
-    headers: TURN_HEADERS,
-    responses: TURN_RESPONSES,
     errors: [400, 403, 404, 409, 415, 429, 502, 503],
-  },
+  }),
   {
     method: 'get',
     path: '/v1/sessions',
