@@ -6,8 +6,8 @@ import { ErrorCode, TetherError, invalidInput } from '../../errors.js';
 import { checkClaudeCredentials, resolveClaudeBinary } from './preflight.js';
 import { ClaudeRunner, coldStart, type RunnerRecovery } from './runner.js';
 import { ClaudeSpare } from './spare.js';
-import { forkSession } from '@anthropic-ai/claude-agent-sdk';
-import { checkResumable, promptEntries, promptText, sessionStoreOver } from './transcripts.js';
+import { forkConversation, rewindConversation } from './copies.js';
+import { checkResumable } from './transcripts.js';
 
 export interface ClaudeBackendOptions {
   /** A Claude Code binary to use instead of the one bundled with the Agent SDK. */
@@ -23,6 +23,11 @@ export interface ClaudeBackendOptions {
 export function createClaudeBackend(options: ClaudeBackendOptions = {}): AgentBackend {
   let binary: string | null = null;
   const archive = options.transcripts ?? null;
+  /** Copies of conversations are made from the store's mirror. */
+  const mirror = (what: string): TranscriptArchive => {
+    if (!archive) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `${what} needs the transcript mirror (TETHER_MIRROR_TRANSCRIPTS=true)`);
+    return archive;
+  };
   const resolve = (): string => (binary ??= resolveClaudeBinary(options.claudePath));
   return {
     name: 'claude',
@@ -52,39 +57,10 @@ export function createClaudeBackend(options: ClaudeBackendOptions = {}): AgentBa
       if (archive) await checkResumable(archive, agentSessionId, cwd, env);
     },
     async fork(source, keepPrompts) {
-      if (!archive) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'forking needs the transcript mirror (TETHER_MIRROR_TRANSCRIPTS=true)');
-      if ((await checkResumable(archive, source.agentSessionId, source.cwd, source.env)) === 'missing') {
-        throw new TetherError(ErrorCode.INVALID_INPUT, `the conversation ${source.agentSessionId} has no transcript to fork`);
-      }
-      let upToMessageId: string | undefined;
-      if (keepPrompts !== null) {
-        const prompts = promptEntries((await archive.loadTranscript({ agentSessionId: source.agentSessionId })) ?? []);
-        if (keepPrompts < 1) throw new TetherError(ErrorCode.INVALID_INPUT, 'a fork keeps at least the first turn');
-        if (keepPrompts < prompts.length) upToMessageId = String(prompts[keepPrompts]!.parentUuid);
-      }
-      const forked = await forkSession(source.agentSessionId, {
-        sessionStore: sessionStoreOver(archive),
-        dir: source.cwd,
-        ...(upToMessageId ? { upToMessageId } : {}),
-      });
-      return forked.sessionId;
+      return forkConversation(mirror('forking'), source, keepPrompts);
     },
     async rewind(source, prompt) {
-      if (!archive) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'regenerating needs the transcript mirror (TETHER_MIRROR_TRANSCRIPTS=true)');
-      if ((await checkResumable(archive, source.agentSessionId, source.cwd, source.env)) === 'missing') {
-        throw new TetherError(ErrorCode.INVALID_INPUT, `the conversation ${source.agentSessionId} has no transcript to regenerate from`);
-      }
-      const prompts = promptEntries((await archive.loadTranscript({ agentSessionId: source.agentSessionId })) ?? []);
-      const last = prompts.at(-1);
-      // The agent's copy of the prompt may open with a recap Tether put before it.
-      if (!last || !promptText(last).includes(prompt)) return source.agentSessionId;
-      if (prompts.length === 1 || !last.parentUuid) return null;
-      const forked = await forkSession(source.agentSessionId, {
-        sessionStore: sessionStoreOver(archive),
-        dir: source.cwd,
-        upToMessageId: String(last.parentUuid),
-      });
-      return forked.sessionId;
+      return rewindConversation(mirror('regenerating'), source, prompt);
     },
     contextWindow: fallbackContextWindow,
     continuePrompt: 'continue',
