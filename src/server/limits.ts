@@ -17,6 +17,8 @@ export interface RequestLimits {
    * path (so the broker gets exactly the directory that was checked). Throws FORBIDDEN or INVALID_INPUT.
    */
   check(prompt: string, options: SessionOptionsBody | undefined): SessionOptionsBody;
+  /** The settings half of {@link check}, for routes that set them without a prompt (`PATCH`, import). */
+  checkSettings(options: SessionOptionsBody | undefined): SessionOptionsBody;
 }
 
 /** Whether `path` is `root` or below it (both real paths). */
@@ -41,29 +43,34 @@ export function createLimits(config: Pick<TetherConfig, 'allowedRoots' | 'allowB
     }
   });
 
+  function checkSettings(options: SessionOptionsBody | undefined): SessionOptionsBody {
+    if (options?.permissionMode === 'bypassPermissions' && !config.allowBypassPermissions) {
+      throw new TetherError(ErrorCode.FORBIDDEN, 'permissionMode bypassPermissions is not allowed on this server (TETHER_ALLOW_BYPASS_PERMISSIONS)');
+    }
+    if (options?.cwd === undefined) return options ?? {};
+    // Symlinks and `..` are resolved first: the check is on where the agent would really run.
+    const outside = new TetherError(ErrorCode.FORBIDDEN, `cwd ${options.cwd} is outside the directories this server allows (TETHER_ALLOWED_ROOTS)`);
+    const absolute = resolve(baseDir, options.cwd);
+    let real: string;
+    try {
+      real = resolveCwd(absolute);
+    } catch (err) {
+      // Outside the roots, "does not exist" and "forbidden" must look alike: no probing the disk.
+      if (![...roots, ...lexicalRoots].some((root) => isInside(root, absolute))) throw outside;
+      throw err;
+    }
+    if (!roots.some((root) => isInside(root, real))) throw outside;
+    return { ...options, cwd: real };
+  }
+
   return {
     roots,
     check(prompt, options) {
       if (prompt.length > config.maxPromptChars) {
         throw invalidInput(`prompt is ${prompt.length} characters long; the limit is ${config.maxPromptChars}`);
       }
-      if (options?.permissionMode === 'bypassPermissions' && !config.allowBypassPermissions) {
-        throw new TetherError(ErrorCode.FORBIDDEN, 'permissionMode bypassPermissions is not allowed on this server (TETHER_ALLOW_BYPASS_PERMISSIONS)');
-      }
-      if (options?.cwd === undefined) return options ?? {};
-      // Symlinks and `..` are resolved first: the check is on where the agent would really run.
-      const outside = new TetherError(ErrorCode.FORBIDDEN, `cwd ${options.cwd} is outside the directories this server allows (TETHER_ALLOWED_ROOTS)`);
-      const absolute = resolve(baseDir, options.cwd);
-      let real: string;
-      try {
-        real = resolveCwd(absolute);
-      } catch (err) {
-        // Outside the roots, "does not exist" and "forbidden" must look alike: no probing the disk.
-        if (![...roots, ...lexicalRoots].some((root) => isInside(root, absolute))) throw outside;
-        throw err;
-      }
-      if (!roots.some((root) => isInside(root, real))) throw outside;
-      return { ...options, cwd: real };
+      return checkSettings(options);
     },
+    checkSettings,
   };
 }

@@ -80,6 +80,12 @@ describe('allowed roots', () => {
       expect(() => limits.check('hi', { cwd: join(dir, 'c') })).toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
       expect(() => limits.check('x'.repeat(11), {})).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
       expect(limits.check('hi', { permissionMode: 'bypassPermissions' }).permissionMode).toBe('bypassPermissions');
+      // Without a prompt (PATCH, import): the same settings checks.
+      expect(limits.checkSettings({ cwd: 'b' }).cwd).toBe(join(dir, 'b'));
+      expect(() => limits.checkSettings({ cwd: join(dir, 'a', 'to-c') })).toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
+      const strict = createLimits({ allowedRoots: join(dir, 'a'), allowBypassPermissions: false, maxPromptChars: 10 }, dir);
+      expect(() => strict.checkSettings({ permissionMode: 'bypassPermissions' })).toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
+      expect(() => strict.check('hi', { permissionMode: 'bypassPermissions' })).toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
       expect(() => createLimits({ allowedRoots: join(dir, 'missing'), allowBypassPermissions: false, maxPromptChars: 10 }, dir)).toThrow(/TETHER_ALLOWED_ROOTS/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -68,7 +68,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: RouteContext): 
 
   app.patch('/v1/sessions/:key', async (request) => {
     const body = parse(sessionUpdateBodySchema, request.body, 'body');
-    if (body.permissionMode) ctx.limits.check('', { permissionMode: body.permissionMode });
+    if (body.permissionMode) ctx.limits.checkSettings({ permissionMode: body.permissionMode });
     return sessionToJSON(await tether.update(keyOf(request), body, scope(request)));
   });
 
@@ -98,7 +98,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: RouteContext): 
   app.post('/v1/sessions/import', async (request) => {
     const body = parse(importBodySchema, request.body, 'body');
     // The agent runs in the imported cwd: it must lie in the allowed roots, as for a message.
-    const checked = ctx.limits.check('', { cwd: body.cwd ?? cwdOf(body.bundle) });
+    const checked = ctx.limits.checkSettings({ cwd: body.cwd ?? cwdOf(body.bundle) });
     return sessionToJSON(
       await tether.import(body.bundle, {
         ...scope(request),
