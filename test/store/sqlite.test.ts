@@ -167,6 +167,11 @@ describe('SQLite adapter', () => {
       raw.close();
       const store = open({ path });
       expect(schemaVersion(store.connection)).toBe(LATEST_VERSION);
+      // The columns themselves, not just a mapping that would read their absence the same way.
+      expect(store.connection.prepare(`SELECT regenerates, interrupt_requested FROM turns WHERE id = 't-old'`).get()).toEqual({
+        regenerates: null,
+        interrupt_requested: 0,
+      });
       expect(await store.getTurn('t-old')).toMatchObject({ prompt: 'hi', regenerates: null, interruptRequested: false });
     });
 

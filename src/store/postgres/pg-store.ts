@@ -53,7 +53,8 @@ import {
   turnCounter,
   usageToColumns,
 } from '../rules.js';
-import { sessionFromRow, turnFromRow, type SessionRow, type TurnRow } from './rows.js';
+import { endedTurnColumns } from '../rows.js';
+import { pgDialect, sessionFromRow, turnFromRow, type SessionRow, type TurnRow } from './rows.js';
 import { COUNTER_COLUMNS, DB_NOW_EXPR, DB_NOW_SQL, Tx, type CounterColumn, type CounterDelta } from './transaction.js';
 
 export interface PostgresStoreOptions {
@@ -97,11 +98,6 @@ export const SWEEP_SQL = {
     FROM turns t LEFT JOIN sessions s ON s.id = t.session_id
     WHERE t.status IN ('queued', 'running')`,
 } as const;
-
-/** A JSONB column's object, or `{}` (a hand-edited row holding something else). */
-function objectOf(value: unknown): Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-}
 
 /** What session creation needs of an enqueue or an import. */
 type CreateSessionInput = Pick<EnqueueTurnInput, 'tenant' | 'key' | 'backend' | 'config' | 'labels' | 'metadata' | 'newSessionId' | 'labelQuotas'>;
@@ -306,8 +302,8 @@ export class PostgresStore implements Store {
       const now = await tx.now();
       const usage = input.usage ?? null;
       const context = input.context ?? null;
-      const error = input.error ?? null;
       const u = usage ? usageToColumns(usage) : null;
+      const ended = endedTurnColumns({ usage, context, error: input.error ?? null });
       const turn = (await tx.row<TurnRow>(
         `UPDATE turns SET status = $2, text = $3, error_code = $4, error_message = $5,
            input_tokens = $6, output_tokens = $7, cache_read_tokens = $8, cache_write_tokens = $9, cost_micros = $10,
@@ -317,16 +313,16 @@ export class PostgresStore implements Store {
           input.turnId,
           input.status,
           input.text ?? null,
-          error?.code ?? null,
-          error?.message ?? null,
-          u?.input_tokens ?? null,
-          u?.output_tokens ?? null,
-          u?.cache_read_tokens ?? null,
-          u?.cache_write_tokens ?? null,
-          u?.cost_micros ?? null,
-          context?.tokens ?? null,
-          context?.window ?? null,
-          context?.ratio ?? null,
+          ended.error_code,
+          ended.error_message,
+          ended.input_tokens,
+          ended.output_tokens,
+          ended.cache_read_tokens,
+          ended.cache_write_tokens,
+          ended.cost_micros,
+          ended.context_tokens,
+          ended.context_window,
+          ended.context_ratio,
           now,
         ],
       ))!;
@@ -654,7 +650,7 @@ export class PostgresStore implements Store {
       const turns = input.turns;
       const counted: CounterDelta = {};
       if (turns.length > 0) {
-        const usages = turns.map((t) => (t.usage ? usageToColumns(t.usage) : null));
+        const ended = turns.map((t) => endedTurnColumns({ usage: t.usage, context: null, error: t.error }));
         await tx.exec(
           `INSERT INTO turns (id, session_id, tenant, key, seq, prompt, status, owner, text, error_code, error_message,
              input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_micros, created_at, started_at, ended_at)
@@ -673,13 +669,13 @@ export class PostgresStore implements Store {
             turns.map((t) => t.prompt),
             turns.map((t) => t.status),
             turns.map((t) => t.text),
-            turns.map((t) => t.error?.code ?? null),
-            turns.map((t) => t.error?.message ?? null),
-            usages.map((u) => u?.input_tokens ?? null),
-            usages.map((u) => u?.output_tokens ?? null),
-            usages.map((u) => u?.cache_read_tokens ?? null),
-            usages.map((u) => u?.cache_write_tokens ?? null),
-            usages.map((u) => u?.cost_micros ?? null),
+            ended.map((e) => e.error_code),
+            ended.map((e) => e.error_message),
+            ended.map((e) => e.input_tokens),
+            ended.map((e) => e.output_tokens),
+            ended.map((e) => e.cache_read_tokens),
+            ended.map((e) => e.cache_write_tokens),
+            ended.map((e) => e.cost_micros),
             turns.map((t) => t.createdAt),
             turns.map((t) => t.startedAt),
             turns.map((t) => t.endedAt),
@@ -1005,8 +1001,8 @@ export class PostgresStore implements Store {
     );
     if (previous) await tx.exec(`UPDATE sessions SET latest = false WHERE id = $1`, [previous.id]);
     // Labels and metadata carry over to the next generation; those given now are merged over them.
-    const labels = { ...(objectOf(previous?.labels) as Labels), ...input.labels };
-    const metadata: Metadata = { ...objectOf(previous?.metadata), ...input.metadata };
+    const labels: Labels = { ...pgDialect.object<Labels>(previous?.labels, {}), ...input.labels };
+    const metadata: Metadata = { ...pgDialect.object<Metadata>(previous?.metadata, {}), ...input.metadata };
     await this.#checkQuotas(tx, input.tenant, labels, input.labelQuotas, null);
     const zero = usageToColumns(ZERO_USAGE);
     const row = await tx.row<SessionRow>(

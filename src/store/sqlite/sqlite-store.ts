@@ -59,7 +59,8 @@ import {
   type CounterDelta,
 } from '../rules.js';
 import { migrate } from './migrations.js';
-import { finishedTurnParams, sessionFromRow, turnFromRow, type SessionRow, type TurnRow } from './rows.js';
+import { endedTurnColumns } from '../rows.js';
+import { sessionFromRow, turnFromRow, type SessionRow, type TurnRow } from './rows.js';
 
 export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
 
@@ -286,7 +287,7 @@ export class SqliteStore implements Store {
         status: input.status,
         text: input.text ?? null,
         now,
-        ...finishedTurnParams({ usage, context, error: input.error ?? null }),
+        ...endedTurnColumns({ usage, context, error: input.error ?? null }),
       });
 
       const total = usageToColumns(usage ? addUsage(sessionFromRow(session).usage, usage) : sessionFromRow(session).usage);
@@ -552,7 +553,7 @@ export class SqliteStore implements Store {
           created_at: turn.createdAt,
           started_at: turn.startedAt,
           ended_at: turn.endedAt,
-          ...finishedTurnParams({ usage: turn.usage, context: null, error: turn.error }),
+          ...endedTurnColumns({ usage: turn.usage, context: null, error: turn.error }),
         });
         const c = turnCounter(turn.status);
         counted[c] = (counted[c] ?? 0) + 1;
