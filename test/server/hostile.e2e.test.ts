@@ -43,6 +43,19 @@ interface SlowOutcome {
   closedAfterMs: number;
 }
 
+/** A bundle as `GET …/export` writes it (no turns, no transcript) whose session has this config. */
+function bundleWith(config: Record<string, unknown>): Record<string, unknown> {
+  const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 };
+  return {
+    format: 'tether.session',
+    version: 1,
+    exportedAt: new Date(0).toISOString(),
+    session: { key: 'hostile:imported', backend: 'claude', generation: 1, agentSessionId: null, config, labels: {}, metadata: {}, usage, context: { tokens: 0, window: 0, ratio: 0 } },
+    turns: [],
+    transcript: { main: [], subpaths: {} },
+  };
+}
+
 /** Opens a raw socket that sends a request too slowly (or never finishes it). */
 function slowRequest(port: number, client: SlowClient): { socket: Socket; outcome: Promise<SlowOutcome> } {
   const socket = connect(port, '127.0.0.1');
@@ -123,6 +136,8 @@ describe('hostile inputs are refused with 4xx and the error shape; nothing chang
     { name: 'continue of an unknown key', path: '/v1/sessions/hostile%3A1/continue', method: 'POST', json: {}, status: 404, code: 'NOT_FOUND' },
     { name: 'fork without a new key', path: '/v1/sessions/hostile%3A1/fork', method: 'POST', json: {}, status: 400, code: 'INVALID_INPUT' },
     { name: 'import of a bundle that is not one', path: '/v1/sessions/import', method: 'POST', json: { bundle: { format: 'x' } }, status: 400, code: 'INVALID_INPUT' },
+    { name: 'import of a bundle in bypassPermissions mode', path: '/v1/sessions/import', method: 'POST', json: { bundle: bundleWith({ cwd: join(root, 'inside'), permissionMode: 'bypassPermissions' }) }, status: 403, code: 'FORBIDDEN' },
+    { name: 'import of a bundle whose cwd is outside the roots', path: '/v1/sessions/import', method: 'POST', json: { bundle: bundleWith({ cwd: outside }) }, status: 403, code: 'FORBIDDEN' },
     { name: 'text/plain body', headers: { 'content-type': 'text/plain' }, body: '{"prompt":"hi"}', status: 415, code: 'INVALID_INPUT' },
     { name: 'form body', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'prompt=hi', status: 415, code: 'INVALID_INPUT' },
     { name: 'huge number of headers', headers: manyHeaders, json: { prompt: 'hi' }, status: 431, code: 'INVALID_INPUT' },

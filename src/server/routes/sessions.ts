@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sessionToJSON, turnToJSON } from '../../domain/json.js';
 import { parseLabel } from '../../domain/keys.js';
-import type { Labels } from '../../domain/types.js';
+import { PERMISSION_MODES, type Labels } from '../../domain/types.js';
 import { ErrorCode, TetherError, invalidInput } from '../../errors.js';
-import { forkBodySchema, importBodySchema, listSessionsQuerySchema, listTurnsQuerySchema, sessionUpdateBodySchema } from '../schemas.js';
+import { forkBodySchema, importBodySchema, listSessionsQuerySchema, listTurnsQuerySchema, sessionUpdateBodySchema, type SessionOptionsBody } from '../schemas.js';
 import { keyOf, parse, type RouteContext } from './context.js';
 
 /** `?label=a=1&label=b=2` → `{ a: '1', b: '2' }`. */
@@ -31,10 +31,14 @@ function parseMetaPair(pair: string): [string, string] {
   return [name, pair.slice(at + 1)];
 }
 
-/** The working directory a bundle names, if it names one (the broker validates the rest). */
-function cwdOf(bundle: unknown): string | undefined {
-  const cwd = (bundle as { session?: { config?: { cwd?: unknown } } } | null)?.session?.config?.cwd;
-  return typeof cwd === 'string' ? cwd : undefined;
+/**
+ * What a bundle's session would ask of this machine: its working directory and permission mode,
+ * where it names them (the broker validates the rest of the bundle).
+ */
+function bundleSettings(bundle: unknown): SessionOptionsBody {
+  const config = (bundle as { session?: { config?: { cwd?: unknown; permissionMode?: unknown } } } | null)?.session?.config;
+  const mode = PERMISSION_MODES.find((m) => m === config?.permissionMode);
+  return { ...(typeof config?.cwd === 'string' ? { cwd: config.cwd } : {}), ...(mode !== undefined ? { permissionMode: mode } : {}) };
 }
 
 const notFound = (key: string): TetherError => new TetherError(ErrorCode.NOT_FOUND, `no session for key ${JSON.stringify(key)}`);
@@ -97,8 +101,8 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: RouteContext): 
 
   app.post('/v1/sessions/import', async (request) => {
     const body = parse(importBodySchema, request.body, 'body');
-    // The agent runs in the imported cwd: it must lie in the allowed roots, as for a message.
-    const checked = ctx.limits.checkSettings({ cwd: body.cwd ?? cwdOf(body.bundle) });
+    // The agent runs in the imported cwd and permission mode: the server's limits apply, as for a message.
+    const checked = ctx.limits.checkSettings({ ...bundleSettings(body.bundle), ...(body.cwd !== undefined ? { cwd: body.cwd } : {}) });
     return sessionToJSON(
       await tether.import(body.bundle, {
         ...scope(request),
