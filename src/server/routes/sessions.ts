@@ -6,10 +6,10 @@ import { ErrorCode, TetherError, invalidInput } from '../../errors.js';
 import { forkBodySchema, importBodySchema, listSessionsQuerySchema, listTurnsQuerySchema, sessionUpdateBodySchema, type SessionOptionsBody } from '../schemas.js';
 import { keyOf, parse, type RouteContext } from './context.js';
 
-/** `?label=a=1&label=b=2` → `{ a: '1', b: '2' }`. */
 /**
- * Repeated `name=value` query parameters as a record; `parsePair` checks one pair (labels are
- * strict about names, metadata filters less so). A name given twice with two values is refused.
+ * Repeated `name=value` query parameters as a record (`?label=a=1&label=b=2` → `{ a: '1', b: '2' }`);
+ * `parsePair` checks one pair (labels are strict about names, metadata filters less so). A name
+ * given twice with two values is refused.
  */
 function pairsOf(value: string | string[] | undefined, parsePair: (pair: string) => [string, string]): Labels | undefined {
   if (value === undefined) return undefined;
@@ -43,7 +43,7 @@ function bundleSettings(bundle: unknown): SessionOptionsBody {
 
 const notFound = (key: string): TetherError => new TetherError(ErrorCode.NOT_FOUND, `no session for key ${JSON.stringify(key)}`);
 
-/** Sessions of the caller's tenant: list, show, delete, turns, reset, interrupt. */
+/** Sessions of the caller's tenant: list, show, update, delete, turns, reset, fork, export, import, compact, interrupt. */
 export function registerSessionRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { tether } = ctx;
   const scope = (request: FastifyRequest) => ({ tenant: request.tenant });
