@@ -42,13 +42,17 @@ describe('fork, export, import (real agent)', () => {
 
   it('an exported session continues on a fresh store under another HOME', async () => {
     const first = await fx.open();
-    await first.send('travel', 'pack the blue suitcase', { labels: { user: 'ada' }, taskId: 'T-7' }).result;
+    // The session's env is the operator's (it may hold secrets): it never leaves in a bundle.
+    await first.send('travel', 'pack the blue suitcase', { labels: { user: 'ada' }, taskId: 'T-7', env: { TETHER_TEST_SECRET: 'hunter2-secret' } }).result;
     await first.send('travel', 'and the red one').result;
     const bundle = JSON.parse(JSON.stringify(await first.export('travel')));
     expect(bundle).toMatchObject({ format: 'tether.session', version: 1, session: { key: 'travel', labels: { user: 'ada' }, metadata: { taskId: 'T-7' } } });
     expect(bundle.turns).toHaveLength(2);
     expect(bundle.transcript.main.length).toBeGreaterThan(0);
-    expect(JSON.stringify(bundle.session.config)).not.toContain('env');
+    expect((await first.get('travel'))?.config.env).toEqual({ TETHER_TEST_SECRET: 'hunter2-secret' });
+    expect(JSON.stringify(bundle)).not.toContain('TETHER_TEST_SECRET');
+    expect(JSON.stringify(bundle)).not.toContain('hunter2-secret');
+    expect(bundle.session.config).not.toHaveProperty('env');
 
     const elsewhere = join(fx.dir, 'elsewhere');
     mkdirSync(join(elsewhere, 'home'), { recursive: true });
@@ -61,7 +65,11 @@ describe('fork, export, import (real agent)', () => {
 
     // The same store again, under another key: a copy of its own, never a shared transcript.
     const again = await first.import(bundle, { key: 'travel:2' });
+    expect(again.agentSessionId).toEqual(expect.any(String));
     expect(again.agentSessionId).not.toBe(bundle.session.agentSessionId);
+    await first.send('travel:2', 'only in the copy').result;
+    await first.send('travel', 'only in the original').result;
+    expect(lastTexts()).toEqual(['pack the blue suitcase', 'and the red one', 'only in the original']);
     await expect(first.import(bundle)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });
 
@@ -88,6 +96,8 @@ describe('fork, export, import (real agent)', () => {
       await expect(tether.import(bundle, { key: 'imported' }), name).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     }
     expect(await tether.list()).toEqual(before);
+    // The same bundle whole is taken: the refusals above were the variants' doing.
+    expect(await tether.import(good, { key: 'imported' })).toMatchObject({ key: 'imported', turns: 1 });
   });
 
   it('over HTTP and through the client: fork, export, import', async () => {

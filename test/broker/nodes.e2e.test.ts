@@ -24,9 +24,13 @@ describe('nodes sharing a store', () => {
   });
 
   it('a Tether heartbeats while it runs and says goodbye when it closes', async () => {
-    const a = await fx.open();
-    const b = await fx.open();
+    // A heartbeat lasts one lease TTL and is renewed every third of it.
+    const a = await fx.open({ leaseTtlMs: 1_200 });
+    const b = await fx.open({ leaseTtlMs: 1_200 });
     store = openSqliteStore({ path: fx.dbPath });
+    expect(await store.liveOwners()).toHaveLength(2);
+    // Well past the first beats' TTL: only renewed heartbeats keep both alive.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(await store.liveOwners()).toHaveLength(2);
     await a.close();
     expect(await store.liveOwners()).toHaveLength(1);
@@ -110,7 +114,9 @@ describe('shared events between nodes on one store (real agent)', () => {
   it("a node's listeners and turn streams see the turns another node runs, numbered as there", async () => {
     const a = await fx.open({ shareEvents: true });
     const b = await fx.open({ shareEvents: true });
+    const seenByA: string[] = [];
     const seenByB: string[] = [];
+    a.on('*', (e) => seenByA.push(`${e.type}:${e.key}`));
     b.on('*', (e) => seenByB.push(`${e.type}:${e.key}`));
 
     fx.mock.enqueue({ text: 'slow and steady', delayMs: 400 });
@@ -129,12 +135,17 @@ describe('shared events between nodes on one store (real agent)', () => {
     expect(remote).toEqual(local);
     expect(remote.at(-1)).toEqual([expect.any(Number), 'turn.completed']);
     expect(seenByB).toContain('turn.completed:shared:1');
-    // A node does not read back its own events.
-    const seenByA: string[] = [];
-    a.on('*', (e) => seenByA.push(e.type));
+    // A node does not read back its own events. A turn of A that B sees is the sync point: the
+    // shared journal is read in order, so by then each node has read past its own earlier events.
     await b.send('shared:2', 'from b').result;
-    await expect.poll(() => seenByA.includes('turn.completed'), { timeout: 3000 }).toBe(true);
-    expect(seenByA.filter((t) => t === 'turn.completed')).toHaveLength(1);
+    await a.send('shared:3', 'from a again').result;
+    await expect.poll(() => seenByB.includes('turn.completed:shared:3'), { timeout: 3000 }).toBe(true);
+    await expect.poll(() => seenByA.includes('turn.completed:shared:2'), { timeout: 3000 }).toBe(true);
+    const count = (seen: string[], what: string) => seen.filter((t) => t === what).length;
+    expect(count(seenByA, 'turn.completed:shared:1')).toBe(1);
+    expect(count(seenByA, 'turn.completed:shared:2')).toBe(1);
+    expect(count(seenByB, 'turn.completed:shared:1')).toBe(1);
+    expect(count(seenByB, 'turn.completed:shared:2')).toBe(1);
   });
 
   it('an interrupt asked of one node stops the turn another node runs, at its next renewal', async () => {

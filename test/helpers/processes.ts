@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 
-/** Pids of Claude Code processes that are children of this process (the agents Tether started). */
-export function agentChildren(): number[] {
+/** Pids of Claude Code processes that are children of `parent` (the agents a Tether started); this process by default. */
+export function agentChildren(parent: number = process.pid): number[] {
   let out: string;
   try {
-    out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+    out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(parent)], { encoding: 'utf8' });
   } catch {
     return []; // ps exits 1 when there is no child at all
   }
