@@ -134,6 +134,7 @@ describe('hostile inputs are refused with 4xx and the error shape; nothing chang
     { name: 'continue with a bad onBusy', path: '/v1/sessions/hostile%3A1/continue', method: 'POST', json: { onBusy: 'wait' }, status: 400, code: 'INVALID_INPUT' },
     { name: 'continue with a prompt', path: '/v1/sessions/hostile%3A1/continue', method: 'POST', json: { prompt: 'go' }, status: 400, code: 'INVALID_INPUT' },
     { name: 'continue of an unknown key', path: '/v1/sessions/hostile%3A1/continue', method: 'POST', json: {}, status: 404, code: 'NOT_FOUND' },
+    { name: 'update to bypassPermissions', path: '/v1/sessions/hostile%3A1', method: 'PATCH', json: { permissionMode: 'bypassPermissions' }, status: 403, code: 'FORBIDDEN' },
     { name: 'fork without a new key', path: '/v1/sessions/hostile%3A1/fork', method: 'POST', json: {}, status: 400, code: 'INVALID_INPUT' },
     { name: 'import of a bundle that is not one', path: '/v1/sessions/import', method: 'POST', json: { bundle: { format: 'x' } }, status: 400, code: 'INVALID_INPUT' },
     { name: 'import of a bundle in bypassPermissions mode', path: '/v1/sessions/import', method: 'POST', json: { bundle: bundleWith({ cwd: join(root, 'inside'), permissionMode: 'bypassPermissions' }) }, status: 403, code: 'FORBIDDEN' },
@@ -166,6 +167,12 @@ describe('hostile inputs are refused with 4xx and the error shape; nothing chang
     ['GET turns', (k) => `/v1/sessions/${k}/turns`, { method: 'GET' }],
     ['POST reset', (k) => `/v1/sessions/${k}/reset`, { method: 'POST' }],
     ['POST interrupt', (k) => `/v1/sessions/${k}/interrupt`, { method: 'POST' }],
+    ['POST regenerate', (k) => `/v1/sessions/${k}/regenerate`, { json: {} }],
+    ['POST continue', (k) => `/v1/sessions/${k}/continue`, { json: {} }],
+    ['PATCH session', (k) => `/v1/sessions/${k}`, { method: 'PATCH', json: { model: 'm' } }],
+    ['POST fork', (k) => `/v1/sessions/${k}/fork`, { json: { newKey: 'hostile:fork' } }],
+    ['GET export', (k) => `/v1/sessions/${k}/export`, { method: 'GET' }],
+    ['POST compact', (k) => `/v1/sessions/${k}/compact`, { method: 'POST' }],
   ];
   const keyCases = (): HostileCase[] =>
     badKeys.flatMap(([keyName, key]) =>
