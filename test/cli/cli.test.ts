@@ -307,9 +307,9 @@ describe('tether CLI (real agent, mock API)', () => {
     expect((await run(['update', 'up:1', '--label', 'a=1'])).code).toBe(4);
   });
 
-  // Fails as of this commit: the record's model is cleared, but each embedded run resumes the
-  // conversation cold, without --model, and Claude Code keeps the model it last ran on. (A daemon's
-  // warm runner, switched in place, does go back to the default.)
+  // Each embedded run resumes the conversation cold: with the model cleared, the start must name
+  // the default, or Claude Code keeps the model it last ran on. (A daemon's warm runner is
+  // switched in place instead.)
   it('update --clear-model: the next turn runs on the default model again', async () => {
     await run(['send', 'up:clear', 'one']);
     await run(['update', 'up:clear', '--model', 'claude-haiku-5-5']);
@@ -516,7 +516,7 @@ describe('tether CLI (real agent, mock API)', () => {
 
   it('--help lists every command, and each command has help of its own', async () => {
     const help = await run(['--help']);
-    for (const command of ['send', 'regenerate', 'ls', 'show', 'update', 'turns', 'reset', 'compact', 'fork', 'export', 'import', 'interrupt', 'rm', 'stats', 'gc', 'serve', 'mock-api']) {
+    for (const command of ['send', 'regenerate', 'continue', 'ls', 'show', 'update', 'turns', 'reset', 'compact', 'fork', 'export', 'import', 'interrupt', 'rm', 'stats', 'gc', 'serve', 'mock-api']) {
       expect(help.stdout, command).toMatch(new RegExp(`^  ${command} `, 'm'));
       const own = await run([command, '--help']);
       expect(own.code, command).toBe(0);
