@@ -16,6 +16,13 @@ import { registerSessionRoutes } from './routes/sessions.js';
 import { registerTurnRoutes } from './routes/turns.js';
 import { SseHub } from './sse.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route as `method /path` (fastify's `:param`), HEAD twins left out: the OpenAPI test compares it with the document. */
+    registeredRoutes: string[];
+  }
+}
+
 export interface BuildServerOptions {
   /** Where request logs go; `false` for none. Default: pino on stderr at `config.logLevel`. */
   logger?: Logger | false;

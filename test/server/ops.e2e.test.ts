@@ -53,7 +53,7 @@ describe('health, readiness, metrics and the OpenAPI document (real agent)', () 
 
     // The document and the app agree both ways (fastify's `:param` is OpenAPI's `{param}`).
     const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
-    const registered = (s.app as unknown as { registeredRoutes: string[] }).registeredRoutes.map((r) => r.replace(/:(\w+)/g, '{$1}'));
+    const registered = s.app.registeredRoutes.map((r) => r.replace(/:(\w+)/g, '{$1}'));
     expect(documented.sort()).toEqual([...new Set(registered)].sort());
     expect(OPERATIONS.map((op) => `${op.method} ${op.path}`).sort()).toEqual(documented);
     // And the contract's routes of this issue are all there.
