@@ -75,6 +75,10 @@ describe('compact (real agent)', () => {
     summarizes();
     const r = await tether.send('c:2', 'next').result;
     expect(r.text).toMatch(/next$/);
+    // The message went out on the compacted conversation.
+    const next = fx.mock.mainRequests().at(-1)!;
+    expect(next.userTexts.join('\n')).toContain('SUMMARY: the user shared a long text');
+    expect(next.userTexts.join('\n')).not.toContain('lorem ipsum lorem ipsum');
     expect(events.filter((e) => e.type === 'session.compacted')).toHaveLength(1);
     expect((await tether.turns('c:2')).map((t) => t.prompt.slice(0, 8))).toEqual(['remember', '/compact', 'next']);
     expect((await tether.get('c:2'))!.generation).toBe(1);

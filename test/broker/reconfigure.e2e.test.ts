@@ -4,6 +4,7 @@ import type { Tether } from '../../src/broker/api.js';
 import type { RecordedRequest } from '../../src/testing/mock-anthropic.js';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
 import { agentChildren, isRunning } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Sends and returns the reply with where the agent process came from. */
 async function turn(tether: Tether, key: string, prompt: string): Promise<{ text: string; runner: TurnStartedEvent['runner'] }> {
@@ -81,6 +82,8 @@ describe('switching a live agent in place (real agent)', () => {
     await waitFor(() => fx.mock.mainRequests().length === 2);
     await tether.update('busy:1', { model: 'claude-other-model' });
     expect((await slow.result).text).toBe('slow reply');
+    // The running turn was neither restarted nor sent again on the new model.
+    expect(fx.mock.mainRequests()).toHaveLength(2);
     expect(fx.mock.mainRequests().at(-1)!.model).not.toBe('claude-other-model');
 
     expect(await turn(tether, 'busy:1', 'after')).toEqual({ text: 'Reply #3: after', runner: 'warm' });
@@ -136,11 +139,3 @@ describe('switching a live agent in place (real agent)', () => {
     expect(agentChildren()).toEqual(pids);
   });
 });
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

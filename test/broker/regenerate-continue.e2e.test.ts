@@ -3,6 +3,7 @@ import { ManualClock } from '../../src/domain/clock.js';
 import type { RecordedRequest } from '../../src/testing/mock-anthropic.js';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
 import { serveOverHttp } from '../helpers/serve.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The assistant texts a request carried: what the agent's conversation held at that point. */
 function assistantTexts(req: RecordedRequest): string[] {
@@ -146,8 +147,11 @@ describe('regenerate (real agent)', () => {
       const res = await fetch(`${served.url}/v1/sessions/h/regenerate?async=1`, { method: 'POST' });
       expect(res.status).toBe(202);
       const accepted = (await res.json()) as { turnId: string };
-      for (let i = 0; i < 100 && (await client.getTurn(accepted.turnId))?.status !== 'succeeded'; i++) await new Promise((r) => setTimeout(r, 50));
-      expect((await client.getTurn(accepted.turnId))?.text).toBe('answer 4 to two');
+      const ran = await waitFor(async () => {
+        const t = await client.getTurn(accepted.turnId);
+        return t?.status === 'succeeded' && t;
+      });
+      expect(ran.text).toBe('answer 4 to two');
 
       const bad = await fetch(`${served.url}/v1/sessions/h/regenerate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"prompt":"x"}' });
       expect(bad.status).toBe(400);

@@ -27,6 +27,9 @@ describe('session operations (real agent)', () => {
       expect((await client.get('link:2'))?.metadata).toEqual({ taskId: 'T-2' });
       const updated = await client.update('link:2', { metadata: { taskId: 'T-3' }, labels: { team: 'web' } });
       expect(updated).toMatchObject({ metadata: { taskId: 'T-3' }, labels: { team: 'web' } });
+      // Stored, and found by the new value: not only echoed back.
+      expect(await client.get('link:2')).toMatchObject({ metadata: { taskId: 'T-3' }, labels: { team: 'web' } });
+      expect((await client.list({ metadata: { taskId: 'T-3' } })).map((s) => s.key)).toEqual(['link:2']);
       await expect(client.update('link:2', { permissionMode: 'bypassPermissions' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
       await expect(client.update('nope', { labels: { a: 'b' } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     } finally {
@@ -75,6 +78,10 @@ describe('session operations (real agent)', () => {
     const all = await tether.stats();
     expect(all.turnTime.turns).toBe(3);
     expect(all.averageTurnMs).toBeGreaterThan(0);
+    // The mean of the journal's own turn durations.
+    const durations = [...(await tether.turns('s:1')), ...(await tether.turns('s:2', { tenant: 'other' }))].map((t) => t.endedAt! - t.startedAt!);
+    expect(all.averageTurnMs).toBeGreaterThanOrEqual(Math.min(...durations));
+    expect(all.averageTurnMs).toBeLessThanOrEqual(Math.max(...durations));
     expect(all.errorRate).toBeCloseTo(1 / 3, 3);
     const other = await tether.stats({ tenant: 'other' });
     expect(other).toMatchObject({ errorRate: 0, turnTime: { turns: 1 } });

@@ -130,7 +130,7 @@ describe('store faults end operations with STORE_UNAVAILABLE, lose nothing, and 
       expect(integrity(store)).toBe('ok');
     });
 
-    it(`a fault while a turn runs (${REAL ? 'disk full' : 'query_only'}) ends it with STORE_UNAVAILABLE, leaves no agent, and gc() leaves it interrupted`, async () => {
+    it(`a fault while a turn runs (${REAL ? 'disk full' : 'query_only'}) ends it with STORE_UNAVAILABLE, leaves no agent, and is journaled interrupted once the store takes writes again`, async () => {
       await s.tether.send('full:3', 'first').result;
       // Its warm runner (and the first test's) are alive; the faulty turn runs on this key's.
       const warm = agentChildren();
@@ -149,6 +149,7 @@ describe('store faults end operations with STORE_UNAVAILABLE, lose nothing, and 
 
       if (REAL) disk.free(store);
       else store.connection.pragma('query_only = OFF');
+      // Its own retry or the janitor journals it, whichever comes first.
       await s.tether.gc();
       const ended = await waitFor(async () => {
         const t = (await s.tether.turns('full:3')).find((x) => x.id === turnId);
