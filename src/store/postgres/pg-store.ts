@@ -1,9 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../domain/clock.js';
-import { addUsage } from '../../domain/usage.js';
 import {
-  SESSION_STATUSES,
-  TURN_STATUSES,
   ZERO_USAGE,
   type BackendName,
   type CloseReason,
@@ -14,7 +11,6 @@ import {
   type SessionStatus,
   type TurnError,
   type TurnRecord,
-  type TurnStatus,
 } from '../../domain/types.js';
 import { TetherError } from '../../errors.js';
 import type {
@@ -42,20 +38,43 @@ import { PgDatabase } from './database.js';
 import { mapPgError } from './errors.js';
 import { NotifyListener } from './listener.js';
 import {
-  CLOSE_COUNTERS,
+  COUNTER_COLUMNS,
+  FORGET_NODES_AFTER_MS,
   LEASE_STOPPED,
-  expiryFrom,
-  fromMicros,
-  hasUnexpiredLease,
+  acquireRefusal,
+  askOnce,
+  assertQuiet,
+  assertQuota,
+  assertReplaceable,
+  assertRunsUnder,
+  byAge,
+  closeBeforeEnqueue,
+  closing,
   continuationRefusal,
+  evictionsNeeded,
+  expiryFrom,
+  fenced,
+  finishedDelta,
+  importedDelta,
+  isAbandoned,
+  isCapped,
   isQuiet,
-  mergeRemoving,
-  turnCounter,
+  joinRefusal,
+  nextLease,
+  noLiveSession,
+  nothingToEvict,
+  patched,
+  quotasOf,
+  runsUnderLease,
+  statsFrom,
+  usageAfter,
   usageToColumns,
+  vanished,
+  type CounterColumn,
 } from '../rules.js';
 import { endedTurnColumns } from '../rows.js';
 import { pgDialect, sessionFromRow, turnFromRow, type SessionRow, type TurnRow } from './rows.js';
-import { COUNTER_COLUMNS, DB_NOW_EXPR, DB_NOW_SQL, Tx, type CounterColumn, type CounterDelta } from './transaction.js';
+import { DB_NOW_EXPR, DB_NOW_SQL, Tx } from './transaction.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:5432/database`; the password never appears in a message. */
@@ -169,33 +188,16 @@ export class PostgresStore implements Store {
         if (refusal) throw refusal;
       }
 
-      if (row && isQuiet(row, now) && input.regenerates === undefined) {
-        if (row.expires_at !== null && row.expires_at <= now) {
-          closed.push(await this.#close(tx, row, 'expired', now));
-          row = undefined;
-        } else if (input.rotate) {
-          const reason = input.rotate(sessionFromRow(row));
-          if (reason !== null) {
-            closed.push(await this.#close(tx, row, reason, now));
-            row = undefined;
-          }
-        }
+      const reason = row ? closeBeforeEnqueue(input, row, now, sessionFromRow) : null;
+      if (row && reason !== null) {
+        closed.push(await this.#close(tx, row, reason, now));
+        row = undefined;
       }
 
       let created = false;
       if (row) {
-        const quiet = isQuiet(row, now);
-        if (!quiet && input.onBusy === 'reject') {
-          throw new TetherError('SESSION_BUSY', `session "${input.key}" is busy: a turn is running or queued; retry later or queue the message`, {
-            details: { key: input.key, queued: row.queued },
-          });
-        }
-        // A quiet session runs the new turn at once, so it waits behind nothing and cannot be "full".
-        if (!quiet && row.queued >= input.maxQueue) {
-          throw new TetherError('QUEUE_FULL', `session "${input.key}" already has ${row.queued} turns waiting (maxQueue ${input.maxQueue}); retry when some have run`, {
-            details: { key: input.key, queued: row.queued, maxQueue: input.maxQueue },
-          });
-        }
+        const refusal = joinRefusal(input, row, now);
+        if (refusal) throw refusal;
       } else {
         closed.push(...(await this.#makeRoom(tx, input, now)));
         row = await this.#createSession(tx, input, now);
@@ -239,12 +241,10 @@ export class PostgresStore implements Store {
       // The session row first: every change to a session's turns holds it (one lock order).
       const session = await this.#sessionRow(tx, input.sessionId, true);
       const turn = await this.#turnRow(tx, input.turnId);
-      if (!turn || turn.status !== 'queued' || turn.session_id !== input.sessionId) {
-        return { status: 'gone', turn: turn ? turnFromRow(turn) : null };
-      }
-      if (!session || !session.live) return { status: 'gone', turn: turnFromRow(turn) };
       const now = await tx.now();
-      if (hasUnexpiredLease(session, now)) return { status: 'wait' };
+      const refusal = acquireRefusal(input, turn, session, now);
+      if (refusal === 'gone' || !session) return { status: 'gone', turn: turn ? turnFromRow(turn) : null };
+      if (refusal === 'wait') return { status: 'wait' };
       // No SKIP LOCKED here: the caller names its turn, and FIFO needs the true head.
       const head = await tx.row<{ id: string }>(SWEEP_SQL.queueHead, [session.id]);
       if (head?.id !== input.turnId) return { status: 'wait' };
@@ -294,15 +294,10 @@ export class PostgresStore implements Store {
       const { lease } = input;
       const session = await this.#fence(tx, lease);
       const current = await this.#turnRow(tx, input.turnId);
-      if (!current || current.session_id !== lease.sessionId || current.status !== 'running' || current.epoch !== lease.epoch) {
-        throw new TetherError('LEASE_LOST', `turn ${input.turnId} is not running under this lease (epoch ${lease.epoch}); its result was not written`, {
-          details: { turnId: input.turnId, sessionId: lease.sessionId, epoch: lease.epoch },
-        });
-      }
+      assertRunsUnder(lease, input.turnId, current);
       const now = await tx.now();
       const usage = input.usage ?? null;
       const context = input.context ?? null;
-      const u = usage ? usageToColumns(usage) : null;
       const ended = endedTurnColumns({ usage, context, error: input.error ?? null });
       const turn = (await tx.row<TurnRow>(
         `UPDATE turns SET status = $2, text = $3, error_code = $4, error_message = $5,
@@ -327,8 +322,7 @@ export class PostgresStore implements Store {
         ],
       ))!;
 
-      const before = sessionFromRow(session).usage;
-      const total = usageToColumns(usage ? addUsage(before, usage) : before);
+      const total = usageAfter(session, usage);
       const updated = (await tx.row<SessionRow>(
         `UPDATE sessions SET status = 'idle', turns = turns + 1, last_active_at = $2, expires_at = $3,
            input_tokens = $4, output_tokens = $5, cache_read_tokens = $6, cache_write_tokens = $7, cost_micros = $8,
@@ -354,10 +348,7 @@ export class PostgresStore implements Store {
         ],
       ))!;
 
-      const delta: CounterDelta = { turns_running: -1, [turnCounter(input.status)]: 1 };
-      if (u) Object.assign(delta, u);
-      if (current.started_at !== null) Object.assign(delta, { duration_ms: Math.max(0, now - current.started_at), turns_timed: 1 });
-      tx.bump(session.tenant, delta);
+      tx.bump(session.tenant, finishedDelta(input.status, usage, current.started_at, now));
       return { session: sessionFromRow(updated), turn: turnFromRow(turn) };
     });
   }
@@ -377,26 +368,15 @@ export class PostgresStore implements Store {
 
   async recover(input: RecoverInput): Promise<RecoverResult> {
     return this.#db.write(async (tx) => {
-      const alive = new Map<string, boolean>();
-      const isAlive = (owner: string): boolean => {
-        let known = alive.get(owner);
-        if (known === undefined) {
-          known = input.isOwnerAlive(owner);
-          alive.set(owner, known);
-        }
-        return known;
-      };
+      const isAlive = askOnce(input.isOwnerAlive);
       const interrupted: TurnRecord[] = [];
       const adopted: TurnRecord[] = [];
       let freed = 0;
 
       const held = await tx.rows<SessionRow>(SWEEP_SQL.heldLeases);
       const now = await tx.now();
-      // A lease is freed when its owner is dead, or when it expired: a live owner that stopped
-      // renewing has lost track of the turn, so the turn is over either way.
       for (const session of held) {
-        const expired = (session.lease_expires_at ?? 0) <= now;
-        if (!expired && isAlive(session.lease_owner ?? '')) continue;
+        if (!isAbandoned(session, now, isAlive)) continue;
         interrupted.push(...(await this.#interruptRunning(tx, session, now, input.error)));
         await tx.exec(
           `UPDATE sessions SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
@@ -408,11 +388,10 @@ export class PostgresStore implements Store {
       }
 
       type ActiveRow = TurnRow & { session_lease_token: string | null; session_lease_epoch: number | null };
-      // A running turn is fenced while its session's lease is held at the turn's epoch.
-      const fenced = (token: string | null, epoch: number | null, turn: TurnRow): boolean => token !== null && epoch === turn.epoch;
       for (const found of await tx.rows<ActiveRow>(SWEEP_SQL.activeTurns)) {
         const queued = found.status === 'queued';
-        if (queued ? isAlive(found.owner) : fenced(found.session_lease_token, found.session_lease_epoch, found)) continue;
+        const seen = { lease_token: found.session_lease_token, lease_epoch: found.session_lease_epoch };
+        if (queued ? isAlive(found.owner) : runsUnderLease(seen, found)) continue;
         // Lock the session before changing its turn; one held elsewhere is left to the next pass.
         const session = await tx.row<SessionRow>(`SELECT * FROM sessions WHERE id = $1 FOR UPDATE SKIP LOCKED`, [found.session_id]);
         const turn = session ? await this.#turnRow(tx, found.id) : undefined;
@@ -425,12 +404,11 @@ export class PostgresStore implements Store {
           } else {
             interrupted.push(await this.#endQueuedTurn(tx, turn, now, input.error));
           }
-        } else if (!fenced(session.lease_token, session.lease_epoch, turn)) {
-          // A running turn with no matching lease cannot be finished by anyone (fencing refuses it).
+        } else if (!runsUnderLease(session, turn)) {
           interrupted.push(await this.#endRunningTurn(tx, turn, now, input.error));
         }
       }
-      adopted.sort((a, b) => a.createdAt - b.createdAt || a.seq - b.seq);
+      adopted.sort(byAge);
       return { interrupted, freed, adopted };
     });
   }
@@ -447,7 +425,7 @@ export class PostgresStore implements Store {
 
   async enforceCap(maxSessions: number, limit: number): Promise<SessionRecord[]> {
     return this.#db.write(async (tx) => {
-      if (!(maxSessions > 0) || !Number.isFinite(maxSessions)) return [];
+      if (!isCapped(maxSessions)) return [];
       await tx.lock('cap');
       const now = await tx.now();
       const count = Math.min((await this.#liveTotal(tx)) - maxSessions, Math.trunc(limit));
@@ -464,7 +442,7 @@ export class PostgresStore implements Store {
       const row = await this.#liveRow(tx, tenant, key);
       if (!row) return null;
       const now = await tx.now();
-      this.#assertQuiet(row, now);
+      assertQuiet(row, now);
       return this.#close(tx, row, reason, now);
     });
   }
@@ -475,7 +453,7 @@ export class PostgresStore implements Store {
       const row = await this.#liveRow(tx, tenant, key);
       if (row) {
         const now = await tx.now();
-        this.#assertQuiet(row, now);
+        assertQuiet(row, now);
         // Closing first ends a turn stranded under an expired lease and keeps the counters true.
         await this.#close(tx, row, 'deleted', now);
       }
@@ -594,15 +572,8 @@ export class PostgresStore implements Store {
       // The key's lock, as for anything that changes its live session, then the row's.
       await tx.lock('key', tenant, key);
       const row = await this.#liveRow(tx, tenant, key);
-      if (!row) throw new TetherError('NOT_FOUND', `no live session for key "${key}"`);
-      const current = sessionFromRow(row);
-      const config: Record<string, unknown> = { ...current.config };
-      for (const [name, value] of Object.entries(patch.config ?? {})) {
-        if (value === undefined || value === null) delete config[name];
-        else config[name] = value;
-      }
-      const labels = mergeRemoving(current.labels, patch.labels) as Labels;
-      const metadata = mergeRemoving(current.metadata, patch.metadata);
+      if (!row) throw noLiveSession(key);
+      const { config, labels, metadata } = patched(sessionFromRow(row), patch);
       if (patch.labels) await this.#checkQuotas(tx, tenant, labels, patch.labelQuotas, row.id);
       const updated = await tx.row<SessionRow>(`UPDATE sessions SET config = $1::jsonb, labels = $2::jsonb, metadata = $3::jsonb WHERE id = $4 RETURNING *`, [
         JSON.stringify(config),
@@ -610,7 +581,7 @@ export class PostgresStore implements Store {
         JSON.stringify(metadata),
         row.id,
       ]);
-      if (!updated) throw new TetherError('INTERNAL', `session ${row.id} vanished inside its own transaction`);
+      if (!updated) throw vanished('session', row.id);
       return sessionFromRow(updated);
     });
   }
@@ -622,12 +593,7 @@ export class PostgresStore implements Store {
       const now = await tx.now();
       const closed: SessionRecord[] = [];
       if (live) {
-        if (!input.replace) {
-          throw new TetherError('INVALID_INPUT', `key "${input.key}" already has a live session; choose another key, or replace it`, {
-            details: { key: input.key },
-          });
-        }
-        this.#assertQuiet(live, now);
+        assertReplaceable(input, live, now);
         closed.push(await this.#close(tx, live, 'reset', now));
       }
       closed.push(...(await this.#makeRoom(tx, input, now)));
@@ -648,7 +614,6 @@ export class PostgresStore implements Store {
 
       // The ended turns, numbered after the key's earlier generations, in one statement.
       const turns = input.turns;
-      const counted: CounterDelta = {};
       if (turns.length > 0) {
         const ended = turns.map((t) => endedTurnColumns({ usage: t.usage, context: null, error: t.error }));
         await tx.exec(
@@ -681,10 +646,6 @@ export class PostgresStore implements Store {
             turns.map((t) => t.endedAt),
           ],
         );
-        for (const t of turns) {
-          const c = turnCounter(t.status);
-          counted[c] = (counted[c] ?? 0) + 1;
-        }
       }
       const u = usageToColumns(input.usage);
       const session = await tx.row<SessionRow>(
@@ -708,9 +669,9 @@ export class PostgresStore implements Store {
           expiryFrom(now, input.idleTimeoutMs),
         ],
       );
-      if (!session) throw new TetherError('INTERNAL', `session ${row.id} vanished inside its own transaction`);
+      if (!session) throw vanished('session', row.id);
       // Imported history counts in the tenant's turn totals (its usage was spent elsewhere).
-      tx.bump(input.tenant, counted);
+      tx.bump(input.tenant, importedDelta(turns));
       return { session: sessionFromRow(session), closed };
     });
   }
@@ -783,21 +744,7 @@ export class PostgresStore implements Store {
     const params = tenant === undefined ? [] : [tenant];
     const [counters] = await this.#db.read<Record<CounterColumn, number>>(`SELECT ${sums} FROM counters ${byTenant}`, params);
     const groups = await this.#db.read<{ status: SessionStatus; n: number }>(`SELECT status, count(*) AS n FROM sessions ${byTenant} GROUP BY status`, params);
-    const n = (c: CounterColumn): number => counters?.[c] ?? 0;
-    const byStatus = Object.fromEntries(SESSION_STATUSES.map((s) => [s, 0])) as Record<SessionStatus, number>;
-    for (const g of groups) byStatus[g.status] = g.n;
-    return {
-      sessions: { live: n('live'), byStatus, created: n('created'), expired: n('expired'), evicted: n('evicted'), reset: n('reset') },
-      turns: Object.fromEntries(TURN_STATUSES.map((s) => [s, n(turnCounter(s))])) as Record<TurnStatus, number>,
-      usage: {
-        inputTokens: n('input_tokens'),
-        outputTokens: n('output_tokens'),
-        cacheReadTokens: n('cache_read_tokens'),
-        cacheWriteTokens: n('cache_write_tokens'),
-        costUsd: fromMicros(n('cost_micros')),
-      },
-      turnTime: { totalMs: n('duration_ms'), turns: n('turns_timed') },
-    };
+    return statsFrom(counters, groups);
   }
 
   async appendEvents(events: SharedEventInput[]): Promise<void> {
@@ -857,8 +804,7 @@ export class PostgresStore implements Store {
           now + ttlMs,
         ]);
       }
-      // Long-dead nodes are forgotten on the way; the table stays as small as the fleet.
-      await tx.exec(`DELETE FROM nodes WHERE expires_at < $1`, [now - 24 * 3_600_000]);
+      await tx.exec(`DELETE FROM nodes WHERE expires_at < $1`, [now - FORGET_NODES_AFTER_MS]);
     });
   }
 
@@ -954,7 +900,7 @@ export class PostgresStore implements Store {
   ): Promise<{ lease: Lease; interrupted: TurnRecord[]; session: SessionRow; turn: TurnRow }> {
     // Whatever still runs under a previous (expired) lease is over: its holder stopped renewing.
     const interrupted = await this.#interruptRunning(tx, session, now, LEASE_STOPPED);
-    const lease: Lease = { sessionId: session.id, owner, token: randomUUID(), epoch: session.lease_epoch + 1, expiresAt: now + ttlMs };
+    const lease = nextLease(session, owner, ttlMs, now);
     const updated = (await tx.row<SessionRow>(
       `UPDATE sessions SET status = 'running', queued = queued - 1,
          lease_owner = $1, lease_token = $2, lease_epoch = $3, lease_expires_at = $4 WHERE id = $5 RETURNING *`,
@@ -971,26 +917,9 @@ export class PostgresStore implements Store {
     return { lease, interrupted, session: updated, turn };
   }
 
-  /**
-   * Fencing: the session's lease must still carry this token and epoch (the row is locked). A
-   * lease past its expiry that nobody has taken over or freed still passes, as in SQLite.
-   */
+  /** The session row, locked, if `lease` still holds it (see `fenced`); LEASE_LOST otherwise. */
   async #fence(tx: Tx, lease: Lease): Promise<SessionRow> {
-    const row = await this.#sessionRow(tx, lease.sessionId, true);
-    if (!row || row.lease_token !== lease.token || row.lease_epoch !== lease.epoch) {
-      throw new TetherError('LEASE_LOST', `the lease on session ${lease.sessionId} (epoch ${lease.epoch}) was taken over or freed; nothing was written`, {
-        details: { sessionId: lease.sessionId, epoch: lease.epoch, currentEpoch: row?.lease_epoch ?? null },
-      });
-    }
-    return row;
-  }
-
-  #assertQuiet(row: SessionRow, now: number): void {
-    if (!isQuiet(row, now)) {
-      throw new TetherError('SESSION_BUSY', `session "${row.key}" is busy: a turn is running or queued; interrupt it or wait until it ends`, {
-        details: { key: row.key, queued: row.queued },
-      });
-    }
+    return fenced(lease, await this.#sessionRow(tx, lease.sessionId, true));
   }
 
   /** Opens the key's next generation (the caller holds the key's lock and made room under the cap). */
@@ -1027,7 +956,7 @@ export class PostgresStore implements Store {
         JSON.stringify(metadata),
       ],
     );
-    if (!row) throw new TetherError('INTERNAL', `session ${input.newSessionId} was not created`);
+    if (!row) throw vanished('session', input.newSessionId);
     tx.bump(input.tenant, { created: 1, live: 1 });
     return row;
   }
@@ -1040,54 +969,29 @@ export class PostgresStore implements Store {
    * two checks), and after the key and cap locks, with nothing waited for after them.
    */
   async #checkQuotas(tx: Tx, tenant: string, labels: Labels, quotas: Record<string, number> | undefined, except: string | null): Promise<void> {
-    const checked = Object.entries(quotas ?? {})
-      .filter(([name]) => typeof labels[name] === 'string')
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const [name, max] of checked) {
-      const value = labels[name]!;
-      await tx.lock('quota', tenant, name, value);
+    for (const quota of quotasOf(labels, quotas)) {
+      await tx.lock('quota', tenant, quota.name, quota.value);
       const row = await tx.row<{ n: number }>(
         `SELECT count(*) AS n FROM sessions WHERE tenant = $1 AND live AND id <> $2 AND labels @> jsonb_build_object($3::text, $4::text)`,
-        [tenant, except ?? '', name, value],
+        [tenant, except ?? '', quota.name, quota.value],
       );
-      const n = Number(row?.n ?? 0);
-      if (n >= max) {
-        throw new TetherError('LIMIT_REACHED', `the quota for label ${name}=${value} is reached (${n} live sessions, at most ${max}); close or reset one of them first`, {
-          details: { label: name, value, live: n, max },
-        });
-      }
+      assertQuota(quota, Number(row?.n ?? 0));
     }
   }
 
   /** Makes room for one more live session under the cap, or throws LIMIT_REACHED. */
   async #makeRoom(tx: Tx, input: Pick<EnqueueTurnInput, 'maxSessions' | 'onLimit'>, now: number): Promise<SessionRecord[]> {
-    const max = input.maxSessions;
-    if (!(max > 0) || !Number.isFinite(max)) return []; // 0 = no cap, like idleTimeoutMs 0
+    if (!isCapped(input.maxSessions)) return [];
     // Creations under a cap take turns, so two nodes cannot both take the last free place.
     await tx.lock('cap');
     const live = await this.#liveTotal(tx);
-    if (live < max) return [];
-    const what = `the session limit is reached (${live} live sessions, maxSessions ${max})`;
-    if (input.onLimit === 'reject') {
-      throw new TetherError(
-        'LIMIT_REACHED',
-        `${what}; close or reset idle sessions, raise maxSessions (TETHER_MAX_SESSIONS), or let Tether evict the least recently used one (onLimit 'evict-lru')`,
-        { details: { live, maxSessions: max } },
-      );
-    }
-    // More than one when the cap was lowered below the live count: the cap holds after this call.
+    const needed = evictionsNeeded(input, live);
+    if (needed === 0) return [];
     // SKIP LOCKED: the victim is the least recently used quiet session that no other
     // transaction is writing this instant; waiting for one could deadlock with a transaction
     // that holds it and waits for the cap lock to open its key's next generation.
-    const needed = live - max + 1;
     const victims = await tx.rows<SessionRow>(SWEEP_SQL.lru, [now, needed]);
-    if (victims.length < needed) {
-      throw new TetherError(
-        'LIMIT_REACHED',
-        `${what} and no idle session can be evicted (every live session is running or has turns queued); retry when a turn has finished, or raise maxSessions (TETHER_MAX_SESSIONS)`,
-        { details: { live, maxSessions: max } },
-      );
-    }
+    if (victims.length < needed) throw nothingToEvict(input, live);
     const closed: SessionRecord[] = [];
     for (const row of victims) closed.push(await this.#close(tx, row, 'evicted', now));
     return closed;
@@ -1096,17 +1000,14 @@ export class PostgresStore implements Store {
   /** Closes a live session (locked by the caller). A turn stranded under an expired lease ends first. */
   async #close(tx: Tx, row: SessionRow, reason: CloseReason, now: number): Promise<SessionRecord> {
     await this.#interruptRunning(tx, row, now, LEASE_STOPPED);
-    const status: SessionStatus = reason === 'expired' ? 'expired' : 'closed';
+    const { status, delta } = closing(reason);
     const updated = await tx.row<SessionRow>(
       `UPDATE sessions SET status = $1, closed_at = $2, close_reason = $3, expires_at = NULL,
          lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
        WHERE id = $4 RETURNING *`,
       [status, now, reason, row.id],
     );
-    if (!updated) throw new TetherError('INTERNAL', `session ${row.id} vanished inside its own transaction`);
-    const delta: CounterDelta = { live: -1 };
-    const counter = CLOSE_COUNTERS[reason];
-    if (counter) delta[counter] = 1;
+    if (!updated) throw vanished('session', row.id);
     tx.bump(row.tenant, delta);
     return sessionFromRow(updated);
   }
@@ -1137,7 +1038,7 @@ export class PostgresStore implements Store {
       `UPDATE turns SET status = 'interrupted', error_code = $1, error_message = $2, ended_at = $3 WHERE id = $4 RETURNING *`,
       [error.code, error.message, now, turnId],
     );
-    if (!row) throw new TetherError('INTERNAL', `turn ${turnId} vanished inside its own transaction`);
+    if (!row) throw vanished('turn', turnId);
     return row;
   }
 }

@@ -1,13 +1,10 @@
 import type pg from 'pg';
 import type { Clock } from '../../domain/clock.js';
+import { COUNTER_COLUMNS, type CounterColumn, type CounterDelta } from '../rules.js';
 
 /** The database clock in epoch ms; `clock_timestamp()` is the time of the call, not of BEGIN. */
 export const DB_NOW_EXPR = `floor(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 export const DB_NOW_SQL = `SELECT ${DB_NOW_EXPR} AS now`;
-
-import { COUNTER_COLUMNS, type CounterColumn, type CounterDelta } from '../rules.js';
-
-export { COUNTER_COLUMNS, type CounterColumn, type CounterDelta };
 
 const FLUSH_COUNTERS_SQL = `INSERT INTO counters (tenant, ${COUNTER_COLUMNS.join(', ')})
   VALUES ($1, ${COUNTER_COLUMNS.map((_, i) => `$${i + 2}`).join(', ')})

@@ -4,10 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { systemClock, type Clock } from '../../domain/clock.js';
-import { addUsage } from '../../domain/usage.js';
 import {
-  TURN_STATUSES,
-  SESSION_STATUSES,
   ZERO_USAGE,
   type BackendName,
   type CloseReason,
@@ -18,8 +15,6 @@ import {
   type SessionStatus,
   type TurnError,
   type TurnRecord,
-  type TurnStatus,
-  type Usage,
 } from '../../domain/types.js';
 import { TetherError } from '../../errors.js';
 import type {
@@ -44,17 +39,38 @@ import type {
   TurnFilter,
 } from '../store.js';
 import {
-  CLOSE_COUNTERS,
   COUNTER_COLUMNS,
+  FORGET_NODES_AFTER_MS,
   LEASE_STOPPED,
-  expiryFrom,
-  fromMicros,
-  hasUnexpiredLease,
+  acquireRefusal,
+  askOnce,
+  assertQuiet,
+  assertQuota,
+  assertReplaceable,
+  assertRunsUnder,
+  byAge,
+  closeBeforeEnqueue,
+  closing,
   continuationRefusal,
+  evictionsNeeded,
+  expiryFrom,
+  fenced,
+  finishedDelta,
+  importedDelta,
+  isAbandoned,
+  isCapped,
   isQuiet,
-  mergeRemoving,
-  turnCounter,
+  joinRefusal,
+  nextLease,
+  noLiveSession,
+  nothingToEvict,
+  patched,
+  quotasOf,
+  runsUnderLease,
+  statsFrom,
+  usageAfter,
   usageToColumns,
+  vanished,
   type CounterColumn,
   type CounterDelta,
 } from '../rules.js';
@@ -144,33 +160,16 @@ export class SqliteStore implements Store {
         if (refusal) throw refusal;
       }
 
-      if (row && isQuiet(row, now) && input.regenerates === undefined) {
-        if (row.expires_at !== null && row.expires_at <= now) {
-          closed.push(this.#close(row, 'expired', now));
-          row = undefined;
-        } else if (input.rotate) {
-          const reason = input.rotate(sessionFromRow(row));
-          if (reason !== null) {
-            closed.push(this.#close(row, reason, now));
-            row = undefined;
-          }
-        }
+      const reason = row ? closeBeforeEnqueue(input, row, now, sessionFromRow) : null;
+      if (row && reason !== null) {
+        closed.push(this.#close(row, reason, now));
+        row = undefined;
       }
 
       let created = false;
       if (row) {
-        const quiet = isQuiet(row, now);
-        if (!quiet && input.onBusy === 'reject') {
-          throw new TetherError('SESSION_BUSY', `session "${input.key}" is busy: a turn is running or queued; retry later or queue the message`, {
-            details: { key: input.key, queued: row.queued },
-          });
-        }
-        // A quiet session runs the new turn at once, so it waits behind nothing and cannot be "full".
-        if (!quiet && row.queued >= input.maxQueue) {
-          throw new TetherError('QUEUE_FULL', `session "${input.key}" already has ${row.queued} turns waiting (maxQueue ${input.maxQueue}); retry when some have run`, {
-            details: { key: input.key, queued: row.queued, maxQueue: input.maxQueue },
-          });
-        }
+        const refusal = joinRefusal(input, row, now);
+        if (refusal) throw refusal;
       } else {
         closed.push(...this.#makeRoom(input, now));
         row = this.#createSession(input, now);
@@ -207,12 +206,10 @@ export class SqliteStore implements Store {
   async acquireLease(input: AcquireLeaseInput): Promise<AcquireLeaseResult> {
     return this.#write((now): AcquireLeaseResult => {
       const turn = this.#turnRow(input.turnId);
-      if (!turn || turn.status !== 'queued' || turn.session_id !== input.sessionId) {
-        return { status: 'gone', turn: turn ? turnFromRow(turn) : null };
-      }
       const session = this.#sessionRow(input.sessionId);
-      if (!session || session.live !== 1) return { status: 'gone', turn: turnFromRow(turn) };
-      if (hasUnexpiredLease(session, now)) return { status: 'wait' };
+      const refusal = acquireRefusal(input, turn, session, now);
+      if (refusal === 'gone' || !session) return { status: 'gone', turn: turn ? turnFromRow(turn) : null };
+      if (refusal === 'wait') return { status: 'wait' };
       const head = this.#stmt(SWEEP_SQL.queueHead).get(session.id) as { id: string } | undefined;
       if (head?.id !== input.turnId) return { status: 'wait' };
 
@@ -267,11 +264,7 @@ export class SqliteStore implements Store {
       const { lease } = input;
       const session = this.#fence(lease);
       const turn = this.#turnRow(input.turnId);
-      if (!turn || turn.session_id !== lease.sessionId || turn.status !== 'running' || turn.epoch !== lease.epoch) {
-        throw new TetherError('LEASE_LOST', `turn ${input.turnId} is not running under this lease (epoch ${lease.epoch}); its result was not written`, {
-          details: { turnId: input.turnId, sessionId: lease.sessionId, epoch: lease.epoch },
-        });
-      }
+      assertRunsUnder(lease, input.turnId, turn);
 
       const usage = input.usage ?? null;
       const context = input.context ?? null;
@@ -290,7 +283,7 @@ export class SqliteStore implements Store {
         ...endedTurnColumns({ usage, context, error: input.error ?? null }),
       });
 
-      const total = usageToColumns(usage ? addUsage(sessionFromRow(session).usage, usage) : sessionFromRow(session).usage);
+      const total = usageAfter(session, usage);
       const agentSessionId = input.agentSessionId ?? null;
       this.#stmt(
         `UPDATE sessions SET status = 'idle', turns = turns + 1, last_active_at = @now, expires_at = @expires_at,
@@ -313,10 +306,7 @@ export class SqliteStore implements Store {
         agent_session_id: agentSessionId,
       });
 
-      const delta: CounterDelta = { turns_running: -1, [turnCounter(input.status)]: 1 };
-      if (usage) Object.assign(delta, usageToColumns(usage));
-      if (turn.started_at !== null) Object.assign(delta, { duration_ms: Math.max(0, now - turn.started_at), turns_timed: 1 });
-      this.#bump(session.tenant, delta);
+      this.#bump(session.tenant, finishedDelta(input.status, usage, turn.started_at, now));
       return { session: this.#sessionById(session.id), turn: this.#turnById(input.turnId) };
     });
   }
@@ -332,24 +322,13 @@ export class SqliteStore implements Store {
 
   async recover(input: RecoverInput): Promise<RecoverResult> {
     return this.#write((now) => {
-      const alive = new Map<string, boolean>();
-      const isAlive = (owner: string): boolean => {
-        let known = alive.get(owner);
-        if (known === undefined) {
-          known = input.isOwnerAlive(owner);
-          alive.set(owner, known);
-        }
-        return known;
-      };
+      const isAlive = askOnce(input.isOwnerAlive);
       const interrupted: TurnRecord[] = [];
       const adopted: TurnRecord[] = [];
       let freed = 0;
 
-      // A lease is freed when its owner is dead, or when it expired: a live owner that stopped
-      // renewing has lost track of the turn, so the turn is over either way.
       for (const session of this.#stmt(SWEEP_SQL.heldLeases).all() as SessionRow[]) {
-        const expired = (session.lease_expires_at ?? 0) <= now;
-        if (!expired && isAlive(session.lease_owner ?? '')) continue;
+        if (!isAbandoned(session, now, isAlive)) continue;
         interrupted.push(...this.#interruptRunning(session, now, input.error));
         this.#stmt(
           `UPDATE sessions SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
@@ -371,13 +350,9 @@ export class SqliteStore implements Store {
           }
           continue;
         }
-        // A running turn with no matching lease cannot be finished by anyone (fencing refuses it).
-        const session = this.#sessionRow(turn.session_id);
-        if (!session || session.lease_token === null || session.lease_epoch !== turn.epoch) {
-          interrupted.push(this.#endRunningTurn(turn, now, input.error));
-        }
+        if (!runsUnderLease(this.#sessionRow(turn.session_id), turn)) interrupted.push(this.#endRunningTurn(turn, now, input.error));
       }
-      adopted.sort((a, b) => a.createdAt - b.createdAt || a.seq - b.seq);
+      adopted.sort(byAge);
       return { interrupted, freed, adopted };
     });
   }
@@ -391,7 +366,7 @@ export class SqliteStore implements Store {
 
   async enforceCap(maxSessions: number, limit: number): Promise<SessionRecord[]> {
     return this.#write((now) => {
-      if (!(maxSessions > 0) || !Number.isFinite(maxSessions)) return [];
+      if (!isCapped(maxSessions)) return [];
       const excess = this.#liveTotal() - maxSessions;
       const count = Math.min(excess, Math.trunc(limit));
       if (count <= 0) return [];
@@ -403,7 +378,7 @@ export class SqliteStore implements Store {
     return this.#write((now) => {
       const row = this.#liveRow(tenant, key);
       if (!row) return null;
-      this.#assertQuiet(row, now);
+      assertQuiet(row, now);
       return this.#close(row, reason, now);
     });
   }
@@ -412,7 +387,7 @@ export class SqliteStore implements Store {
     return this.#write((now) => {
       const row = this.#liveRow(tenant, key);
       if (row) {
-        this.#assertQuiet(row, now);
+        assertQuiet(row, now);
         // Closing first ends a turn stranded under an expired lease and keeps the counters true.
         this.#close(row, 'deleted', now);
       }
@@ -485,15 +460,8 @@ export class SqliteStore implements Store {
   async updateSession(tenant: string, key: string, patch: SessionPatch): Promise<SessionRecord> {
     return this.#write(() => {
       const row = this.#liveRow(tenant, key);
-      if (!row) throw new TetherError('NOT_FOUND', `no live session for key "${key}"`);
-      const current = sessionFromRow(row);
-      const config: Record<string, unknown> = { ...current.config };
-      for (const [name, value] of Object.entries(patch.config ?? {})) {
-        if (value === undefined || value === null) delete config[name];
-        else config[name] = value;
-      }
-      const labels = mergeRemoving(current.labels, patch.labels) as Labels;
-      const metadata = mergeRemoving(current.metadata, patch.metadata);
+      if (!row) throw noLiveSession(key);
+      const { config, labels, metadata } = patched(sessionFromRow(row), patch);
       if (patch.labels) this.#checkQuotas(tenant, labels, patch.labelQuotas, row.id);
       this.#stmt(`UPDATE sessions SET config = ?, labels = ?, metadata = ? WHERE id = ?`).run(
         JSON.stringify(config),
@@ -510,10 +478,7 @@ export class SqliteStore implements Store {
       const closed: SessionRecord[] = [];
       const live = this.#liveRow(input.tenant, input.key);
       if (live) {
-        if (!input.replace) {
-          throw new TetherError('INVALID_INPUT', `key "${input.key}" already has a live session; choose another key, or replace it`, { details: { key: input.key } });
-        }
-        this.#assertQuiet(live, now);
+        assertReplaceable(input, live, now);
         closed.push(this.#close(live, 'reset', now));
       }
       closed.push(...this.#makeRoom({ maxSessions: input.maxSessions, onLimit: input.onLimit }, now));
@@ -539,7 +504,6 @@ export class SqliteStore implements Store {
            @input_tokens, @output_tokens, @cache_read_tokens, @cache_write_tokens, @cost_micros, @context_tokens, @context_window, @context_ratio,
            @created_at, @started_at, @ended_at)`,
       );
-      const counted: CounterDelta = {};
       for (const turn of input.turns) {
         insert.run({
           id: randomUUID(),
@@ -555,8 +519,6 @@ export class SqliteStore implements Store {
           ended_at: turn.endedAt,
           ...endedTurnColumns({ usage: turn.usage, context: null, error: turn.error }),
         });
-        const c = turnCounter(turn.status);
-        counted[c] = (counted[c] ?? 0) + 1;
       }
       this.#stmt(
         `UPDATE sessions SET agent_session_id = @agent_session_id, turns = @turns, turn_seq = @turn_seq,
@@ -577,7 +539,7 @@ export class SqliteStore implements Store {
         expires_at: expiryFrom(now, input.idleTimeoutMs),
       });
       // Imported history counts in the tenant's turn totals (its usage was spent elsewhere).
-      this.#bump(input.tenant, counted);
+      this.#bump(input.tenant, importedDelta(input.turns));
       return { session: this.#sessionById(row.id), closed };
     });
   }
@@ -668,37 +630,12 @@ export class SqliteStore implements Store {
           ? this.#stmt(`SELECT ${sums} FROM counters`).get()
           : this.#stmt(`SELECT ${sums} FROM counters WHERE tenant = ?`).get(tenant)
       ) as CounterRow;
-      const n = (c: CounterColumn): number => counters[c] ?? 0;
-
-      const byStatus = Object.fromEntries(SESSION_STATUSES.map((s) => [s, 0])) as Record<SessionStatus, number>;
       const groups = (
         tenant === undefined
           ? this.#stmt(`SELECT status, count(*) AS n FROM sessions GROUP BY status`).all()
           : this.#stmt(`SELECT status, count(*) AS n FROM sessions WHERE tenant = ? GROUP BY status`).all(tenant)
       ) as Array<{ status: SessionStatus; n: number }>;
-      for (const g of groups) byStatus[g.status] = g.n;
-
-      const turns = Object.fromEntries(TURN_STATUSES.map((s) => [s, n(turnCounter(s))])) as Record<TurnStatus, number>;
-      const usage: Usage = {
-        inputTokens: n('input_tokens'),
-        outputTokens: n('output_tokens'),
-        cacheReadTokens: n('cache_read_tokens'),
-        cacheWriteTokens: n('cache_write_tokens'),
-        costUsd: fromMicros(n('cost_micros')),
-      };
-      return {
-        sessions: {
-          live: n('live'),
-          byStatus,
-          created: n('created'),
-          expired: n('expired'),
-          evicted: n('evicted'),
-          reset: n('reset'),
-        },
-        turns,
-        usage,
-        turnTime: { totalMs: n('duration_ms'), turns: n('turns_timed') },
-      };
+      return statsFrom(counters, groups);
     });
   }
 
@@ -715,13 +652,7 @@ export class SqliteStore implements Store {
   #grant(session: SessionRow, turnId: string, owner: string, ttlMs: number, now: number): { lease: Lease; interrupted: TurnRecord[] } {
     // Whatever still runs under a previous (expired) lease is over: its holder stopped renewing.
     const interrupted = this.#interruptRunning(session, now, LEASE_STOPPED);
-    const lease: Lease = {
-      sessionId: session.id,
-      owner,
-      token: randomUUID(),
-      epoch: session.lease_epoch + 1,
-      expiresAt: now + ttlMs,
-    };
+    const lease = nextLease(session, owner, ttlMs, now);
     this.#stmt(
       `UPDATE sessions SET status = 'running', queued = queued - 1,
          lease_owner = ?, lease_token = ?, lease_epoch = ?, lease_expires_at = ? WHERE id = ?`,
@@ -772,7 +703,7 @@ export class SqliteStore implements Store {
 
   #sessionById(id: string): SessionRecord {
     const row = this.#sessionRow(id);
-    if (!row) throw new TetherError('INTERNAL', `session ${id} vanished inside its own transaction`);
+    if (!row) throw vanished('session', id);
     return sessionFromRow(row);
   }
 
@@ -788,7 +719,7 @@ export class SqliteStore implements Store {
 
   #turnById(id: string): TurnRecord {
     const row = this.#turnRow(id);
-    if (!row) throw new TetherError('INTERNAL', `turn ${id} vanished inside its own transaction`);
+    if (!row) throw vanished('turn', id);
     return turnFromRow(row);
   }
 
@@ -812,29 +743,9 @@ export class SqliteStore implements Store {
 
   // --- state changes (always inside #write) ------------------------------------------------
 
-  /**
-   * Fencing: the session's lease must still carry this token and epoch. A lease past its expiry
-   * that nobody has taken over or freed still passes: no one else can have written since, so
-   * letting its holder finish loses nothing, while refusing would throw a finished answer away.
-   */
+  /** The session row, if `lease` still holds it (see `fenced`); LEASE_LOST otherwise. */
   #fence(lease: Lease): SessionRow {
-    const row = this.#sessionRow(lease.sessionId);
-    if (!row || row.lease_token !== lease.token || row.lease_epoch !== lease.epoch) {
-      throw new TetherError(
-        'LEASE_LOST',
-        `the lease on session ${lease.sessionId} (epoch ${lease.epoch}) was taken over or freed; nothing was written`,
-        { details: { sessionId: lease.sessionId, epoch: lease.epoch, currentEpoch: row?.lease_epoch ?? null } },
-      );
-    }
-    return row;
-  }
-
-  #assertQuiet(row: SessionRow, now: number): void {
-    if (!isQuiet(row, now)) {
-      throw new TetherError('SESSION_BUSY', `session "${row.key}" is busy: a turn is running or queued; interrupt it or wait until it ends`, {
-        details: { key: row.key, queued: row.queued },
-      });
-    }
+    return fenced(lease, this.#sessionRow(lease.sessionId));
   }
 
   #createSession(
@@ -880,60 +791,35 @@ export class SqliteStore implements Store {
    * session already counted (an update of its own labels).
    */
   #checkQuotas(tenant: string, labels: Labels, quotas: Record<string, number> | undefined, except: string | null): void {
-    for (const [name, max] of Object.entries(quotas ?? {})) {
-      const value = labels[name];
-      if (value === undefined) continue;
+    for (const quota of quotasOf(labels, quotas)) {
       const { n } = this.#stmt(
         `SELECT count(*) AS n FROM sessions WHERE tenant = ? AND live = 1 AND id != ?
            AND EXISTS (SELECT 1 FROM json_each(sessions.labels) AS l WHERE l.key = ? AND l.value = ? AND l.type = 'text')`,
-      ).get(tenant, except ?? '', name, value) as { n: number };
-      if (n >= max) {
-        throw new TetherError('LIMIT_REACHED', `the quota for label ${name}=${value} is reached (${n} live sessions, at most ${max}); close or reset one of them first`, {
-          details: { label: name, value, live: n, max },
-        });
-      }
+      ).get(tenant, except ?? '', quota.name, quota.value) as { n: number };
+      assertQuota(quota, n);
     }
   }
 
   /** Makes room for one more live session under the cap, or throws LIMIT_REACHED. */
   #makeRoom(input: Pick<EnqueueTurnInput, 'maxSessions' | 'onLimit'>, now: number): SessionRecord[] {
-    const max = input.maxSessions;
-    if (!(max > 0) || !Number.isFinite(max)) return []; // 0 = no cap, like idleTimeoutMs 0
+    if (!isCapped(input.maxSessions)) return [];
     const live = this.#liveTotal();
-    if (live < max) return [];
-    const what = `the session limit is reached (${live} live sessions, maxSessions ${max})`;
-    if (input.onLimit === 'reject') {
-      throw new TetherError(
-        'LIMIT_REACHED',
-        `${what}; close or reset idle sessions, raise maxSessions (TETHER_MAX_SESSIONS), or let Tether evict the least recently used one (onLimit 'evict-lru')`,
-        { details: { live, maxSessions: max } },
-      );
-    }
-    // More than one when the cap was lowered below the live count: the cap holds after this call.
-    const needed = live - max + 1;
+    const needed = evictionsNeeded(input, live);
+    if (needed === 0) return [];
     const victims = this.#lruQuiet(now, needed);
-    if (victims.length < needed) {
-      throw new TetherError(
-        'LIMIT_REACHED',
-        `${what} and no idle session can be evicted (every live session is running or has turns queued); retry when a turn has finished, or raise maxSessions (TETHER_MAX_SESSIONS)`,
-        { details: { live, maxSessions: max } },
-      );
-    }
+    if (victims.length < needed) throw nothingToEvict(input, live);
     return victims.map((row) => this.#close(row, 'evicted', now));
   }
 
   /** Closes a live session. A turn stranded under an expired lease ends as interrupted first. */
   #close(row: SessionRow, reason: CloseReason, now: number): SessionRecord {
     this.#interruptRunning(row, now, LEASE_STOPPED);
-    const status: SessionStatus = reason === 'expired' ? 'expired' : 'closed';
+    const { status, delta } = closing(reason);
     this.#stmt(
       `UPDATE sessions SET status = ?, live = 0, closed_at = ?, close_reason = ?, expires_at = NULL,
          lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
        WHERE id = ?`,
     ).run(status, now, reason, row.id);
-    const delta: CounterDelta = { live: -1 };
-    const counter = CLOSE_COUNTERS[reason];
-    if (counter) delta[counter] = 1;
     this.#bump(row.tenant, delta);
     return this.#sessionById(row.id);
   }
@@ -992,8 +878,7 @@ export class SqliteStore implements Store {
       else {
         this.#stmt(`INSERT INTO nodes (owner, expires_at) VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET expires_at = excluded.expires_at`).run(owner, now + ttlMs);
       }
-      // Long-dead nodes are forgotten on the way; the table stays as small as the fleet.
-      this.#stmt(`DELETE FROM nodes WHERE expires_at < ?`).run(now - 24 * 3_600_000);
+      this.#stmt(`DELETE FROM nodes WHERE expires_at < ?`).run(now - FORGET_NODES_AFTER_MS);
     });
   }
 
