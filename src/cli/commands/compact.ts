@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { validateKey } from '../../domain/keys.js';
 import { checkGlobals, globalsOf, withTether } from '../open.js';
-import { EXIT_OK, type CliContext } from '../output.js';
+import { EXIT_OK, printLine, type CliContext } from '../output.js';
 
 export function registerCompact(program: Command, ctx: CliContext): void {
   program
@@ -14,7 +14,7 @@ export function registerCompact(program: Command, ctx: CliContext): void {
       checkGlobals(globalsOf(cmd), io);
       validateKey(key);
       const result = await withTether(cmd, io, (tether) => tether.compact(key));
-      if (flags.json) io.stdout.write(`${JSON.stringify(result)}\n`);
+      if (flags.json) printLine(io.stdout, result);
       else io.stdout.write(`compacted ${JSON.stringify(key)}: ${result.preTokens} -> ${result.postTokens} context tokens\n`);
       ctx.exitCode = EXIT_OK;
     });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { validateKey } from '../../domain/keys.js';
 import { checkGlobals, globalsOf, withTether } from '../open.js';
-import { EXIT_OK, type CliContext } from '../output.js';
+import { EXIT_OK, printLine, type CliContext } from '../output.js';
 import { notFound } from './show.js';
 
 export function registerInterrupt(program: Command, ctx: CliContext): void {
@@ -19,7 +19,7 @@ export function registerInterrupt(program: Command, ctx: CliContext): void {
         if (!(await tether.get(key))) throw notFound(key);
         return tether.interrupt(key);
       });
-      if (flags.json) io.stdout.write(`${JSON.stringify({ interrupted: turnId !== null, turnId })}\n`);
+      if (flags.json) printLine(io.stdout, { interrupted: turnId !== null, turnId });
       else if (turnId) io.stdout.write(`interrupted turn ${turnId} of ${JSON.stringify(key)}\n`);
       else io.stdout.write(`no turn of ${JSON.stringify(key)} is running\n`);
       ctx.exitCode = EXIT_OK;
