@@ -113,6 +113,10 @@ export const SWEEP_SQL = {
 
 type CounterRow = Record<CounterColumn, number | null>;
 
+const BUMP_SQL = `INSERT INTO counters (tenant, ${COUNTER_COLUMNS.join(', ')})
+  VALUES (@tenant, ${COUNTER_COLUMNS.map((c) => `@${c}`).join(', ')})
+  ON CONFLICT (tenant) DO UPDATE SET ${COUNTER_COLUMNS.map((c) => `${c} = counters.${c} + excluded.${c}`).join(', ')}`;
+
 /**
  * The Store on SQLite through better-sqlite3. Every write is one `BEGIN IMMEDIATE` transaction,
  * so writers in other processes sharing the file serialize on SQLite's write lock (waiting up to
@@ -187,10 +191,12 @@ export class SqliteStore implements Store {
       this.#bump(input.tenant, { turns_queued: 1 });
 
       // Fast path: on a quiet session the new turn is the head of its queue; granting its lease
-      // in this same transaction saves the turn a second durable commit before it runs.
+      // in this same transaction saves the turn a second durable commit before it runs. (`row`
+      // predates the queued count just written, but what a grant reads of it, the id, tenant and
+      // lease epoch, has not changed.)
       let granted: { lease: Lease; interrupted: TurnRecord[] } | null = null;
       if (input.leaseTtlMs !== undefined && isQuiet(row, now)) {
-        granted = this.#grant(this.#sessionRow(row.id)!, input.turnId, input.owner, input.leaseTtlMs, now);
+        granted = this.#grant(row, input.turnId, input.owner, input.leaseTtlMs, now);
       }
 
       return {
@@ -732,13 +738,11 @@ export class SqliteStore implements Store {
     return this.#stmt(SWEEP_SQL.lru).all({ now, limit }) as SessionRow[];
   }
 
+  /** Adds `delta` to the tenant's counters (creating its row) in one statement. */
   #bump(tenant: string, delta: CounterDelta): void {
-    this.#stmt(`INSERT INTO counters (tenant) VALUES (?) ON CONFLICT (tenant) DO NOTHING`).run(tenant);
     const params: Record<string, number | string> = { tenant };
     for (const c of COUNTER_COLUMNS) params[c] = delta[c] ?? 0;
-    this.#stmt(
-      `UPDATE counters SET ${COUNTER_COLUMNS.map((c) => `${c} = ${c} + @${c}`).join(', ')} WHERE tenant = @tenant`,
-    ).run(params);
+    this.#stmt(BUMP_SQL).run(params);
   }
 
   // --- state changes (always inside #write) ------------------------------------------------
