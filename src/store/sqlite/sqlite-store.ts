@@ -132,7 +132,6 @@ export class SqliteStore implements Store {
   readonly #statements = new Map<string, BetterSqlite3.Statement<unknown[], unknown>>();
   readonly #inTransaction: BetterSqlite3.Transaction<(fn: () => unknown) => unknown>;
   readonly #exclusive = new Set<string>();
-  #closed = false;
 
   /** Use `openSqliteStore`, which configures and migrates the connection first. */
   constructor(db: BetterSqlite3.Database, options: { path: string; clock: Clock; busyTimeoutMs: number }) {
@@ -646,8 +645,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (!this.#db.open) return;
     this.#statements.clear();
     this.#db.close();
   }
@@ -670,7 +668,7 @@ export class SqliteStore implements Store {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new TetherError('STORE_UNAVAILABLE', `the store (${this.path}) is closed`);
+    if (!this.#db.open) throw new TetherError('STORE_UNAVAILABLE', `the store (${this.path}) is closed`);
   }
 
   #read<T>(fn: () => T): T {
