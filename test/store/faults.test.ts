@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { EnqueueTurnInput } from '../../src/store/store.js';
 import { FullDisk, mountRefusal, sh } from '../helpers/fault-disk.js';
+import { enqueueInput } from './fixtures.js';
 
 /**
  * Disk full and read-only at the store level, on a real file system of the test's own: a small
@@ -28,23 +28,8 @@ function disk(): FullDisk {
   return d;
 }
 
-const enqueue = (prompt: string): EnqueueTurnInput => ({
-  tenant: 'default',
-  key: 'fault:1',
-  backend: 'claude',
-  config: { cwd: '/' },
-  labels: {},
-  prompt,
-  owner: 'test-owner',
-  turnId: randomUUID(),
-  newSessionId: randomUUID(),
-  onBusy: 'queue',
-  maxQueue: 100,
-  idleTimeoutMs: 0,
-  maxSessions: 0,
-  onLimit: 'reject',
-  leaseTtlMs: 30_000,
-});
+const enqueue = (prompt: string): EnqueueTurnInput =>
+  enqueueInput({ key: 'fault:1', config: { cwd: '/' }, prompt, owner: 'test-owner', maxQueue: 100, idleTimeoutMs: 0, maxSessions: 0, onLimit: 'reject', leaseTtlMs: 30_000 });
 
 /** Over three pages: it cannot fit in space the database already has. */
 const BIG = 'x'.repeat(14_000);

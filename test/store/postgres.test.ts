@@ -12,8 +12,9 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import { openStore } from '../../src/store/open-store.js';
 import { LATEST_VERSION, MIGRATIONS, mapPgError, migrate, openPostgresStore, type PostgresStore } from '../../src/store/postgres/index.js';
-import type { EnqueueTurnInput, ImportSessionInput } from '../../src/store/store.js';
+import type { ImportSessionInput } from '../../src/store/store.js';
 import { POSTGRES_REQUIRED, TEST_DATABASE_URL, postgresUnreachable } from '../helpers/postgres.js';
+import { closeQuietly, enqueueInput } from './fixtures.js';
 import { describeStoreBehaviour } from './store-behaviour.js';
 
 const URL = TEST_DATABASE_URL;
@@ -63,30 +64,6 @@ afterAll(async () => {
   await admin?.end();
 });
 
-async function closeQuietly(store: { close(): Promise<void> }): Promise<void> {
-  await store.close().catch(() => undefined);
-}
-
-function request(over: Partial<EnqueueTurnInput> = {}): EnqueueTurnInput {
-  return {
-    tenant: 'default',
-    key: 'race',
-    backend: 'claude',
-    config: { cwd: '/tmp' },
-    labels: {},
-    prompt: 'hi',
-    owner: 'host:1:x',
-    turnId: randomUUID(),
-    newSessionId: randomUUID(),
-    onBusy: 'queue',
-    maxQueue: 1000,
-    idleTimeoutMs: 60_000,
-    maxSessions: 1000,
-    onLimit: 'evict-lru',
-    ...over,
-  };
-}
-
 describe.skipIf(skip)('PostgreSQL store', () => {
   describeStoreBehaviour('postgres', async (clock) => {
     const schema = freshSchema();
@@ -125,7 +102,7 @@ describe.skipIf(skip)('PostgreSQL store', () => {
         const { rows } = await (await adminClient()).query<{ version: number }>(`SELECT version FROM "${schema}".tether_migrations ORDER BY version`);
         expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version).sort((a, b) => a - b));
         expect(rows.at(-1)?.version).toBe(LATEST_VERSION);
-        await stores[0]!.enqueueTurn(request());
+        await stores[0]!.enqueueTurn(enqueueInput());
         expect((await stores[3]!.getLiveSession('default', 'race'))?.turnSeq).toBe(1);
       });
 
@@ -144,7 +121,7 @@ describe.skipIf(skip)('PostgreSQL store', () => {
       it('keeps the one-live-session rule in the schema itself', async () => {
         const schema = freshSchema();
         const store = open({ schema });
-        await store.enqueueTurn(request());
+        await store.enqueueTurn(enqueueInput());
         const err = await (await adminClient())
           .query(
             `INSERT INTO "${schema}".sessions (id, tenant, key, backend, status, latest, generation, config, labels, created_at, last_active_at)
@@ -193,7 +170,7 @@ describe.skipIf(skip)('PostgreSQL store', () => {
           b: 'z',
           a: 'y',
         };
-        const created = await store.enqueueTurn(request({ key: 'meta', metadata }));
+        const created = await store.enqueueTurn(enqueueInput({ key: 'meta', metadata }));
         expect(created.session.metadata).toEqual(metadata);
         expect((await store.getLiveSession('default', 'meta'))?.metadata).toEqual(metadata);
         const keys = async (m: Record<string, string | number | boolean>) => (await store.listSessions({ tenant: 'default', metadata: m })).map((s) => s.key);
@@ -215,13 +192,13 @@ describe.skipIf(skip)('PostgreSQL store', () => {
         const quotas = { user: 3 };
         const results = await Promise.allSettled(
           Array.from({ length: 12 }, (_, i) =>
-            (i % 2 === 0 ? a : b).enqueueTurn(request({ key: `q${i}`, labels: { user: 'ada' }, labelQuotas: quotas })),
+            (i % 2 === 0 ? a : b).enqueueTurn(enqueueInput({ key: `q${i}`, labels: { user: 'ada' }, labelQuotas: quotas })),
           ),
         );
         expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
         for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'LIMIT_REACHED' });
         // Sessions of another value race to take the last places by relabelling.
-        await Promise.all(Array.from({ length: 4 }, (_, i) => a.enqueueTurn(request({ key: `r${i}`, labels: { user: 'bob' } }))));
+        await Promise.all(Array.from({ length: 4 }, (_, i) => a.enqueueTurn(enqueueInput({ key: `r${i}`, labels: { user: 'bob' } }))));
         const quota4 = { user: 4 };
         const moves = await Promise.allSettled(
           Array.from({ length: 4 }, (_, i) => (i % 2 === 0 ? a : b).updateSession('default', `r${i}`, { labels: { user: 'ada' }, labelQuotas: quota4 })),
@@ -264,7 +241,7 @@ describe.skipIf(skip)('PostgreSQL store', () => {
         });
         const results = await Promise.allSettled([
           a.importSession(bundle()),
-          ...Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).enqueueTurn(request({ prompt: `m${i}` }))),
+          ...Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).enqueueTurn(enqueueInput({ prompt: `m${i}` }))),
         ]);
         const [imported, ...sent] = results;
         for (const r of sent) expect(r.status).toBe('fulfilled');
@@ -290,7 +267,7 @@ describe.skipIf(skip)('PostgreSQL store', () => {
         const a = open({ schema });
         const b = open({ schema });
         await Promise.all([a.stats(), b.stats()]);
-        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).enqueueTurn(request({ prompt: `p${i}` }))));
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).enqueueTurn(enqueueInput({ prompt: `p${i}` }))));
         expect(new Set(results.map((r) => r.session.id)).size).toBe(1);
         expect(results.filter((r) => r.created)).toHaveLength(1);
         expect(results.map((r) => r.turn.seq).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
@@ -304,7 +281,7 @@ describe.skipIf(skip)('PostgreSQL store', () => {
         const a = open({ schema });
         const b = open({ schema });
         const results = await Promise.allSettled(
-          Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).enqueueTurn(request({ key: `k${i}`, maxSessions: 5, onLimit: 'reject' }))),
+          Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).enqueueTurn(enqueueInput({ key: `k${i}`, maxSessions: 5, onLimit: 'reject' }))),
         );
         expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
         for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'LIMIT_REACHED' });
@@ -315,7 +292,7 @@ describe.skipIf(skip)('PostgreSQL store', () => {
         const schema = freshSchema();
         const a = open({ schema });
         const b = open({ schema });
-        const enq = await a.enqueueTurn(request());
+        const enq = await a.enqueueTurn(enqueueInput());
         const tries = await Promise.all(
           Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).acquireLease({ sessionId: enq.session.id, turnId: enq.turn.id, owner: `n${i}`, ttlMs: 30_000 })),
         );
@@ -408,7 +385,7 @@ describe.skipIf(skip)('PostgreSQL store', () => {
         vi.setSystemTime(new Date('2001-01-01T00:00:00Z'));
         const before = await dbNow();
         const now = await store.now();
-        const r = await store.enqueueTurn(request({ idleTimeoutMs: 1000 }));
+        const r = await store.enqueueTurn(enqueueInput({ idleTimeoutMs: 1000 }));
         const after = await dbNow();
         expect(now).toBeGreaterThanOrEqual(before);
         expect(r.session.createdAt).toBeGreaterThanOrEqual(now);
@@ -420,7 +397,7 @@ describe.skipIf(skip)('PostgreSQL store', () => {
       it('uses an injected clock when given one', async () => {
         const store = open({ schema: freshSchema(), clock: new ManualClock(42_000) });
         expect(await store.now()).toBe(42_000);
-        expect((await store.enqueueTurn(request())).session.createdAt).toBe(42_000);
+        expect((await store.enqueueTurn(enqueueInput())).session.createdAt).toBe(42_000);
       });
     });
 
@@ -436,7 +413,7 @@ describe.skipIf(skip)('PostgreSQL store', () => {
         expect(message).not.toContain('s3cret-pw');
         expect(JSON.stringify((err as { details?: unknown }).details)).not.toContain('s3cret-pw');
         // Each call tries again, and fails the same way.
-        await expect(store.enqueueTurn(request())).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+        await expect(store.enqueueTurn(enqueueInput())).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
       });
 
       it('maps server conditions to STORE_UNAVAILABLE with what to do, and scrubs the password', () => {
@@ -480,7 +457,7 @@ describe.skipIf(skip)('PostgreSQL store', () => {
         try {
           expect(store.kind).toBe('postgres');
           expect(await store.now()).toBe(7_000);
-          await store.enqueueTurn(request());
+          await store.enqueueTurn(enqueueInput());
           const { rows } = await (await adminClient()).query(`SELECT count(*)::int AS n FROM "${schema}".sessions`);
           expect(rows[0]).toEqual({ n: 1 });
         } finally {

@@ -18,7 +18,7 @@ import {
   schemaVersion,
   type SqliteStore,
 } from '../../src/store/sqlite/index.js';
-import type { EnqueueTurnInput } from '../../src/store/store.js';
+import { closeQuietly, enqueueInput } from './fixtures.js';
 import { describeStoreBehaviour } from './store-behaviour.js';
 
 const tempDirs: string[] = [];
@@ -30,10 +30,6 @@ function tempDir(): string {
 afterEach(() => {
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
-
-async function closeQuietly(store: { close(): Promise<void> }): Promise<void> {
-  await store.close().catch(() => undefined);
-}
 
 describeStoreBehaviour('sqlite file', async (clock) => {
   const dir = mkdtempSync(join(tmpdir(), 'tether-suite-'));
@@ -57,26 +53,6 @@ describeStoreBehaviour('sqlite :memory:', async (clock) => {
   const store = openSqliteStore({ path: ':memory:', clock });
   return { store, cleanup: () => closeQuietly(store) };
 });
-
-function request(over: Partial<EnqueueTurnInput> = {}): EnqueueTurnInput {
-  return {
-    tenant: 'default',
-    key: 'race',
-    backend: 'claude',
-    config: { cwd: '/tmp' },
-    labels: {},
-    prompt: 'hi',
-    owner: 'host:1:x',
-    turnId: randomUUID(),
-    newSessionId: randomUUID(),
-    onBusy: 'queue',
-    maxQueue: 1000,
-    idleTimeoutMs: 60_000,
-    maxSessions: 1000,
-    onLimit: 'evict-lru',
-    ...over,
-  };
-}
 
 describe('SQLite adapter', () => {
   const opened: SqliteStore[] = [];
@@ -114,7 +90,7 @@ describe('SQLite adapter', () => {
 
     it('enforces one live session per key in the schema itself', async () => {
       const store = open({ path: ':memory:' });
-      const first = await store.enqueueTurn(request());
+      const first = await store.enqueueTurn(enqueueInput());
       const db = store.connection;
       expect(() =>
         db
@@ -134,7 +110,7 @@ describe('SQLite adapter', () => {
       const store = open({ path });
       expect(LATEST_VERSION).toBe(Math.max(...MIGRATIONS.map((m) => m.version)));
       expect(schemaVersion(store.connection)).toBe(LATEST_VERSION);
-      await store.enqueueTurn(request());
+      await store.enqueueTurn(enqueueInput());
       await store.close();
       const again = open({ path });
       expect(schemaVersion(again.connection)).toBe(LATEST_VERSION);
@@ -207,7 +183,7 @@ describe('SQLite adapter', () => {
       const store = open({ path: join(tempDir(), 'plan.db'), clock, synchronous: 'OFF' });
       // Mostly closed history, a few live sessions: the shape the indexes are for.
       for (let i = 0; i < 300; i++) {
-        await store.enqueueTurn(request({ key: `k${i}`, idleTimeoutMs: 1000 }));
+        await store.enqueueTurn(enqueueInput({ key: `k${i}`, idleTimeoutMs: 1000 }));
         if (i % 10 !== 0) {
           await store.abandonTurn((await store.listTurns({ tenant: 'default', key: `k${i}` }))[0]!.id, { code: 'X', message: 'x' });
           await store.closeSession('default', `k${i}`, 'reset');
@@ -239,7 +215,7 @@ describe('SQLite adapter', () => {
       const a = open({ path });
       const b = open({ path });
       const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).enqueueTurn(request({ prompt: `p${i}` }))),
+        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).enqueueTurn(enqueueInput({ prompt: `p${i}` }))),
       );
       expect(new Set(results.map((r) => r.session.id)).size).toBe(1);
       expect(results.filter((r) => r.created)).toHaveLength(1);
@@ -285,7 +261,7 @@ describe('SQLite adapter', () => {
         const store = open({ path, busyTimeoutMs: 200 });
         await holdWriteLock(path, 1500);
         const started = Date.now();
-        const err = await store.enqueueTurn(request()).catch((e: unknown) => e);
+        const err = await store.enqueueTurn(enqueueInput()).catch((e: unknown) => e);
         const waited = Date.now() - started;
         expect(err).toMatchObject({ code: 'STORE_UNAVAILABLE' });
         expect((err as Error).message).toMatch(/locked by another process/);
@@ -301,7 +277,7 @@ describe('SQLite adapter', () => {
         const store = open({ path, busyTimeoutMs: 5000 });
         await holdWriteLock(path, 1000);
         const started = Date.now();
-        const r = await store.enqueueTurn(request());
+        const r = await store.enqueueTurn(enqueueInput());
         expect(Date.now() - started).toBeGreaterThanOrEqual(500);
         expect(r.created).toBe(true);
       });

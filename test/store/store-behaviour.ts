@@ -1,6 +1,6 @@
 /**
  * The shared behaviour suite of the Store port. Written only against `src/store/store.ts`, so
- * every adapter (SQLite now, PostgreSQL later) runs this same file through its own test file:
+ * every adapter (SQLite, PostgreSQL) runs this same file through its own test file:
  *
  *   describeStoreBehaviour('sqlite file', async (clock) => ({ store, reopen, cleanup }));
  *
@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import type { Lease, SessionRecord, TurnRecord, TurnStatus, Usage } from '../../src/domain/types.js';
 import type { AcquireLeaseResult, EnqueueTurnInput, EnqueueTurnResult, FinishTurnInput, ImportSessionInput, Store } from '../../src/store/store.js';
+import { enqueueInput } from './fixtures.js';
 
 export interface StoreHarness {
   store: Store;
@@ -52,25 +53,10 @@ export function describeStoreBehaviour(name: string, open: (clock: ManualClock) 
 
     // --- helpers -------------------------------------------------------------------------
 
-    const req = (over: Partial<EnqueueTurnInput> = {}): EnqueueTurnInput => ({
-      tenant: 'default',
-      key: 'chat:1',
-      backend: 'claude',
-      config: { cwd: '/tmp/work', model: 'claude-sonnet-4-5' },
-      labels: {},
-      prompt: 'hello',
-      owner: OWNER,
-      turnId: randomUUID(),
-      newSessionId: randomUUID(),
-      onBusy: 'queue',
-      maxQueue: 50,
-      idleTimeoutMs: 0,
-      maxSessions: 1000,
-      onLimit: 'evict-lru',
-      ...over,
-    });
-
-    const enqueue = (over: Partial<EnqueueTurnInput> = {}): Promise<EnqueueTurnResult> => store.enqueueTurn(req(over));
+    const enqueue = (over: Partial<EnqueueTurnInput> = {}): Promise<EnqueueTurnResult> =>
+      store.enqueueTurn(
+        enqueueInput({ key: 'chat:1', config: { cwd: '/tmp/work', model: 'claude-sonnet-4-5' }, prompt: 'hello', owner: OWNER, maxQueue: 50, idleTimeoutMs: 0, ...over }),
+      );
 
     /** Enqueues and acquires: the turn is running under the returned lease. */
     const start = async (over: Partial<EnqueueTurnInput> = {}, owner = OWNER, ttlMs = TTL) => {
