@@ -1237,6 +1237,9 @@ export function describeStoreBehaviour(name: string, open: (clock: ManualClock) 
         clock.advance(5_000);
         expect(await enqueue({ regenerates: last.turn.id, idleTimeoutMs: 1_000 }).catch((e: unknown) => e)).toMatchObject({ code: 'NOT_FOUND' });
         expect((await allTurns('chat:1'))).toHaveLength(1);
+        // Still the live session, not closed as expired (closing would keep the turn count too).
+        expect(await store.getLiveSession('default', 'chat:1')).toMatchObject({ id: last.session.id, status: 'idle', closedAt: null });
+        expect((await store.stats()).sessions).toMatchObject({ live: 1, expired: 0 });
       });
     });
 
