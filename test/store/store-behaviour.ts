@@ -1101,18 +1101,21 @@ export function describeStoreBehaviour(name: string, open: (clock: ManualClock) 
       });
 
       it('imports a session with its conversation, config, labels, metadata, usage and ended turns', async () => {
-        const { session, closed } = await store.importSession(imported());
+        const bundle = imported();
+        const { session, closed } = await store.importSession(bundle);
         expect(closed).toEqual([]);
+        // What the bundle carried, the session has.
+        const { key, agentSessionId, config, labels, metadata, usage: spent, context } = bundle;
         expect(session).toMatchObject({
-          key: 'copy:1',
+          key,
+          agentSessionId,
+          config,
+          labels,
+          metadata,
+          usage: spent,
+          context,
           status: 'idle',
           generation: 1,
-          agentSessionId: 'conv-copy',
-          config: { cwd: '/tmp/work', model: 'm1' },
-          labels: { user: 'ada' },
-          metadata: { taskId: 'T-9', nested: { n: 1 } },
-          usage: usage(100, 10, 0.5),
-          context: { tokens: 1200, window: 200_000, ratio: 0.006 },
           turns: 2,
           queued: 0,
           lease: null,
@@ -1122,7 +1125,7 @@ export function describeStoreBehaviour(name: string, open: (clock: ManualClock) 
           [1, 'one', 'succeeded', 'r1', null],
           [2, 'two', 'failed', null, 'AGENT_FAILED'],
         ]);
-        expect(turns[0]!.usage).toEqual(usage(50, 5, 0.25));
+        expect(turns[0]!.usage).toEqual(bundle.turns[0]!.usage);
         // The next turn follows the imported ones and continues the conversation.
         const next = await runTurn({ key: 'copy:1' });
         expect(next.turn.seq).toBe(3);
