@@ -13,7 +13,7 @@ import type {
   TurnStatus,
   Usage,
 } from '../domain/types.js';
-import { usageFromColumns, usageToColumns } from './rules.js';
+import { usageFromColumns, usageToColumns } from './rules/index.js';
 
 /**
  * Table rows to domain records, written once for every adapter. The two adapters' tables have the

@@ -71,7 +71,7 @@ import {
   usageToColumns,
   vanished,
   type CounterColumn,
-} from '../rules.js';
+} from '../rules/index.js';
 import { endedTurnColumns } from '../rows.js';
 import { pgDialect, sessionFromRow, turnFromRow, type SessionRow, type TurnRow } from './rows.js';
 import { DB_NOW_EXPR, DB_NOW_SQL, Tx } from './transaction.js';

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Clock } from '../../domain/clock.js';
-import { COUNTER_COLUMNS, type CounterColumn, type CounterDelta } from '../rules.js';
+import { COUNTER_COLUMNS, type CounterColumn, type CounterDelta } from '../rules/index.js';
 
 /** The database clock in epoch ms; `clock_timestamp()` is the time of the call, not of BEGIN. */
 export const DB_NOW_EXPR = `floor(extract(epoch from clock_timestamp()) * 1000)::bigint`;

@@ -73,7 +73,7 @@ import {
   vanished,
   type CounterColumn,
   type CounterDelta,
-} from '../rules.js';
+} from '../rules/index.js';
 import { migrate } from './migrations.js';
 import { endedTurnColumns } from '../rows.js';
 import { sessionFromRow, turnFromRow, type SessionRow, type TurnRow } from './rows.js';
