@@ -38,6 +38,19 @@ export function parseLabel(pair: string): [string, string] {
   return [name, value];
 }
 
+/** A top-level metadata name a filter or an update may use: 1–64 characters, no control character. */
+export function isMetaName(name: string): boolean {
+  return name.length > 0 && name.length <= 64 && !/\p{Cc}/u.test(name);
+}
+
+/** `taskId=T-1` → ['taskId', 'T-1'] (a string value with no control character); null when it is not such a pair. */
+export function splitMetaPair(pair: string): [string, string] | null {
+  const at = pair.indexOf('=');
+  const name = at > 0 ? pair.slice(0, at) : '';
+  if (!isMetaName(name) || /\p{Cc}/u.test(pair)) return null;
+  return [name, pair.slice(at + 1)];
+}
+
 const LABEL_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$/;
 
 export function validateLabels(labels: unknown): Record<string, string> {

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { parseLabel, validateLabels } from '../../domain/keys.js';
+import { isMetaName, parseLabel, splitMetaPair, validateLabels } from '../../domain/keys.js';
 import type { Labels } from '../../domain/types.js';
 import { invalidInput } from '../../errors.js';
 import { serverOf, type GlobalOptions } from '../open.js';
@@ -51,9 +51,6 @@ export async function cwdOf(dir: string | undefined, g: GlobalOptions, io: CliIO
   return abs;
 }
 
-const CONTROL_RE = /\p{Cc}/u;
-/** A metadata name (`--meta`, `--unmeta`): 1-64 characters, no control characters. */
-const isMetaName = (name: string): boolean => name.length > 0 && name.length <= 64 && !CONTROL_RE.test(name);
 
 /**
  * `k=v` pairs to metadata strings (`send --meta`, `update --meta`, `ls --meta`): a name of 1-64
@@ -65,10 +62,9 @@ export function metaOf(pairs: string[] | undefined): Record<string, string> | un
   // A Map, not `name in {}`: "constructor" or "__proto__" are names like any other.
   const meta = new Map<string, string>();
   for (const pair of pairs) {
-    const at = pair.indexOf('=');
-    const name = at > 0 ? pair.slice(0, at) : '';
-    if (!isMetaName(name) || CONTROL_RE.test(pair)) throw invalidInput(`--meta ${JSON.stringify(pair)} must be name=value: a name of 1-64 characters, no control characters`);
-    const value = pair.slice(at + 1);
+    const split = splitMetaPair(pair);
+    if (!split) throw invalidInput(`--meta ${JSON.stringify(pair)} must be name=value: a name of 1-64 characters, no control characters`);
+    const [name, value] = split;
     if (meta.has(name) && meta.get(name) !== value) throw invalidInput(`--meta "${name}" is given twice with different values`);
     meta.set(name, value);
   }
@@ -87,6 +83,6 @@ export function namesOf(names: string[] | undefined, kind: 'label' | 'meta'): st
 /** An id another system gives a session (`--task-id`, `--mcp-session-id`): 1-256 characters, printable. */
 export function linkOf(flag: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (value === '' || value.length > 256 || CONTROL_RE.test(value)) throw invalidInput(`${flag} must be 1-256 characters, no control characters`);
+  if (value === '' || value.length > 256 || /\p{Cc}/u.test(value)) throw invalidInput(`${flag} must be 1-256 characters, no control characters`);
   return value;
 }

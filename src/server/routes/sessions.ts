@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sessionToJSON, turnToJSON } from '../../domain/json.js';
-import { parseLabel } from '../../domain/keys.js';
+import { parseLabel, splitMetaPair } from '../../domain/keys.js';
 import { PERMISSION_MODES, type Labels } from '../../domain/types.js';
 import { ErrorCode, TetherError, invalidInput } from '../../errors.js';
 import { forkBodySchema, importBodySchema, listSessionsQuerySchema, listTurnsQuerySchema, sessionUpdateBodySchema, type SessionOptionsBody } from '../schemas.js';
@@ -25,10 +25,9 @@ function pairsOf(value: string | string[] | undefined, parsePair: (pair: string)
 
 /** `k=v` of a metadata filter: any printable name up to 64 characters, a string value. */
 function parseMetaPair(pair: string): [string, string] {
-  const at = pair.indexOf('=');
-  const name = at > 0 ? pair.slice(0, at) : '';
-  if (!name || name.length > 64 || /\p{Cc}/u.test(pair)) throw invalidInput(`meta filter ${JSON.stringify(pair)} must be name=value`);
-  return [name, pair.slice(at + 1)];
+  const split = splitMetaPair(pair);
+  if (!split) throw invalidInput(`meta filter ${JSON.stringify(pair)} must be name=value`);
+  return split;
 }
 
 /**
