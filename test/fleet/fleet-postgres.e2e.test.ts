@@ -85,7 +85,7 @@ describe.runIf(BUILT && unreachable === null)('a node whose database hangs (Post
 
   it('stops its own turn, ends the agent, and never completes the turn after losing the lease', async () => {
     expect((await sendTurn(proxied, 'hang:1', 'first words')).status).toBe(200);
-    const cutOff = sendTurn(proxied, 'hang:1', 'a long task').catch(() => null);
+    const cutOff = sendTurn(proxied, 'hang:1', 'a long task');
     await expect.poll(() => mock.mainRequests().some((r) => r.lastUserText === 'a long task'), { timeout: 10_000 }).toBe(true);
     const long = mock.mainRequests().find((r) => r.lastUserText === 'a long task')!;
 
@@ -101,10 +101,13 @@ describe.runIf(BUILT && unreachable === null)('a node whose database hangs (Post
     expect(long.endedAt! - long.startedAt).toBeLessThan(LONG_MS);
     expect(proxied.log.join('\n')).toMatch(/lease renewal unconfirmed/);
 
-    // The connection comes back: the cut-off node's late write is fenced off.
+    // The connection comes back: the cut-off node's late write is refused — fenced by the lease
+    // (LEASE_LOST), or lost with a connection the server ended meanwhile (STORE_UNAVAILABLE) — and
+    // its caller is told the turn did not complete (it answers once that write has been refused).
     proxy.restore();
-    await cutOff;
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const late = await cutOff;
+    expect(late.status).not.toBe(200);
+    expect(late.body).toMatchObject({ error: { code: expect.stringMatching(/^(LEASE_LOST|STORE_UNAVAILABLE)$/) } });
     const turns = (await (await fetch(`${direct.url}/v1/sessions/hang%3A1/turns`)).json()) as { turns: Array<{ prompt: string; status: string }> };
     expect(turns.turns.map((t) => [t.prompt, t.status])).toEqual([
       ['first words', 'succeeded'],
