@@ -98,9 +98,9 @@ describe.runIf(BUILT)('kill -9 of Tether mid-turn, then restart (built binary, r
     victim.kill('SIGKILL');
     await until(() => agents.every((pid) => !isRunning(pid)), 10_000);
     // The agent died with its parent; the tool it started did not (it runs in its own session),
-    // so only reaping ends it. (Any Tether starting on the host may reap it from here on, another
-    // test's too: the same janitor code.)
-    expect(toolPids().length).toBeGreaterThan(0);
+    // so only reaping ends it. Any Tether starting on the host may reap it from here on (another
+    // test file's start-up janitor too, running the same code), so its survival up to here is not
+    // asserted: a CI run caught exactly that race.
 
     const restarted = await fx.open();
     expect(toolPids()).toEqual([]);
