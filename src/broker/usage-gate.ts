@@ -1,7 +1,4 @@
-import type { Clock } from '../domain/clock.js';
-
-/** How often a parked turn looks at the clock (an injected clock can jump). */
-const POLL_MS = 250;
+import { sleep, type Clock } from '../domain/clock.js';
 
 /**
  * Closed while the agent account is out of quota: the API said when its usage limit resets, so
@@ -38,17 +35,9 @@ export class UsageGate {
 
   /** Resolves once the gate is open, or when `signal` aborts. */
   async pass(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted && this.until !== null) {
-      const wait = Math.min(POLL_MS, this.#until - this.#clock.now());
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          resolve();
-        };
-        const timer = setTimeout(done, Math.max(1, wait));
-        signal.addEventListener('abort', done, { once: true });
-      });
+    for (let until = this.until; until !== null && !signal.aborted; until = this.until) {
+      // Sleeps to the reset time itself: the clock's timer fires then, however far it is.
+      await sleep(this.#clock, until - this.#clock.now(), signal);
     }
   }
 }

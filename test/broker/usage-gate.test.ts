@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/domain/clock.js';
+import { ManualClock, settle } from '../../src/domain/clock.js';
 import { UsageGate } from '../../src/broker/usage-gate.js';
 
 describe('UsageGate', () => {
@@ -15,11 +15,27 @@ describe('UsageGate', () => {
 
     let passed = false;
     const passing = gate.pass(new AbortController().signal).then(() => (passed = true));
-    await new Promise((r) => setTimeout(r, 300));
+    await clock.advanceAsync(89_999);
     expect(passed).toBe(false);
-    clock.advance(90_000);
+    await clock.advanceAsync(1);
     await passing;
     expect(gate.until).toBeNull();
+  });
+
+  it('keeps a waiter waiting when the limit is extended while it sleeps', async () => {
+    const clock = new ManualClock(0);
+    const gate = new UsageGate(clock);
+    gate.close(60_000, 'first');
+    let passed = false;
+    const passing = gate.pass(new AbortController().signal).then(() => (passed = true));
+    await clock.advanceAsync(30_000);
+    gate.close(120_000, 'extended');
+    await clock.advanceAsync(30_000);
+    await settle();
+    expect(passed).toBe(false);
+    await clock.advanceAsync(60_000);
+    await passing;
+    expect(passed).toBe(true);
   });
 
   it('lets a waiter go when its signal aborts', async () => {
@@ -31,5 +47,6 @@ describe('UsageGate', () => {
     abort.abort();
     await passing;
     expect(gate.until).not.toBeNull();
+    expect(clock.pendingTimers).toBe(0);
   });
 });
