@@ -188,17 +188,25 @@ export interface Store {
 
   // --- shared event journal: what one node's turns emit, for the other nodes' streams ---------
 
-  /** Appends events in order, in one transaction; each gets the next id of the journal. */
+  /**
+   * Appends events in order, in one transaction; each gets the next id of the journal. A turn
+   * event carries its number in its turn's stream (`seq`); one whose turn already has an event
+   * of that number is left out (the first writer of a number wins).
+   */
   appendEvents(events: SharedEventInput[]): Promise<void>;
 
   /**
-   * Events with id above `afterId`, oldest first, at most `limit`: of one turn (`turnId`), or of
-   * every turn and session (tail). Events of `excludeOrigin` (the reader's own) are left out.
+   * At most `limit` events, oldest first: of one turn by number (`turnId`, `afterSeq`), or of
+   * every turn and session by journal id (a tail: `afterId`), leaving out those of
+   * `excludeOrigin` (the reader's own).
    */
   readEvents(filter: SharedEventFilter): Promise<SharedEvent[]>;
 
   /** The highest event id so far (0 when none): where a new tail starts. */
   lastEventId(): Promise<number>;
+
+  /** The highest number of a turn's events in the journal (0 when none). */
+  lastEventSeq(turnId: string): Promise<number>;
 
   /** Removes events older than `olderThanMs` (store clock). Returns how many went. */
   pruneEvents(olderThanMs: number): Promise<number>;
@@ -234,6 +242,8 @@ export interface SharedEventInput {
   tenant: string;
   /** The turn the event belongs to; null for session events. */
   turnId: string | null;
+  /** The event's number in its turn's stream (1, 2, 3…); null for session events. */
+  seq: number | null;
   /** The node that emitted it. */
   origin: string;
   /** A TetherEvent, stored as JSON. */
@@ -244,12 +254,9 @@ export interface SharedEvent extends SharedEventInput {
   id: number;
 }
 
-export interface SharedEventFilter {
-  afterId: number;
-  limit: number;
-  turnId?: string;
-  excludeOrigin?: string;
-}
+export type SharedEventFilter =
+  | { afterId: number; limit: number; excludeOrigin?: string }
+  | { turnId: string; afterSeq: number; limit: number };
 
 /** Which transcript: a conversation's main one, or a subagent's under `subpath`. */
 export interface TranscriptRef {
@@ -312,6 +319,13 @@ export interface EnqueueTurnInput {
   rotate?: (session: SessionRecord) => CloseReason | null;
   /** Ask for the lease at once when the session is quiet (see `enqueueTurn`). */
   leaseTtlMs?: number;
+  /**
+   * Auto-compaction: asked, like `rotate`, about the quiet live session the turn joins (not one
+   * this call opens, nor for a regenerating turn). When `wanted` says so, a turn with `prompt`
+   * and id `turnId` is journaled just before this one, in the same transaction, and is the one
+   * that gets the lease (`leaseTtlMs`); this turn waits behind it.
+   */
+  compactFirst?: { turnId: string; prompt: string; wanted: (session: SessionRecord) => boolean };
 }
 
 export interface EnqueueTurnResult {
@@ -325,6 +339,8 @@ export interface EnqueueTurnResult {
   lease?: Lease;
   /** Turns ended by taking over an expired lease (as in `acquireLease`). */
   interrupted?: TurnRecord[];
+  /** The compaction journaled before the turn (`compactFirst`), holding `lease` when there is one. */
+  compaction?: TurnRecord;
 }
 
 export interface AcquireLeaseInput {
@@ -352,9 +368,15 @@ export interface FinishTurnInput {
   agentSessionId?: string | null;
   /** Sliding idle TTL in ms; 0 = never expires. */
   idleTimeoutMs: number;
+  /**
+   * Closes the session for this reason in the same transaction, when no other turn waits on it
+   * (after a failed auto-compaction: the next message starts a new generation). Else it stays.
+   */
+  closeIfQuiet?: CloseReason;
 }
 
 export interface FinishTurnResult {
+  /** The session after the turn: closed when `closeIfQuiet` closed it. */
   session: SessionRecord;
   turn: TurnRecord;
 }

@@ -365,7 +365,7 @@ describe.skipIf(skip)('PostgreSQL store', () => {
         a.onEventsAppended(() => (own += 1));
         // Give the LISTEN connections a moment to be up before the NOTIFY.
         for (let i = 0; i < 50 && woken === 0; i++) {
-          await a.appendEvents([{ tenant: 'default', turnId: 't', origin: 'a', event: { type: 'text.delta', i } }]);
+          await a.appendEvents([{ tenant: 'default', turnId: 't', seq: i + 1, origin: 'a', event: { type: 'text.delta', i } }]);
           await Promise.race([woke, new Promise((r) => setTimeout(r, 50))]);
         }
         expect(woken).toBeGreaterThan(0);

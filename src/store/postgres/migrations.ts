@@ -206,6 +206,15 @@ CREATE TABLE usage_limits (
 );
 `,
   },
+  {
+    // Turn events carry their number in the turn's stream (see the SQLite v7 migration).
+    version: 7,
+    up: `
+ALTER TABLE events ADD COLUMN seq INTEGER;
+DROP INDEX events_turn;
+CREATE UNIQUE INDEX events_turn_seq ON events (turn_id, seq) WHERE turn_id IS NOT NULL AND seq IS NOT NULL;
+`,
+  },
 ];
 
 /** The schema version this code writes. */

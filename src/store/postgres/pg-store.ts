@@ -204,26 +204,34 @@ export class PostgresStore implements Store {
         created = true;
       }
 
-      const seq = row.turn_seq + 1;
-      let turn = (await tx.row<TurnRow>(
-        `INSERT INTO turns (id, session_id, tenant, key, seq, prompt, status, owner, created_at, regenerates)
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9) RETURNING *`,
-        [input.turnId, row.id, input.tenant, input.key, seq, input.prompt, input.owner, now, input.regenerates ?? null],
-      ))!;
+      // Auto-compaction goes first, on a quiet session this turn joins: journaled together, so
+      // the prompt is never held back by it and never overtaken.
+      const compaction = !created && input.compactFirst && input.regenerates === undefined && isQuiet(row, now) && input.compactFirst.wanted(sessionFromRow(row)) ? input.compactFirst : null;
+      let seq = row.turn_seq;
+      const insertTurn = async (id: string, prompt: string, regenerates: string | null): Promise<TurnRow> =>
+        (await tx.row<TurnRow>(
+          `INSERT INTO turns (id, session_id, tenant, key, seq, prompt, status, owner, created_at, regenerates)
+           VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9) RETURNING *`,
+          [id, row!.id, input.tenant, input.key, ++seq, prompt, input.owner, now, regenerates],
+        ))!;
+      let compactionTurn = compaction ? await insertTurn(compaction.turnId, compaction.prompt, null) : undefined;
+      let turn = await insertTurn(input.turnId, input.prompt, input.regenerates ?? null);
+      const added = compaction ? 2 : 1;
       let session = (await tx.row<SessionRow>(
-        `UPDATE sessions SET turn_seq = $1, queued = queued + 1, last_active_at = $2, expires_at = $3 WHERE id = $4 RETURNING *`,
-        [seq, now, expiryFrom(now, input.idleTimeoutMs), row.id],
+        `UPDATE sessions SET turn_seq = $1, queued = queued + $5, last_active_at = $2, expires_at = $3 WHERE id = $4 RETURNING *`,
+        [seq, now, expiryFrom(now, input.idleTimeoutMs), row.id, added],
       ))!;
-      tx.bump(input.tenant, { turns_queued: 1 });
+      tx.bump(input.tenant, { turns_queued: added });
 
-      // Fast path: on a quiet session the new turn is the head of its queue; granting its lease
-      // in this same transaction saves the turn a second commit before it runs.
+      // Fast path: on a quiet session the new turn (or its compaction) heads its queue; granting
+      // the lease in this same transaction saves a second commit before it runs.
       let granted: { lease: Lease; interrupted: TurnRecord[] } | null = null;
       if (input.leaseTtlMs !== undefined && isQuiet(row, now)) {
-        const g = await this.#grant(tx, session, input.turnId, input.owner, input.leaseTtlMs, now);
+        const g = await this.#grant(tx, session, compaction?.turnId ?? input.turnId, input.owner, input.leaseTtlMs, now);
         granted = g;
         session = g.session;
-        turn = g.turn;
+        if (compaction) compactionTurn = g.turn;
+        else turn = g.turn;
       }
 
       return {
@@ -232,6 +240,7 @@ export class PostgresStore implements Store {
         created,
         closed,
         ...(granted ? { lease: granted.lease, interrupted: granted.interrupted } : {}),
+        ...(compactionTurn ? { compaction: turnFromRow(compactionTurn) } : {}),
       };
     });
   }
@@ -349,6 +358,7 @@ export class PostgresStore implements Store {
       ))!;
 
       tx.bump(session.tenant, finishedDelta(input.status, usage, current.started_at, now));
+      if (input.closeIfQuiet && isQuiet(updated, now)) return { session: await this.#close(tx, updated, input.closeIfQuiet, now), turn: turnFromRow(turn) };
       return { session: sessionFromRow(updated), turn: turnFromRow(turn) };
     });
   }
@@ -756,9 +766,10 @@ export class PostgresStore implements Store {
       await tx.lock('events');
       const now = await tx.now();
       await tx.exec(
-        `INSERT INTO events (tenant, turn_id, origin, created_at, event)
-         SELECT t, u, o, $1, e FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS x (t, u, o, e, n) ORDER BY n`,
-        [now, events.map((e) => e.tenant), events.map((e) => e.turnId), events.map((e) => e.origin), events.map((e) => JSON.stringify(e.event))],
+        `INSERT INTO events (tenant, turn_id, seq, origin, created_at, event)
+         SELECT t, u, s, o, $1, e FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[]) WITH ORDINALITY AS x (t, u, s, o, e, n) ORDER BY n
+         ON CONFLICT DO NOTHING`,
+        [now, events.map((e) => e.tenant), events.map((e) => e.turnId), events.map((e) => e.seq), events.map((e) => e.origin), events.map((e) => JSON.stringify(e.event))],
       );
       // Delivered at commit, to every node listening (see onEventsAppended).
       await tx.exec(`SELECT pg_notify($1, $2)`, [EVENTS_CHANNEL, this.#notifyPayload()]);
@@ -766,18 +777,24 @@ export class PostgresStore implements Store {
   }
 
   async readEvents(filter: SharedEventFilter): Promise<SharedEvent[]> {
-    const params: unknown[] = [filter.afterId, filter.excludeOrigin ?? '', Math.max(0, Math.trunc(filter.limit))];
-    const byTurn = filter.turnId !== undefined ? `turn_id = $${params.push(filter.turnId)} AND ` : '';
-    const rows = await this.#db.read<{ id: number; tenant: string; turn_id: string | null; origin: string; event: string }>(
-      `SELECT id, tenant, turn_id, origin, event FROM events WHERE ${byTurn}id > $1 AND origin <> $2 ORDER BY id LIMIT $3`,
-      params,
+    const limit = Math.max(0, Math.trunc(filter.limit));
+    const rows = await this.#db.read<{ id: number; tenant: string; turn_id: string | null; seq: number | null; origin: string; event: string }>(
+      'turnId' in filter
+        ? `SELECT id, tenant, turn_id, seq, origin, event FROM events WHERE turn_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`
+        : `SELECT id, tenant, turn_id, seq, origin, event FROM events WHERE id > $1 AND origin <> $2 ORDER BY id LIMIT $3`,
+      'turnId' in filter ? [filter.turnId, filter.afterSeq, limit] : [filter.afterId, filter.excludeOrigin ?? '', limit],
     );
-    return rows.map((r) => ({ id: r.id, tenant: r.tenant, turnId: r.turn_id, origin: r.origin, event: JSON.parse(r.event) as unknown }));
+    return rows.map((r) => ({ id: r.id, tenant: r.tenant, turnId: r.turn_id, seq: r.seq, origin: r.origin, event: JSON.parse(r.event) as unknown }));
   }
 
   async lastEventId(): Promise<number> {
     const [row] = await this.#db.read<{ id: number }>(`SELECT coalesce(max(id), 0)::bigint AS id FROM events`, []);
     return row?.id ?? 0;
+  }
+
+  async lastEventSeq(turnId: string): Promise<number> {
+    const [row] = await this.#db.read<{ seq: number }>(`SELECT coalesce(max(seq), 0) AS seq FROM events WHERE turn_id = $1`, [turnId]);
+    return row?.seq ?? 0;
   }
 
   async pruneEvents(olderThanMs: number): Promise<number> {

@@ -204,6 +204,17 @@ CREATE TABLE usage_limits (
 );
 `,
   },
+  {
+    // A turn's events carry their number in the turn's stream, so every node reads one turn's
+    // stream by number (Last-Event-ID) instead of renumbering what it tails; the first writer
+    // of a number wins. Per-turn reads go by (turn_id, seq) now.
+    version: 7,
+    up: `
+ALTER TABLE events ADD COLUMN seq INTEGER;
+DROP INDEX events_turn;
+CREATE UNIQUE INDEX events_turn_seq ON events (turn_id, seq) WHERE turn_id IS NOT NULL AND seq IS NOT NULL;
+`,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -179,23 +179,31 @@ export class SqliteStore implements Store {
         created = true;
       }
 
-      const seq = row.turn_seq + 1;
+      // Auto-compaction goes first, on a quiet session this turn joins: journaled together, so
+      // the prompt is never held back by it and never overtaken.
+      const compaction = !created && input.compactFirst && input.regenerates === undefined && isQuiet(row, now) && input.compactFirst.wanted(sessionFromRow(row)) ? input.compactFirst : null;
+      let seq = row.turn_seq;
+      const insertTurn = (id: string, prompt: string, regenerates: string | null): void => {
+        this.#stmt(
+          `INSERT INTO turns (id, session_id, tenant, key, seq, prompt, status, owner, created_at, regenerates)
+           VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)`,
+        ).run(id, row!.id, input.tenant, input.key, ++seq, prompt, input.owner, now, regenerates);
+      };
+      if (compaction) insertTurn(compaction.turnId, compaction.prompt, null);
+      insertTurn(input.turnId, input.prompt, input.regenerates ?? null);
+      const added = compaction ? 2 : 1;
       this.#stmt(
-        `INSERT INTO turns (id, session_id, tenant, key, seq, prompt, status, owner, created_at, regenerates)
-         VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)`,
-      ).run(input.turnId, row.id, input.tenant, input.key, seq, input.prompt, input.owner, now, input.regenerates ?? null);
-      this.#stmt(
-        `UPDATE sessions SET turn_seq = ?, queued = queued + 1, last_active_at = ?, expires_at = ? WHERE id = ?`,
-      ).run(seq, now, expiryFrom(now, input.idleTimeoutMs), row.id);
-      this.#bump(input.tenant, { turns_queued: 1 });
+        `UPDATE sessions SET turn_seq = ?, queued = queued + ?, last_active_at = ?, expires_at = ? WHERE id = ?`,
+      ).run(seq, added, now, expiryFrom(now, input.idleTimeoutMs), row.id);
+      this.#bump(input.tenant, { turns_queued: added });
 
-      // Fast path: on a quiet session the new turn is the head of its queue; granting its lease
-      // in this same transaction saves the turn a second durable commit before it runs. (`row`
+      // Fast path: on a quiet session the new turn (or its compaction) heads its queue; granting
+      // the lease in this same transaction saves a second durable commit before it runs. (`row`
       // predates the queued count just written, but what a grant reads of it, the id, tenant and
       // lease epoch, has not changed.)
       let granted: { lease: Lease; interrupted: TurnRecord[] } | null = null;
       if (input.leaseTtlMs !== undefined && isQuiet(row, now)) {
-        granted = this.#grant(row, input.turnId, input.owner, input.leaseTtlMs, now);
+        granted = this.#grant(row, compaction?.turnId ?? input.turnId, input.owner, input.leaseTtlMs, now);
       }
 
       return {
@@ -204,6 +212,7 @@ export class SqliteStore implements Store {
         created,
         closed,
         ...(granted ? { lease: granted.lease, interrupted: granted.interrupted } : {}),
+        ...(compaction ? { compaction: this.#turnById(compaction.turnId) } : {}),
       };
     });
   }
@@ -312,6 +321,10 @@ export class SqliteStore implements Store {
       });
 
       this.#bump(session.tenant, finishedDelta(input.status, usage, turn.started_at, now));
+      const after = this.#sessionRow(session.id);
+      if (input.closeIfQuiet && after && isQuiet(after, now)) {
+        return { session: this.#close(after, input.closeIfQuiet, now), turn: this.#turnById(input.turnId) };
+      }
       return { session: this.#sessionById(session.id), turn: this.#turnById(input.turnId) };
     });
   }
@@ -848,26 +861,29 @@ export class SqliteStore implements Store {
   async appendEvents(events: SharedEventInput[]): Promise<void> {
     if (events.length === 0) return;
     this.#write((now) => {
-      const insert = this.#stmt(`INSERT INTO events (tenant, turn_id, origin, created_at, event) VALUES (?, ?, ?, ?, ?)`);
-      for (const e of events) insert.run(e.tenant, e.turnId, e.origin, now, JSON.stringify(e.event));
+      const insert = this.#stmt(`INSERT INTO events (tenant, turn_id, seq, origin, created_at, event) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
+      for (const e of events) insert.run(e.tenant, e.turnId, e.seq, e.origin, now, JSON.stringify(e.event));
     });
   }
 
   async readEvents(filter: SharedEventFilter): Promise<SharedEvent[]> {
     return this.#read(() => {
       const limit = Math.max(0, Math.trunc(filter.limit));
-      const origin = filter.excludeOrigin ?? '';
       const rows = (
-        filter.turnId !== undefined
-          ? this.#stmt(`SELECT * FROM events WHERE turn_id = ? AND id > ? AND origin != ? ORDER BY id LIMIT ?`).all(filter.turnId, filter.afterId, origin, limit)
-          : this.#stmt(`SELECT * FROM events WHERE id > ? AND origin != ? ORDER BY id LIMIT ?`).all(filter.afterId, origin, limit)
-      ) as Array<{ id: number; tenant: string; turn_id: string | null; origin: string; event: string }>;
-      return rows.map((r) => ({ id: r.id, tenant: r.tenant, turnId: r.turn_id, origin: r.origin, event: JSON.parse(r.event) as unknown }));
+        'turnId' in filter
+          ? this.#stmt(`SELECT * FROM events WHERE turn_id = ? AND seq > ? ORDER BY seq LIMIT ?`).all(filter.turnId, filter.afterSeq, limit)
+          : this.#stmt(`SELECT * FROM events WHERE id > ? AND origin != ? ORDER BY id LIMIT ?`).all(filter.afterId, filter.excludeOrigin ?? '', limit)
+      ) as Array<{ id: number; tenant: string; turn_id: string | null; seq: number | null; origin: string; event: string }>;
+      return rows.map((r) => ({ id: r.id, tenant: r.tenant, turnId: r.turn_id, seq: r.seq, origin: r.origin, event: JSON.parse(r.event) as unknown }));
     });
   }
 
   async lastEventId(): Promise<number> {
     return this.#read(() => (this.#stmt(`SELECT coalesce(max(id), 0) AS id FROM events`).get() as { id: number }).id);
+  }
+
+  async lastEventSeq(turnId: string): Promise<number> {
+    return this.#read(() => (this.#stmt(`SELECT coalesce(max(seq), 0) AS seq FROM events WHERE turn_id = ?`).get(turnId) as { seq: number }).seq);
   }
 
   async pruneEvents(olderThanMs: number): Promise<number> {
