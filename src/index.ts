@@ -9,7 +9,7 @@
  * await tether.close();
  * ```
  */
-export { createTether, type CreateTetherOptions } from './broker/tether.js';
+export { createTether, type CreateTetherOptions } from './broker/create-tether.js';
 export type { Tether, TurnHandle, SendOptions, ListFilter, TetherStats, GcResult, TetherListener } from './broker/api.js';
 export { loadConfig, configSchema, ENV_VARS, type TetherConfig, type TetherConfigInput } from './config.js';
 export { TetherError, ErrorCode, httpStatusOf, exitCodeOf, isTetherError } from './errors.js';

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { AgentBackend } from '../agents/agent.js';
-import type { TetherConfig } from '../config.js';
+import { isoNow } from '../domain/clock.js';
 import { standingTurns } from '../domain/history.js';
 import { validateKey, validateLabels } from '../domain/keys.js';
-import type { BackendName, SessionConfig, SessionRecord, TurnRecord } from '../domain/types.js';
+import type { SessionConfig, SessionRecord, TurnRecord } from '../domain/types.js';
 import { ErrorCode, TetherError } from '../errors.js';
-import type { Store, TranscriptEntry } from '../store/store.js';
+import type { TranscriptEntry } from '../store/store.js';
+import { backendOf, type BrokerContext } from './context.js';
 import { BUNDLE_FORMAT, BUNDLE_VERSION, bundleSchema, type SessionBundle } from './bundle.js';
 import { resolveCwd } from './send-options.js';
 
@@ -15,17 +15,8 @@ import { resolveCwd } from './send-options.js';
  * continues on any node and under any HOME.
  */
 
-/** What copying sessions needs from the broker. */
-export interface CopyDeps {
-  store: Store;
-  backend(name: BackendName): AgentBackend;
-  /** The environment agents run with. */
-  agentEnv: NodeJS.ProcessEnv;
-  config: Pick<TetherConfig, 'maxSessions' | 'onLimit' | 'idleTimeoutSec'>;
-  labelQuotas: Record<string, number> | null;
-  emitClosed(session: SessionRecord): void;
-  emitCreated(session: SessionRecord): void;
-}
+/** What copying sessions needs of the broker. */
+export type CopyDeps = Pick<BrokerContext, 'store' | 'backends' | 'agentEnv' | 'config' | 'labelQuotas' | 'emitter' | 'clock'>;
 
 /** A new session under `newKey` whose conversation is a copy of `key`'s (see Tether.fork). */
 export async function forkSession(deps: CopyDeps, tenant: string, key: string, newKey: string, options: { atTurn?: number; replace?: boolean }): Promise<SessionRecord> {
@@ -41,7 +32,7 @@ export async function forkSession(deps: CopyDeps, tenant: string, key: string, n
     throw new TetherError(ErrorCode.INVALID_INPUT, `atTurn must be the number of an ended turn of "${key}"'s current session (${ended.map((t) => t.seq).join(', ') || 'none'})`);
   }
   const kept = atTurn === undefined ? ended : ended.filter((t) => t.seq <= atTurn);
-  const backend = deps.backend(source.backend);
+  const backend = backendOf(deps, source.backend);
   if (!backend.fork) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `the ${source.backend} backend cannot fork conversations`);
   const agentSessionId = await backend.fork(
     { agentSessionId: source.agentSessionId, cwd: source.config.cwd, env: { ...deps.agentEnv, ...source.config.env } },
@@ -60,7 +51,7 @@ export async function exportSession(deps: CopyDeps, tenant: string, key: string)
   const subpaths: Record<string, TranscriptEntry[]> = {};
   if (session.agentSessionId !== null) {
     // The store's copy, completed from the local file first if that has more.
-    const backend = deps.backend(session.backend);
+    const backend = backendOf(deps, session.backend);
     await backend.verify?.(session.agentSessionId, session.config.cwd, { ...deps.agentEnv, ...session.config.env });
     main = (await deps.store.loadTranscript({ agentSessionId: session.agentSessionId })) ?? [];
     for (const subpath of await deps.store.listTranscriptSubpaths(session.agentSessionId)) {
@@ -71,7 +62,7 @@ export async function exportSession(deps: CopyDeps, tenant: string, key: string)
   return {
     format: BUNDLE_FORMAT,
     version: BUNDLE_VERSION,
-    exportedAt: new Date().toISOString(),
+    exportedAt: isoNow(deps.clock),
     session: {
       key: session.key,
       backend: session.backend,
@@ -126,12 +117,13 @@ export async function importSession(deps: CopyDeps, tenant: string, bundle: unkn
     } else {
       // This store already holds that conversation (the bundle came from here): the import
       // gets a copy of its own, so the two sessions never write into one transcript.
-      const backend = deps.backend(b.session.backend);
+      const backend = backendOf(deps, b.session.backend);
       if (!backend.fork) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `the ${b.session.backend} backend cannot copy conversations`);
       agentSessionId = await backend.fork({ agentSessionId, cwd, env: deps.agentEnv }, null);
     }
   }
-  return importRecord(deps, 
+  return importRecord(
+    deps,
     tenant,
     key,
     { backend: b.session.backend, agentSessionId, config, labels: b.session.labels, metadata: b.session.metadata, usage: b.session.usage, context: b.session.context },
@@ -166,7 +158,7 @@ async function importRecord(
     idleTimeoutMs: deps.config.idleTimeoutSec * 1000,
     ...(deps.labelQuotas ? { labelQuotas: deps.labelQuotas } : {}),
   });
-  for (const c of closed) deps.emitClosed(c);
-  deps.emitCreated(session);
+  for (const c of closed) deps.emitter.closed(c);
+  deps.emitter.session('session.created', session);
   return session;
 }

@@ -1,52 +1,42 @@
-import type { Logger } from 'pino';
-import { failedTurnEvent, type SessionEvent, type TetherEvent } from '../domain/events.js';
+import { every, type Timer } from '../domain/clock.js';
 import type { SessionRecord, TurnRecord } from '../domain/types.js';
 import { ErrorCode } from '../errors.js';
-import type { Store } from '../store/store.js';
-import type { GcResult } from './api.js';
 import { killMarked } from '../lib/reaper.js';
-import { OWNER_MARKER, type OwnerId } from './owner.js';
-import type { RunnerPool } from './runners/pool.js';
+import type { GcResult } from './api.js';
+import type { BrokerContext } from './context.js';
+import { OWNER_MARKER } from './owner.js';
 
 /** Sessions swept per statement: bounded work per transaction, so writers never wait long. */
 const BATCH = 500;
 
-export interface JanitorDeps {
-  store: Store;
-  owner: OwnerId;
-  logger: Logger;
-  maxSessions: number;
-  pool: RunnerPool;
-  /** Adopt the queued turns of dead processes (and run them through `onAdopted`). */
-  adoptOrphans: boolean;
-  onAdopted(turns: TurnRecord[]): void;
-  emit(event: TetherEvent): void;
-}
+export type JanitorContext = Pick<BrokerContext, 'store' | 'owner' | 'log' | 'config' | 'pool' | 'emitter' | 'clock'>;
 
 /**
  * The sweeps that keep the store honest: turns and leases of dead processes, idle sessions past
  * their TTL, live sessions over the cap. Runs at start-up, on an interval, and on demand (`gc`).
  */
 export class Janitor {
-  readonly #deps: JanitorDeps;
-  #timer: NodeJS.Timeout | null = null;
+  readonly #ctx: JanitorContext;
+  /** Runs the queued turns of dead processes here (`orphanedTurns: rerun`); absent: they are interrupted. */
+  readonly #adopt: ((turns: TurnRecord[]) => void) | null;
+  #timer: Timer | null = null;
   #running: Promise<GcResult> | null = null;
 
-  constructor(deps: JanitorDeps) {
-    this.#deps = deps;
+  constructor(ctx: JanitorContext, adopt: ((turns: TurnRecord[]) => void) | null) {
+    this.#ctx = ctx;
+    this.#adopt = adopt;
   }
 
   start(intervalSec: number): void {
     if (intervalSec <= 0 || this.#timer) return;
-    this.#timer = setInterval(() => {
-      this.run().catch((err: unknown) => this.#deps.logger.warn({ err }, 'janitor sweep failed'));
-    }, intervalSec * 1000);
     // The janitor alone must not keep a CLI process alive.
-    this.#timer.unref();
+    this.#timer = every(this.#ctx.clock, intervalSec * 1000, () => {
+      this.run().catch((err: unknown) => this.#ctx.log.warn({ err }, 'janitor sweep failed'));
+    }, { unref: true });
   }
 
   stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
+    this.#timer?.cancel();
     this.#timer = null;
   }
 
@@ -59,49 +49,44 @@ export class Janitor {
   }
 
   async #pass(): Promise<GcResult> {
-    const { store, owner } = this.#deps;
+    const { store, owner } = this.#ctx;
     // The store sweeps run on one node at a time; local processes are this node's own business.
     const swept = (await store.runExclusive('janitor', () => this.#sweepStore())) ?? { recovered: 0, adopted: 0, expired: 0, evicted: 0 };
-    const hibernated = this.#deps.pool.sweep();
+    const hibernated = this.#ctx.pool.sweep();
     // Agents and tools of a broker that died (its agents die with it on Linux; tools may not).
     const reaped = killMarked(OWNER_MARKER, (id) => !owner.isAlive(id));
     const { recovered, adopted, expired, evicted } = swept;
     if (recovered + adopted + expired + evicted + hibernated + reaped > 0) {
-      this.#deps.logger.info({ recovered, adopted, expired, evicted, hibernated, reaped }, 'janitor pass');
+      this.#ctx.log.info({ recovered, adopted, expired, evicted, hibernated, reaped }, 'janitor pass');
     }
     return { expired, evicted, recovered, adopted, hibernated, reaped };
   }
 
   async #sweepStore(): Promise<{ recovered: number; adopted: number; expired: number; evicted: number }> {
-    const { store, owner } = this.#deps;
+    const { store, owner, emitter } = this.#ctx;
     // A process on this host is checked directly; one on another host by its heartbeat.
     const live = new Set(await store.liveOwners());
     const recovered = await store.recover({
       isOwnerAlive: (id) => owner.isAlive(id) && (owner.isLocal(id) || live.has(id)),
       error: { code: ErrorCode.INTERRUPTED, message: 'the Tether process running this turn stopped before it finished' },
-      ...(this.#deps.adoptOrphans ? { adoptQueuedAs: owner.id } : {}),
+      ...(this.#adopt ? { adoptQueuedAs: owner.id } : {}),
     });
-    if (recovered.adopted.length > 0) this.#deps.onAdopted(recovered.adopted);
+    if (recovered.adopted.length > 0) this.#adopt?.(recovered.adopted);
     // Whoever follows those turns (here, or on another node through the shared journal) learns the end.
-    for (const turn of recovered.interrupted) this.#deps.emit(failedTurnEvent(turn));
-    let expired = 0;
-    for (;;) {
-      const batch = await store.sweepExpired(BATCH);
-      for (const session of batch) this.#emit('session.expired', session);
-      expired += batch.length;
-      if (batch.length < BATCH) break;
-    }
-    let evicted = 0;
-    for (;;) {
-      const batch = await store.enforceCap(this.#deps.maxSessions, BATCH);
-      for (const session of batch) this.#emit('session.evicted', session);
-      evicted += batch.length;
-      if (batch.length < BATCH) break;
-    }
+    for (const turn of recovered.interrupted) await emitter.endedElsewhere(turn);
+    const expired = await this.#drain(() => store.sweepExpired(BATCH));
+    const evicted = await this.#drain(() => store.enforceCap(this.#ctx.config.maxSessions, BATCH));
     return { recovered: recovered.interrupted.length, adopted: recovered.adopted.length, expired, evicted };
   }
 
-  #emit(type: SessionEvent['type'], session: SessionRecord): void {
-    this.#deps.emit({ type, tenant: session.tenant, key: session.key, sessionId: session.id, generation: session.generation, at: new Date().toISOString() });
+  /** Runs a sweep in batches until one comes back short, announcing each closed session. */
+  async #drain(sweep: () => Promise<SessionRecord[]>): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const batch = await sweep();
+      for (const session of batch) this.#ctx.emitter.closed(session);
+      total += batch.length;
+      if (batch.length < BATCH) return total;
+    }
   }
 }

@@ -1,7 +1,6 @@
 import type { TetherEvent, TurnResult } from '../domain/events.js';
-import { AsyncQueue } from '../lib/async-queue.js';
 import type { TetherError } from '../errors.js';
-import type { TurnHandle } from './api.js';
+import type { SequencedEvent, TurnHandle } from './api.js';
 
 type Accepted = { turnId: string; sessionId: string; seq: number };
 
@@ -17,13 +16,16 @@ function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: 
   return { promise, resolve, reject };
 }
 
-/** The broker's side of a TurnHandle: it pushes events and settles the promises. */
+/**
+ * The broker's side of a TurnHandle: it settles the promises; the events are the turn's stream
+ * in TurnEvents, the same one SSE and other nodes read. A handle refused before its turn was
+ * journaled has no events.
+ */
 export class TurnHandleImpl implements TurnHandle {
-  readonly #events = new AsyncQueue<TetherEvent>();
   readonly #accepted = deferred<Accepted>();
   readonly #result = deferred<TurnResult>();
   readonly controller = new AbortController();
-  #iterated = false;
+  #events: AsyncIterable<SequencedEvent> | null = null;
 
   get accepted(): Promise<Accepted> {
     return this.#accepted.promise;
@@ -37,29 +39,28 @@ export class TurnHandleImpl implements TurnHandle {
     this.controller.abort();
   }
 
-  emit(event: TetherEvent): void {
-    this.#events.push(event);
-  }
-
-  accept(value: Accepted): void {
+  /** The turn is journaled; `events` is its stream from the first event on. */
+  accept(value: Accepted, events: AsyncIterable<SequencedEvent>): void {
+    this.#events = events;
     this.#accepted.resolve(value);
   }
 
   succeed(result: TurnResult): void {
     this.#accepted.reject(new Error('unreachable: accepted before success'));
     this.#result.resolve(result);
-    this.#events.end();
   }
 
   fail(error: TetherError): void {
     this.#accepted.reject(error);
     this.#result.reject(error);
-    this.#events.end();
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<TetherEvent> {
-    if (this.#iterated) throw new Error('a turn handle can be iterated once');
-    this.#iterated = true;
-    return this.#events[Symbol.asyncIterator]();
+  async *[Symbol.asyncIterator](): AsyncIterator<TetherEvent> {
+    try {
+      await this.#accepted.promise;
+    } catch {
+      return;
+    }
+    for await (const item of this.#events ?? []) yield item.event;
   }
 }

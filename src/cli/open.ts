@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createTether } from '../broker/tether.js';
+import { createTether } from '../broker/create-tether.js';
 import type { Tether } from '../broker/api.js';
 import { connectTether } from '../client/http-tether.js';
 import { baseUrlOf } from '../client/http.js';

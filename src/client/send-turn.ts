@@ -1,5 +1,6 @@
 import type { SendOptions, SequencedEvent, TurnHandle } from '../broker/api.js';
 import { TurnHandleImpl } from '../broker/turn-handle.js';
+import { TurnLog } from '../broker/turn-events/turn-log.js';
 import { validateKey } from '../domain/keys.js';
 import type { SendMessageBody, SessionOptionsBody } from '../server/schemas.js';
 import { ErrorCode, TetherError, invalidInput, toTetherError } from '../errors.js';
@@ -39,17 +40,22 @@ export function sendTurn(deps: SendDeps, key: string, request: TurnRequest, opti
     if (signal.aborted) handle.interrupt();
     else signal.addEventListener('abort', () => handle.interrupt(), { once: true });
   }
-  const done = run(deps, handle, key, request, options).catch((err: unknown) => handle.fail(toTetherError(err)));
+  // The handle's events: what the daemon streams of this turn, kept for a late reader.
+  const log = new TurnLog();
+  const done = run(deps, handle, log, key, request, options).catch((err: unknown) => {
+    log.end();
+    handle.fail(toTetherError(err));
+  });
   return { handle, done };
 }
 
-async function run(deps: SendDeps, handle: TurnHandleImpl, key: string, request: TurnRequest, options: SendOptions): Promise<void> {
+async function run(deps: SendDeps, handle: TurnHandleImpl, log: TurnLog, key: string, request: TurnRequest, options: SendOptions): Promise<void> {
   const { http, closed } = deps;
   if (closed.aborted) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'this Tether client is closed');
   validateKey(key);
   const { route, body } = requestOf(request, options);
   const path = `/v1/sessions/${encodeURIComponent(key)}`;
-  const state = new TurnState(handle, () => {
+  const state = new TurnState(handle, log, () => {
     // The interrupt is best effort: the stream reports how the turn really ended.
     void http.request('POST', `${path}/interrupt`, { signal: closed }).then(
       (r) => r.body?.cancel().catch(() => undefined),
@@ -145,10 +151,12 @@ class TurnState {
   #interruptWanted = false;
   #interruptSent = false;
   readonly #handle: TurnHandleImpl;
+  readonly #log: TurnLog;
   readonly #sendInterrupt: () => void;
 
-  constructor(handle: TurnHandleImpl, sendInterrupt: () => void) {
+  constructor(handle: TurnHandleImpl, log: TurnLog, sendInterrupt: () => void) {
     this.#handle = handle;
+    this.#log = log;
     this.#sendInterrupt = sendInterrupt;
     handle.controller.signal.addEventListener(
       'abort',
@@ -168,7 +176,7 @@ class TurnState {
     switch (event.type) {
       case 'turn.queued':
         this.turnId = event.turnId;
-        this.#handle.accept({ turnId: event.turnId, sessionId: event.sessionId, seq: event.seq });
+        this.#handle.accept({ turnId: event.turnId, sessionId: event.sessionId, seq: event.seq }, this.#log.reader());
         break;
       case 'turn.started':
         this.#started = true;
@@ -176,12 +184,12 @@ class TurnState {
       case 'turn.completed':
         // A daemon that skipped turn.queued (a JSON answer) still yields an accepted turn.
         this.turnId ??= event.turnId;
-        this.#handle.accept({ turnId: event.turnId, sessionId: event.sessionId, seq: 0 });
+        this.#handle.accept({ turnId: event.turnId, sessionId: event.sessionId, seq: 0 }, this.#log.reader());
         break;
       default:
         break;
     }
-    this.#handle.emit(event);
+    this.#log.append(event);
     if (event.type === 'turn.completed') this.#end(() => this.#handle.succeed(event));
     else if (event.type === 'turn.failed') {
       const code = Object.values(ErrorCode).find((c) => c === event.error.code) ?? ErrorCode.AGENT_FAILED;

@@ -121,7 +121,7 @@ export function isTerminalTurnEvent(event: TetherEvent): event is TurnCompletedE
  * The `turn.failed` a journaled turn that did not succeed stands for: ended by another process
  * (a lease takeover, the janitor), or rebuilt from the journal for a late follower.
  */
-export function failedTurnEvent(turn: TurnRecord, at: Date = new Date()): TurnFailedEvent {
+export function failedTurnEvent(turn: TurnRecord, at: string): TurnFailedEvent {
   return {
     type: 'turn.failed',
     tenant: turn.tenant,
@@ -129,6 +129,6 @@ export function failedTurnEvent(turn: TurnRecord, at: Date = new Date()): TurnFa
     turnId: turn.id,
     sessionId: turn.sessionId,
     error: turn.error ?? { code: 'INTERRUPTED', message: 'the turn did not finish' },
-    at: at.toISOString(),
+    at,
   };
 }

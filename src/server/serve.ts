@@ -3,7 +3,7 @@ import { isIPv6 } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { Tether } from '../broker/api.js';
-import { createTether } from '../broker/tether.js';
+import { createTether } from '../broker/create-tether.js';
 import type { TetherConfig } from '../config.js';
 import { ErrorCode, TetherError } from '../errors.js';
 import { REDACT_PATHS, buildServer } from './app.js';

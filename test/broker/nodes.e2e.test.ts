@@ -1,14 +1,6 @@
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LeaseKeeper, type LeaseDeps } from '../../src/broker/leases.js';
-import { createOwnerId } from '../../src/broker/owner.js';
-import { UsageGate } from '../../src/broker/usage-gate.js';
-import { Wakeups } from '../../src/broker/wakeups.js';
-import { systemClock } from '../../src/domain/clock.js';
-import type { Lease, TurnRecord } from '../../src/domain/types.js';
-import { TetherError } from '../../src/errors.js';
+import { ManualClock } from '../../src/domain/clock.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
-import type { Store } from '../../src/store/store.js';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
 
 describe('nodes sharing a store', () => {
@@ -25,12 +17,13 @@ describe('nodes sharing a store', () => {
 
   it('a Tether heartbeats while it runs and says goodbye when it closes', async () => {
     // A heartbeat lasts one lease TTL and is renewed every third of it.
-    const a = await fx.open({ leaseTtlMs: 1_200 });
-    const b = await fx.open({ leaseTtlMs: 1_200 });
-    store = openSqliteStore({ path: fx.dbPath });
+    const clock = new ManualClock(Date.now());
+    const a = await fx.open({ leaseTtlMs: 1_200, clock });
+    const b = await fx.open({ leaseTtlMs: 1_200, clock });
+    store = openSqliteStore({ path: fx.dbPath, clock });
     expect(await store.liveOwners()).toHaveLength(2);
     // Well past the first beats' TTL: only renewed heartbeats keep both alive.
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await clock.advanceAsync(2_500);
     expect(await store.liveOwners()).toHaveLength(2);
     await a.close();
     expect(await store.liveOwners()).toHaveLength(1);
@@ -56,51 +49,6 @@ describe('nodes sharing a store', () => {
     expect((await tether.gc()).adopted).toBe(1);
     for await (const { event } of tether.turnEvents(queued.turn.id)) if (event.type === 'turn.completed' || event.type === 'turn.failed') break;
     expect(await store.getTurn(queued.turn.id)).toMatchObject({ status: 'succeeded', text: 'Reply #1: accepted elsewhere' });
-  });
-});
-
-describe('LeaseKeeper', () => {
-  const lease: Lease = { sessionId: 's', owner: 'o', token: 't', epoch: 1, expiresAt: 0 };
-  const turn = { id: 'turn-1', key: 'k' } as TurnRecord;
-  const deps = (renewLease: Store['renewLease']): LeaseDeps => ({
-    store: { renewLease } as unknown as Store,
-    owner: createOwnerId(),
-    wakeups: new Wakeups(),
-    logger: pino({ level: 'silent' }),
-    leaseTtlMs: 600,
-    usageGate: new UsageGate(systemClock),
-    emit: () => undefined,
-  });
-  it('stops the turn when the store cannot confirm a renewal for most of the TTL (a hung connection)', async () => {
-    let stop!: () => void;
-    const stopped = new Promise<number>((resolve) => {
-      const t0 = performance.now();
-      stop = () => resolve(performance.now() - t0);
-    });
-    const keeper = new LeaseKeeper(deps(() => new Promise<Lease>(() => undefined)), lease, turn, () => stop());
-    const after = await stopped;
-    keeper.stop();
-    expect(keeper.lost).toBe(true);
-    // Before the lease (600 ms) could be granted elsewhere.
-    expect(after).toBeGreaterThanOrEqual(300);
-    expect(after).toBeLessThan(600);
-  });
-
-  it('stops the turn at once when the store says the lease was taken over', async () => {
-    let stopped = false;
-    const keeper = new LeaseKeeper(deps(() => Promise.reject(new TetherError('LEASE_LOST', 'taken'))), lease, turn, () => (stopped = true));
-    await new Promise((r) => setTimeout(r, 250));
-    keeper.stop();
-    expect(stopped).toBe(true);
-  });
-
-  it('keeps the turn while renewals succeed', async () => {
-    let stopped = false;
-    const keeper = new LeaseKeeper(deps(async (l) => ({ ...l })), lease, turn, () => (stopped = true));
-    await new Promise((r) => setTimeout(r, 900));
-    keeper.stop();
-    expect(stopped).toBe(false);
-    expect(keeper.lost).toBe(false);
   });
 });
 

@@ -212,7 +212,7 @@ describe('tether CLI (real agent, mock API)', () => {
     expect(mock.mainRequests()).toHaveLength(0);
   });
 
-  // Client mode itself is covered against a running daemon in client-mode.test.ts.
+  // Client mode itself is covered against a running daemon in client-mode.e2e.test.ts.
   it('--db with --server or TETHER_URL exits 2 and opens nothing', async () => {
     expect(await run(['--server', 'http://127.0.0.1:7420', 'ls'])).toMatchObject({ code: 2, stderr: 'error: INVALID_INPUT: --db and --server cannot be combined\n' });
     expect(await run(['send', 'k', 'hi'], { env: { ...env, TETHER_URL: 'http://127.0.0.1:7420' } })).toMatchObject({

@@ -11,7 +11,7 @@ import { cut, json, sse, startStandIn, type StandIn } from './stand-in.js';
 
 /**
  * The client against a scripted stand-in: the wire cases a real daemon cannot be made to produce
- * at will. The same client against the real daemon is in http-tether.test.ts.
+ * at will. The same client against the real daemon is in http-tether.e2e.test.ts.
  */
 const base = { tenant: 'default', key: 'k:1', turnId: 't-1', sessionId: 's-1', at: '2026-01-01T00:00:00.000Z' };
 const usage = { inputTokens: 3, outputTokens: 2, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0.01 };

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTether, type CreateTetherOptions } from '../../src/broker/tether.js';
+import { createTether, type CreateTetherOptions } from '../../src/broker/create-tether.js';
 import type { Tether } from '../../src/broker/api.js';
 import { mockAgentEnv, startMockAnthropic, type MockAnthropic } from '../../src/testing/mock-anthropic.js';
 

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { Tether } from '../../src/broker/api.js';
-import type { CreateTetherOptions } from '../../src/broker/tether.js';
+import type { CreateTetherOptions } from '../../src/broker/create-tether.js';
 import { loadConfig, type TetherConfig, type TetherConfigInput } from '../../src/config.js';
 import { buildServer } from '../../src/server/app.js';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';

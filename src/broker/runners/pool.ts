@@ -46,7 +46,7 @@ interface Warm {
   agentSessionId: string | null;
   busy: boolean;
   lastUsed: number;
-  /** Until then (performance.now), eviction passes this idle runner by: its session's next turn is about to take it. */
+  /** Until then (clock time), eviction passes this idle runner by: its session's next turn is about to take it. */
   pinnedUntil: number;
 }
 
@@ -180,7 +180,8 @@ export class RunnerPool {
     closing.push(...this.#spares.map((s) => s.close()));
     this.#spares = [];
     await Promise.all(closing);
-    while (this.#startingSpares > 0 || this.#exiting > 0) await new Promise((r) => setTimeout(r, 20));
+    // The processes still starting or exiting say when they are done (#closeCounted, #replenish).
+    while (this.#startingSpares > 0 || this.#exiting > 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));
   }
 
   #live(): number {
@@ -219,17 +220,20 @@ export class RunnerPool {
         entry.epoch = epoch;
         entry.agentSessionId = agentSessionId;
         entry.lastUsed = this.#o.clock.now();
-        entry.pinnedUntil = queued > 0 ? performance.now() + PIN_MS : 0;
+        entry.pinnedUntil = queued > 0 ? this.#o.clock.now() + PIN_MS : 0;
         this.#wakeOne();
       },
     };
   }
 
   async #reserveSlot(signal: AbortSignal): Promise<void> {
+    // First come, first served: a newcomer queues behind turns already waiting, and a waiter
+    // woken without getting a slot keeps its place at the head.
+    let woken = false;
     for (;;) {
       if (this.#closed) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'Tether is shutting down');
       if (signal.aborted) throw new TetherError(ErrorCode.INTERRUPTED, 'the turn was interrupted while waiting for an agent slot');
-      if (this.#live() < this.#o.maxLive) {
+      if (this.#live() < this.#o.maxLive && (woken || this.#waiters.length === 0)) {
         this.#reserved++;
         return;
       }
@@ -245,21 +249,23 @@ export class RunnerPool {
       // may have been withdrawn, and nothing else would wake us then).
       const pinLapse = this.#earliestPinLapse();
       await new Promise<void>((resolve) => {
-        const timer = pinLapse === null ? null : setTimeout(() => wake(), pinLapse);
+        const timer = pinLapse === null ? null : this.#o.clock.timeout(pinLapse, () => wake());
         const wake = (): void => {
-          if (timer) clearTimeout(timer);
+          timer?.cancel();
           signal.removeEventListener('abort', wake);
           this.#waiters = this.#waiters.filter((w) => w !== wake);
           resolve();
         };
         signal.addEventListener('abort', wake, { once: true });
-        this.#waiters.push(wake);
+        if (woken) this.#waiters.unshift(wake);
+        else this.#waiters.push(wake);
       });
+      woken = true;
     }
   }
 
   #leastRecentlyUsedIdle(): Warm | null {
-    const now = performance.now();
+    const now = this.#o.clock.now();
     let lru: Warm | null = null;
     for (const w of this.#warm.values()) {
       if (!w.busy && w.pinnedUntil <= now && (!lru || w.lastUsed < lru.lastUsed)) lru = w;
@@ -269,7 +275,7 @@ export class RunnerPool {
 
   /** Milliseconds until the first pinned idle runner becomes evictable, or null if none is pinned. */
   #earliestPinLapse(): number | null {
-    const now = performance.now();
+    const now = this.#o.clock.now();
     let earliest: number | null = null;
     for (const w of this.#warm.values()) {
       if (!w.busy && w.pinnedUntil > now) earliest = Math.min(earliest ?? Infinity, w.pinnedUntil - now);
@@ -308,7 +314,7 @@ export class RunnerPool {
       this.#spares.length + this.#startingSpares < this.#o.spares &&
       this.#live() < this.#o.maxLive &&
       this.#waiters.length === 0 &&
-      Date.now() >= this.#prewarmBlockedUntil
+      this.#o.clock.now() >= this.#prewarmBlockedUntil
     ) {
       this.#startingSpares++;
       backend.prewarm(this.#o.env).then(
@@ -333,7 +339,7 @@ export class RunnerPool {
         },
         (err: unknown) => {
           this.#startingSpares--;
-          this.#prewarmBlockedUntil = Date.now() + PREWARM_RETRY_MS;
+          this.#prewarmBlockedUntil = this.#o.clock.now() + PREWARM_RETRY_MS;
           this.#o.logger.warn({ err }, 'could not park a spare agent process; new sessions start cold');
           this.#wakeOne();
         },

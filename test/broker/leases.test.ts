@@ -1,0 +1,94 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { LeaseKeeper } from '../../src/broker/leases.js';
+import { loadConfig } from '../../src/config.js';
+import { ManualClock } from '../../src/domain/clock.js';
+import type { Lease, TurnRecord } from '../../src/domain/types.js';
+import { TetherError } from '../../src/errors.js';
+import type { Store } from '../../src/store/store.js';
+
+/** Renewed every 1,000 ms; given up 3,600 ms after the last confirmed renewal was asked for. */
+const TTL = 6_000;
+const turn = { id: 'turn-1', key: 'k' } as TurnRecord;
+
+/** A keeper over a store whose renewals the test decides. */
+function keeper(renewLease: Store['renewLease']) {
+  const clock = new ManualClock(0);
+  const config = loadConfig({ leaseTtlMs: TTL, logLevel: 'silent' }, {});
+  const k = new LeaseKeeper({ store: { renewLease } as unknown as Store, clock, log: pino({ level: 'silent' }), config });
+  const lease: Lease = { sessionId: 's', owner: 'o', token: 't', epoch: 1, expiresAt: clock.now() + TTL };
+  const events: string[] = [];
+  const held = k.hold(lease, turn, { onLost: () => events.push(`lost at ${clock.now()}`), onInterruptRequested: () => events.push('interrupt') });
+  return { clock, keeper: k, held, events };
+}
+
+describe('LeaseKeeper', () => {
+  it('renews every sixth of the TTL and keeps the turn while renewals succeed', async () => {
+    let renewals = 0;
+    const { clock, held, events, keeper: k } = keeper(async (l, ttl) => {
+      renewals++;
+      return { ...l, expiresAt: clock.now() + ttl };
+    });
+    await clock.advanceAsync(TTL * 5);
+    expect(renewals).toBe(30);
+    expect(events).toEqual([]);
+    expect(held.lost).toBe(false);
+    expect(held.lease.expiresAt).toBe(TTL * 5 + TTL);
+    held.release();
+    expect(k.size).toBe(0);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('stops the turn when no renewal is confirmed for 60% of the TTL (a hung connection), before the lease can go elsewhere', async () => {
+    const { clock, held, events } = keeper(() => new Promise<Lease>(() => undefined));
+    await clock.advanceAsync(TTL);
+    // Checked at each renewal tick: the first past 3,600 ms.
+    expect(events).toEqual(['lost at 4000']);
+    expect(held.lost).toBe(true);
+  });
+
+  it('counts from when the grant was asked for, not from when the turn started holding it', async () => {
+    const clock = new ManualClock(10_000);
+    const config = loadConfig({ leaseTtlMs: TTL, logLevel: 'silent' }, {});
+    const k = new LeaseKeeper({ store: { renewLease: () => new Promise<Lease>(() => undefined) } as unknown as Store, clock, log: pino({ level: 'silent' }), config });
+    const lost: number[] = [];
+    // Granted 3,000 ms ago (its expiry says so): 60% of the TTL is up 600 ms from now, so the
+    // first tick gives it up (counting from now, it would last until the fourth).
+    k.hold({ sessionId: 's', owner: 'o', token: 't', epoch: 1, expiresAt: clock.now() - 3_000 + TTL }, turn, { onLost: () => lost.push(clock.now()), onInterruptRequested: () => undefined });
+    await clock.advanceAsync(TTL);
+    expect(lost).toEqual([11_000]);
+  });
+
+  it('stops the turn at once when the store says the lease was taken over', async () => {
+    const { clock, events } = keeper(() => Promise.reject(new TetherError('LEASE_LOST', 'taken')));
+    await clock.advanceAsync(TTL / 6);
+    expect(events).toEqual(['lost at 1000']);
+  });
+
+  it('retries after a failed renewal (store hiccup) and keeps the turn when the next one succeeds', async () => {
+    let calls = 0;
+    const { clock, events, held } = keeper(async (l) => {
+      if (++calls === 1) throw new TetherError('STORE_UNAVAILABLE', 'blip');
+      return { ...l };
+    });
+    await clock.advanceAsync(TTL);
+    expect(events).toEqual([]);
+    expect(held.lost).toBe(false);
+  });
+
+  it('passes an interrupt asked for elsewhere on to the turn', async () => {
+    const { clock, events } = keeper(async (l) => ({ ...l, interruptRequested: true }));
+    await clock.advanceAsync(TTL / 6);
+    expect(events).toEqual(['interrupt']);
+  });
+
+  it('does not pile renewals up behind one that hangs', async () => {
+    let calls = 0;
+    const { clock } = keeper(() => {
+      calls++;
+      return new Promise<Lease>(() => undefined);
+    });
+    await clock.advanceAsync(TTL * 0.5);
+    expect(calls).toBe(1);
+  });
+});
