@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { createTether } from '../../src/broker/tether.js';
+import { createTether } from '../../src/broker/create-tether.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { claudePrint } from '../lib/claude-p.js';
 import { benchFixture, waitFor } from '../lib/fixture.js';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createTether } from '../../src/broker/tether.js';
+import { createTether } from '../../src/broker/create-tether.js';
 import type { TurnHandle } from '../../src/broker/api.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { countingStore, cpuSeconds } from '../lib/counting-store.js';

@@ -9,7 +9,7 @@ const [db, maxSessions, key] = process.argv.slice(2);
 if (!db || !maxSessions || !key) throw new Error('usage: restart-child <db> <maxSessions> <key>');
 
 const t0 = performance.now(); // since the process started (performance.timeOrigin)
-const { createTether } = await import('../../src/broker/tether.js');
+const { createTether } = await import('../../src/broker/create-tether.js');
 const t1 = performance.now();
 const tether = await createTether({
   db,

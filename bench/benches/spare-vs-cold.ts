@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Tether } from '../../src/broker/api.js';
-import { createTether } from '../../src/broker/tether.js';
+import { createTether } from '../../src/broker/create-tether.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { benchFixture, waitFor } from '../lib/fixture.js';
 import { RawSdkConversation, RawSpare } from '../lib/raw-sdk.js';

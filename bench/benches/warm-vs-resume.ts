@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { createTether } from '../../src/broker/tether.js';
+import { createTether } from '../../src/broker/create-tether.js';
 import { claudePrint } from '../lib/claude-p.js';
 import { benchFixture } from '../lib/fixture.js';
 import { RawSdkConversation } from '../lib/raw-sdk.js';

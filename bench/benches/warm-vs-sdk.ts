@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createTether } from '../../src/broker/tether.js';
+import { createTether } from '../../src/broker/create-tether.js';
 import { benchFixture } from '../lib/fixture.js';
 import { RawSdkConversation } from '../lib/raw-sdk.js';
 import { summarize } from '../lib/stats.js';
