@@ -43,7 +43,7 @@ export default tseslint.config(
     //   wait on the network (the store's own time is the database clock);
     // - cli/: ages shown to a person are relative to the wall clock;
     // - testing/: the mock Messages API stands for a remote server with its own time.
-    ignores: ['src/domain/clock.ts', 'src/agents/**', 'src/server/**', 'src/client/**', 'src/store/postgres/**', 'src/cli/**', 'src/testing/mock-anthropic.ts'],
+    ignores: ['src/domain/clock.ts', 'src/agents/**', 'src/server/**', 'src/client/**', 'src/store/postgres/**', 'src/cli/**', 'src/testing/mock-anthropic.ts', 'src/testing/mock-wire.ts'],
     rules: TIME_RULES,
   },
   {

@@ -78,10 +78,13 @@ interface Pending {
 }
 
 /**
- * A clock that only moves when told to. Timers fire, in time order, as `advance` or `set` pass
- * their time; `now()` reads each timer's own time while it fires. `advanceAsync` lets the promise
- * work each timer starts settle before the next one fires, which is what code that awaits between
- * timers (a renewal, a poll) needs to be tested without sleeping.
+ * A clock that only moves when told to. Two ways to move it:
+ * - `advance(ms)` / `set(ms)` jump, as a paused process or a long wait would: the time is the
+ *   target at once, and every timer due by then fires (in time order, all seeing the target), so
+ *   an `every` timer fires once, not once per missed period;
+ * - `advanceAsync(ms)` steps from one timer to the next, each seeing its own time, and lets the
+ *   promise work a timer starts settle before the next fires: code that awaits between timers
+ *   (a renewal, a poll) runs as it would in real time, without sleeping.
  */
 export class ManualClock implements Clock {
   #now: number;
@@ -107,30 +110,26 @@ export class ManualClock implements Clock {
     return this.#pending.length;
   }
 
-  /** Moves time forward by `ms`, firing every timer due on the way. */
+  /** Jumps forward by `ms`, then fires every timer due. */
   advance(ms: number): void {
-    this.#runUntil(this.#now + ms);
+    this.set(this.#now + ms);
   }
 
-  /** Moves time to `ms` (forward fires timers; backward only sets the time). */
+  /** Jumps to `ms` (forward fires the timers due; backward only sets the time). */
   set(ms: number): void {
-    if (ms <= this.#now) this.#now = ms;
-    else this.#runUntil(ms);
+    this.#now = ms;
+    for (let next = this.#next(ms); next; next = this.#next(ms)) this.#fire(next);
   }
 
-  /** Like `advance`, but after each timer fires, lets pending promise work run before the next. */
+  /** Steps forward by `ms` through each timer's time, letting pending promise work run after each. */
   async advanceAsync(ms: number): Promise<void> {
     const target = this.#now + ms;
     await settle();
     for (let next = this.#next(target); next; next = this.#next(target)) {
+      this.#now = Math.max(this.#now, next.at);
       this.#fire(next);
       await settle();
     }
-    this.#now = Math.max(this.#now, target);
-  }
-
-  #runUntil(target: number): void {
-    for (let next = this.#next(target); next; next = this.#next(target)) this.#fire(next);
     this.#now = Math.max(this.#now, target);
   }
 
@@ -142,7 +141,6 @@ export class ManualClock implements Clock {
 
   #fire(entry: Pending): void {
     this.#pending = this.#pending.filter((p) => p !== entry);
-    this.#now = Math.max(this.#now, entry.at);
     entry.fn();
   }
 }

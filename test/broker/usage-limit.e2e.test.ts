@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/domain/clock.js';
+import { ManualClock, settle } from '../../src/domain/clock.js';
 import { ErrorCode } from '../../src/errors.js';
 import type { MockReply } from '../../src/testing/mock-anthropic.js';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
@@ -52,8 +52,8 @@ describe('usage limits park turns until the reset (real agent)', () => {
     const otherKey = tether.send('limit:b', 'three');
     await otherKey.accepted;
     expect((await tether.stats()).usageLimit).toMatchObject({ until: new Date(resetsAt).toISOString(), reason: expect.stringMatching(/five-hour usage limit/) });
-    // Parked turns do not reach the API (a short look: they would have been sent at once).
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    // Parked turns hold no lease and start no agent: they wait, queued, on the clock.
+    await settle();
     expect(fx.mock.mainRequests()).toHaveLength(1);
     expect((await tether.turns('limit:a')).map((t) => t.status)).toEqual(['failed', 'queued']);
     expect((await tether.turns('limit:b')).map((t) => t.status)).toEqual(['queued']);
@@ -88,11 +88,13 @@ describe('usage limits park turns until the reset (real agent)', () => {
     const a = await fx.open({ clock, env: subscriptionEnv(), leaseTtlMs: 1_200 });
     const b = await fx.open({ clock, env: subscriptionEnv(), leaseTtlMs: 1_200 });
     await expect(a.send('limit:a', 'one').result).rejects.toMatchObject({ code: ErrorCode.AGENT_UNAVAILABLE });
-    await expect.poll(async () => (await b.stats()).usageLimit?.until, { timeout: 5_000 }).toBe(new Date(resetsAt).toISOString());
+    // B reads it with its next heartbeat.
+    await clock.advanceAsync(400);
+    expect((await b.stats()).usageLimit?.until).toBe(new Date(resetsAt).toISOString());
 
     const parked = b.send('limit:b', 'two');
     await parked.accepted;
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    await settle();
     expect((await b.turns('limit:b')).map((t) => t.status)).toEqual(['queued']);
     expect(fx.mock.mainRequests()).toHaveLength(1);
 

@@ -1,42 +1,10 @@
-import type { Logger } from 'pino';
-import type { AgentBackend, Runner, RunnerSettings, RunnerSpec, Spare } from '../../agents/agent.js';
-import type { Clock } from '../../domain/clock.js';
+import type { Runner, RunnerSettings, RunnerSpec } from '../../agents/agent.js';
 import type { SessionConfig, SessionRecord } from '../../domain/types.js';
 import { ErrorCode, TetherError } from '../../errors.js';
+import { SpareShelf } from './spares.js';
+import type { LentRunner, RunnerPoolOptions, RunnerPoolStats } from './types.js';
 
-export interface RunnerPoolOptions {
-  backend: AgentBackend;
-  /** Agent processes at most, spares and processes still exiting included. */
-  maxLive: number;
-  /** An idle warm runner hibernates (its process ends) after this long. */
-  idleMs: number;
-  /** Spare processes to keep parked for new sessions. */
-  spares: number;
-  /** Environment spares are parked with (a session with other env starts normally). */
-  env: NodeJS.ProcessEnv;
-  clock: Clock;
-  logger: Logger;
-}
-
-/** A runner lent to one turn. `release` must be called once the turn is over. */
-export interface LentRunner {
-  runner: Runner;
-  /** How the process was obtained: reused warm, claimed from a spare, or started cold. */
-  source: 'warm' | 'spare' | 'cold';
-  /** `queued`: turns of the session already waiting; its runner is then kept for the next one. */
-  release(outcome: { ok: boolean; epoch: number; agentSessionId: string | null; queued?: number }): void;
-}
-
-export interface RunnerPoolStats {
-  /** Agent processes that exist now (warm, spares, starting, exiting). */
-  live: number;
-  busy: number;
-  idle: number;
-  spares: number;
-  /** Turns waiting for a free slot. */
-  waiting: number;
-  maxLive: number;
-}
+export type { LentRunner, RunnerPoolOptions, RunnerPoolStats } from './types.js';
 
 interface Warm {
   sessionId: string;
@@ -50,8 +18,6 @@ interface Warm {
   pinnedUntil: number;
 }
 
-/** After a failed prewarm, wait this long before trying again: no hot loop on a broken agent. */
-const PREWARM_RETRY_MS = 30_000;
 /**
  * How long a released runner is kept for its session's waiting turn. That turn takes the lease
  * and the runner within milliseconds; without the pin, a turn of another session waiting for a
@@ -77,31 +43,40 @@ const PIN_MS = 2_000;
 export class RunnerPool {
   readonly #o: RunnerPoolOptions;
   readonly #warm = new Map<string, Warm>();
-  #spares: Spare[] = [];
-  #startingSpares = 0;
+  readonly #spares: SpareShelf;
   /** Slots promised to turns that are opening their runner. */
   #reserved = 0;
   /** Processes asked to end that have not exited yet: they still count against the cap. */
   #exiting = 0;
   #waiters: Array<() => void> = [];
-  #prewarmBlockedUntil = 0;
   #closed = false;
 
   constructor(options: RunnerPoolOptions) {
     this.#o = options;
+    this.#spares = new SpareShelf({
+      backend: options.backend,
+      target: options.spares,
+      env: options.env,
+      clock: options.clock,
+      logger: options.logger,
+      onChange: () => {
+        this.#wakeOne();
+        this.#replenish();
+      },
+      retire: (close) => void this.#closeCounted(close),
+    });
   }
 
   get stats(): RunnerPoolStats {
     let busy = 0;
     for (const w of this.#warm.values()) if (w.busy) busy++;
-    return { live: this.#live(), busy, idle: this.#warm.size - busy, spares: this.#spares.length, waiting: this.#waiters.length, maxLive: this.#o.maxLive };
+    return { live: this.#live(), busy, idle: this.#warm.size - busy, spares: this.#spares.parked, waiting: this.#waiters.length, maxLive: this.#o.maxLive };
   }
 
   /** Pids of every agent process the pool holds (for reaping and for tests). */
   pids(): number[] {
-    const pids = [...this.#warm.values()].map((w) => w.runner.pid);
-    for (const spare of this.#spares) pids.push(spare.pid);
-    return pids.filter((pid): pid is number => pid !== null);
+    const pids = [...this.#warm.values()].map((w) => w.runner.pid).filter((pid): pid is number => pid !== null);
+    return [...pids, ...this.#spares.pids()];
   }
 
   /** Starts parking spares, if configured. */
@@ -132,7 +107,7 @@ export class RunnerPool {
     let source: LentRunner['source'] = 'cold';
     try {
       if (spec.resume === null) {
-        const spare = this.#spares.shift();
+        const spare = this.#spares.take();
         if (spare) {
           runner = spare.claim(spec);
           if (runner) source = 'spare';
@@ -166,7 +141,7 @@ export class RunnerPool {
         ended++;
       }
     }
-    this.#spares = this.#spares.filter((s) => s.alive);
+    this.#spares.prune();
     this.#replenish();
     return ended;
   }
@@ -177,15 +152,14 @@ export class RunnerPool {
     for (const wake of this.#waiters.splice(0)) wake();
     const closing = [...this.#warm.values()].map((w) => w.runner.close());
     this.#warm.clear();
-    closing.push(...this.#spares.map((s) => s.close()));
-    this.#spares = [];
+    closing.push(...this.#spares.close());
     await Promise.all(closing);
-    // The processes still starting or exiting say when they are done (#closeCounted, #replenish).
-    while (this.#startingSpares > 0 || this.#exiting > 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    // The processes still starting or exiting say when they are done (#closeCounted, the shelf).
+    while (this.#spares.starting > 0 || this.#exiting > 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));
   }
 
   #live(): number {
-    return this.#warm.size + this.#spares.length + this.#startingSpares + this.#reserved + this.#exiting;
+    return this.#warm.size + this.#spares.size + this.#reserved + this.#exiting;
   }
 
   /** Whether the entry's process runs with `wanted`, switching it in place if need be. */
@@ -241,7 +215,7 @@ export class RunnerPool {
       // exiting) are spoken for by the turns that wait before this one.
       if (this.#exiting <= this.#waiters.length) {
         const lru = this.#leastRecentlyUsedIdle();
-        const spare = lru ? undefined : this.#spares.shift();
+        const spare = lru ? undefined : this.#spares.take();
         if (lru) this.#retire(lru);
         else if (spare) void this.#closeCounted(() => spare.close());
       }
@@ -308,43 +282,8 @@ export class RunnerPool {
 
   /** Parks spares up to the target while there is room under the cap and nobody waits. */
   #replenish(): void {
-    const backend = this.#o.backend;
-    if (!backend.prewarm || this.#closed) return;
-    while (
-      this.#spares.length + this.#startingSpares < this.#o.spares &&
-      this.#live() < this.#o.maxLive &&
-      this.#waiters.length === 0 &&
-      this.#o.clock.now() >= this.#prewarmBlockedUntil
-    ) {
-      this.#startingSpares++;
-      backend.prewarm(this.#o.env).then(
-        (spare) => {
-          if (this.#closed) {
-            // Counted as exiting before it stops counting as starting: close() waits for it.
-            void this.#closeCounted(() => spare.close());
-            this.#startingSpares--;
-            return;
-          }
-          this.#startingSpares--;
-          this.#spares.push(spare);
-          // A parked spare that dies is replaced.
-          void spare.exited.then(() => {
-            const before = this.#spares.length;
-            this.#spares = this.#spares.filter((s) => s !== spare);
-            if (this.#spares.length !== before) {
-              this.#wakeOne();
-              this.#replenish();
-            }
-          });
-        },
-        (err: unknown) => {
-          this.#startingSpares--;
-          this.#prewarmBlockedUntil = this.#o.clock.now() + PREWARM_RETRY_MS;
-          this.#o.logger.warn({ err }, 'could not park a spare agent process; new sessions start cold');
-          this.#wakeOne();
-        },
-      );
-    }
+    if (this.#closed) return;
+    this.#spares.fill(() => this.#live() < this.#o.maxLive && this.#waiters.length === 0);
   }
 }
 

@@ -30,6 +30,8 @@ const READ_BATCH = 500;
  */
 const POLL_MS = 100;
 const PRUNE_EVERY_MS = 60_000;
+/** How long after a turn's end its terminal event may still be on its way to the journal. */
+const END_GRACE_MS = 5_000;
 
 /**
  * TurnEvents shared through the store's event journal, for processes that share a store.
@@ -158,12 +160,13 @@ export class JournalTurnEvents implements TurnEvents {
         }
         if (batch.length === READ_BATCH) continue;
         if (abort.aborted) return;
-        // Ended with nothing more to read: its end was never shared (or is pruned); the caller
-        // rebuilds it from the turn record.
+        // Ended with nothing more to read. Its node commits the turn's end before the journal
+        // gets the terminal event (a flush later), so that is waited for a while; past that, the
+        // end was never shared (or is pruned), and the caller rebuilds it from the turn record.
         const turn = await store.getTurn(turnId);
         if (!turn || (turn.status !== 'queued' && turn.status !== 'running')) {
-          if ((await store.readEvents({ turnId, afterSeq: last, limit: 1 })).length === 0) return;
-          continue;
+          if ((await store.readEvents({ turnId, afterSeq: last, limit: 1 })).length > 0) continue;
+          if (!turn || turn.endedAt === null || (await store.now()) - turn.endedAt >= END_GRACE_MS) return;
         }
         await waker.wait(clock, POLL_MS, abort);
       }

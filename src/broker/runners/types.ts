@@ -1,0 +1,37 @@
+import type { Logger } from 'pino';
+import type { AgentBackend, Runner } from '../../agents/agent.js';
+import type { Clock } from '../../domain/clock.js';
+
+export interface RunnerPoolOptions {
+  backend: AgentBackend;
+  /** Agent processes at most, spares and processes still exiting included. */
+  maxLive: number;
+  /** An idle warm runner hibernates (its process ends) after this long. */
+  idleMs: number;
+  /** Spare processes to keep parked for new sessions. */
+  spares: number;
+  /** Environment spares are parked with (a session with other env starts normally). */
+  env: NodeJS.ProcessEnv;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** A runner lent to one turn. `release` must be called once the turn is over. */
+export interface LentRunner {
+  runner: Runner;
+  /** How the process was obtained: reused warm, claimed from a spare, or started cold. */
+  source: 'warm' | 'spare' | 'cold';
+  /** `queued`: turns of the session already waiting; its runner is then kept for the next one. */
+  release(outcome: { ok: boolean; epoch: number; agentSessionId: string | null; queued?: number }): void;
+}
+
+export interface RunnerPoolStats {
+  /** Agent processes that exist now (warm, spares, starting, exiting). */
+  live: number;
+  busy: number;
+  idle: number;
+  spares: number;
+  /** Turns waiting for a free slot. */
+  waiting: number;
+  maxLive: number;
+}
