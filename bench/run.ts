@@ -10,6 +10,7 @@ import { agentChildren } from '../test/helpers/processes.js';
 import { coldVsResume } from './benches/cold-vs-resume.js';
 import { concurrency } from './benches/concurrency.js';
 import { controlPlane } from './benches/control-plane.js';
+import { eventDelivery } from './benches/event-delivery.js';
 import { fleet } from './benches/fleet.js';
 import { restart } from './benches/restart.js';
 import { spareVsCold } from './benches/spare-vs-cold.js';
@@ -18,7 +19,7 @@ import { warmVsSdk } from './benches/warm-vs-sdk.js';
 import { tableRow, writeResults } from './lib/report.js';
 import type { Benchmark, BenchResult } from './lib/types.js';
 
-const SUITE: Benchmark[] = [warmVsSdk, warmVsResume, coldVsResume, spareVsCold, controlPlane, restart, concurrency, fleet];
+const SUITE: Benchmark[] = [warmVsSdk, warmVsResume, coldVsResume, spareVsCold, controlPlane, restart, concurrency, fleet, eventDelivery];
 
 /** The repository: the first directory above this (compiled) file that holds bench/tsconfig.json. */
 function repoRoot(): string {

@@ -307,11 +307,11 @@ export async function startMockAnthropic(opts: MockAnthropicOptions = {}): Promi
     let index = 0;
     if (text !== '' || !tool) {
       send('content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
-      const parts = splitChunks(text);
+      const parts = splitChunks(text, reply.chunks);
       for (let i = 0; i < parts.length; i++) {
         send('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: parts[i] } });
         if (drop && i === 0) return destroyAfterFlush(res);
-        await sleep(2, live);
+        await sleep(reply.chunkDelayMs ?? 2, live);
         if (res.destroyed) return;
       }
       if (drop) return destroyAfterFlush(res);

@@ -30,6 +30,9 @@ export interface MockReply {
   usage?: MockUsage;
   /** Wait this long before the first byte of the response. */
   delayMs?: number;
+  /** The text's `text_delta` chunks (default 3), and the pause between two of them (default 2 ms). */
+  chunks?: number;
+  chunkDelayMs?: number;
   /** Fail instead of answering normally. */
   fault?: MockFault;
   /** Override the reported `stop_reason` (default `tool_use` with a tool call, else `end_turn`), e.g. `max_tokens`. */
