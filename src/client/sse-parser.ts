@@ -1,9 +1,10 @@
+import { createParser, type EventSourceParser } from 'eventsource-parser';
+
 /**
- * A Server-Sent Events parser after the WHATWG "event stream interpretation" rules: lines end in
- * CRLF, LF or CR; `:` starts a comment; one optional space after the colon is dropped; `data:`
- * lines join with LF; a blank line dispatches; the last event id persists across events; an
- * unfinished event at the end of the stream is discarded. Chunks may split anything, including
- * a CRLF pair and a multi-byte character (bytes are decoded with a streaming TextDecoder).
+ * Server-Sent Events for the HTTP client, parsed by eventsource-parser (the WHATWG "event stream
+ * interpretation" rules: CRLF, LF or CR line ends, comments, multi-line data, no dispatch without
+ * data, an unfinished event at the end dropped). This file only adapts it to what the client
+ * reads: `event` defaulting to `message`, each event's own `id`, bytes decoded across chunks.
  */
 
 /** One dispatched event. */
@@ -29,22 +30,33 @@ export interface SseParserOptions {
 
 /** Incremental parser: `feed` text chunks as they arrive, get the events they complete. */
 export class SseParser {
-  #buffer = '';
-  /** The previous chunk ended in CR: a LF starting the next one belongs to that line end. */
-  #pendingCR = false;
-  #sawFirstChunk = false;
-  #data: string[] = [];
-  #hasData = false;
-  #event = '';
-  #id: string | undefined = undefined;
+  readonly #parser: EventSourceParser;
+  #dispatched: SseMessage[] = [];
   #lastId = '';
-  readonly #options: SseParserOptions;
+  #sawFirstChunk = false;
+  /** The previous chunk ended in CR, fed as CRLF: a LF starting this one belongs to it. */
+  #pendingCR = false;
 
   constructor(options: SseParserOptions = {}) {
-    this.#options = options;
+    this.#parser = createParser({
+      onEvent: ({ event, data, id }) => {
+        const message: SseMessage = { event: event ?? 'message', data };
+        if (id !== undefined) {
+          message.id = id;
+          this.#lastId = id;
+        }
+        this.#dispatched.push(message);
+      },
+      ...(options.onComment ? { onComment: options.onComment } : {}),
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+    });
   }
 
-  /** The last event id seen so far (what a reconnect sends as `Last-Event-ID`). */
+  /**
+   * The last event id seen so far (what a reconnect sends as `Last-Event-ID`). Only ids of
+   * dispatched events count: eventsource-parser does not report an `id:` in a block without
+   * data, which Tether's server never sends.
+   */
   get lastEventId(): string {
     return this.#lastId;
   }
@@ -53,97 +65,24 @@ export class SseParser {
     let text = chunk;
     if (!this.#sawFirstChunk && text.length > 0) {
       this.#sawFirstChunk = true;
-      // A byte order mark is allowed once, at the very start of the stream.
+      // A byte order mark is allowed once, at the very start (the parser drops only its UTF-8 bytes).
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }
     if (this.#pendingCR && text.startsWith('\n')) text = text.slice(1);
-    this.#pendingCR = false;
-    this.#buffer += text;
-
-    const out: SseMessage[] = [];
-    let start = 0;
-    for (;;) {
-      const cr = this.#buffer.indexOf('\r', start);
-      const lf = this.#buffer.indexOf('\n', start);
-      if (cr === -1 && lf === -1) break;
-      const end = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
-      const line = this.#buffer.slice(start, end);
-      if (this.#buffer[end] === '\r') {
-        if (end + 1 < this.#buffer.length) {
-          start = this.#buffer[end + 1] === '\n' ? end + 2 : end + 1;
-        } else {
-          // CR at the end of what we have: the line is complete, but a LF may still follow.
-          start = end + 1;
-          this.#pendingCR = true;
-        }
-      } else {
-        start = end + 1;
-      }
-      const message = this.#line(line);
-      if (message) out.push(message);
-    }
-    this.#buffer = this.#buffer.slice(start);
+    this.#pendingCR = text.endsWith('\r');
+    // A CR ending a chunk ends its line now: the parser would hold it until the next chunk shows
+    // whether a LF follows, and an event ended by it would wait for the server's next bytes.
+    this.#parser.feed(this.#pendingCR ? `${text}\n` : text);
+    const out = this.#dispatched;
+    this.#dispatched = [];
     return out;
   }
 
   /** The stream ended: an event without its blank line is incomplete and dropped, per the spec. */
   end(): void {
-    this.#buffer = '';
+    this.#parser.reset();
+    this.#dispatched = [];
     this.#pendingCR = false;
-    this.#resetEvent();
-  }
-
-  #line(line: string): SseMessage | null {
-    if (line === '') return this.#dispatch();
-    if (line.startsWith(':')) {
-      this.#options.onComment?.(line.slice(1).replace(/^ /, ''));
-      return null;
-    }
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    switch (field) {
-      case 'event':
-        this.#event = value;
-        break;
-      case 'data':
-        this.#data.push(value);
-        this.#hasData = true;
-        break;
-      case 'id':
-        // An id with NUL is ignored, so a broken server cannot poison Last-Event-ID.
-        if (!value.includes('\0')) {
-          this.#lastId = value;
-          this.#id = value;
-        }
-        break;
-      case 'retry':
-        if (/^\d+$/.test(value)) this.#options.onRetry?.(Number(value));
-        break;
-      default:
-        // Unknown fields are ignored, per the spec.
-        break;
-    }
-    return null;
-  }
-
-  #dispatch(): SseMessage | null {
-    if (!this.#hasData) {
-      this.#resetEvent();
-      return null;
-    }
-    const message: SseMessage = { event: this.#event === '' ? 'message' : this.#event, data: this.#data.join('\n') };
-    if (this.#id !== undefined) message.id = this.#id;
-    this.#resetEvent();
-    return message;
-  }
-
-  #resetEvent(): void {
-    this.#data = [];
-    this.#hasData = false;
-    this.#event = '';
-    this.#id = undefined;
   }
 }
 

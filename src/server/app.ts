@@ -7,7 +7,7 @@ import { loadTokens, registerAuth, type TokenTable } from './auth.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandlers, sendError } from './errors.js';
 import { createLimits } from './limits.js';
 import { createMetrics } from './metrics.js';
-import { buildOpenApi } from './openapi.js';
+import { registerOpenApi } from './openapi.js';
 import type { RouteContext } from './routes/context.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerMessageRoutes } from './routes/messages.js';
@@ -15,6 +15,7 @@ import { registerOpsRoutes } from './routes/ops.js';
 import { registerSessionRoutes } from './routes/sessions.js';
 import { registerTurnRoutes } from './routes/turns.js';
 import { SseHub } from './sse.js';
+import { serializerCompiler, validatorCompiler } from './type-provider.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -118,7 +119,13 @@ export async function buildServer(tether: Tether, config: TetherConfig, options:
 
   const sse = new SseHub(config.sseKeepAliveSec);
   const metrics = createMetrics(tether);
-  const ctx: RouteContext = { tether, config, limits, sse, metrics, openapi: buildOpenApi() };
+  const ctx: RouteContext = { tether, config, limits, sse, metrics };
+
+  // Routes carry zod schemas: they validate requests and document responses (see type-provider.ts).
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // Before the routes: @fastify/swagger documents the routes registered after it.
+  await registerOpenApi(app);
 
   // What is registered, as `METHOD /path` (fastify's own HEAD twins left out): the OpenAPI test
   // compares it with the document both ways, so a route cannot go undocumented.
@@ -145,5 +152,7 @@ export async function buildServer(tether: Tether, config: TetherConfig, options:
   });
 
   await app.ready();
+  // Built now, so that a route the generator cannot document fails the start, not a request.
+  app.swagger();
   return app;
 }

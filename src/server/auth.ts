@@ -139,13 +139,15 @@ export function assertBindingAllowed(host: string, tokens: TokenTable): void {
   );
 }
 
+/** Whether a path is the API's (`/v1/*`): it needs a token, and the OpenAPI document says so. */
+export const isApiPath = (path: string): boolean => path === '/v1' || path.startsWith('/v1/');
+
 /**
  * The route pattern decides, not only the raw URL: the router decodes percent-escapes, so
  * `/%761/sessions` reaches a /v1 route while its raw path does not start with /v1.
  */
 function isApiRequest(request: FastifyRequest): boolean {
-  const underV1 = (p: string): boolean => p === '/v1' || p.startsWith('/v1/');
-  return underV1(request.routeOptions.url ?? '') || underV1(request.url.split('?')[0] ?? '');
+  return isApiPath(request.routeOptions.url ?? '') || isApiPath(request.url.split('?')[0] ?? '');
 }
 
 const BEARER_RE = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;

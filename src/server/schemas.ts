@@ -3,9 +3,10 @@ import { sessionSettingsShape, sessionUpdateSchema } from '../broker/send-option
 import { SESSION_STATUSES, TURN_STATUSES } from '../domain/types.js';
 
 /**
- * The HTTP contract in one place: request bodies and queries are validated with these schemas,
- * and `/openapi.json` is generated from them, so the document cannot drift from the checks.
- * Responses are described here too (the server builds them from domain/json.ts).
+ * The HTTP contract in one place: routes are registered with these schemas, which validate
+ * request bodies and queries and from which `/openapi.json` is generated, so the document cannot
+ * drift from the checks. Responses are described here too (the server builds them from
+ * domain/json.ts; the schemas document them and never rewrite them).
  */
 
 /** Session settings a client may choose over HTTP. No `env`: agent environment is the operator's. */
@@ -35,10 +36,11 @@ export const continueBodySchema = z
 export const listSessionsQuerySchema = z
   .object({
     status: z.enum(SESSION_STATUSES).optional(),
-    /** `label=k=v`, repeatable. */
-    label: z.union([z.string(), z.array(z.string())]).optional(),
-    /** `meta=k=v`, repeatable: top-level metadata strings (links such as `taskId`). */
-    meta: z.union([z.string(), z.array(z.string())]).optional(),
+    label: z.union([z.string(), z.array(z.string())]).optional().describe('`name=value`; repeat for several labels (all must match).'),
+    meta: z
+      .union([z.string(), z.array(z.string())])
+      .optional()
+      .describe('`name=value` of a top-level metadata string (links such as `taskId`); repeat for several (all must match).'),
     limit: z.coerce.number().int().min(1).max(1000).optional(),
     offset: z.coerce.number().int().min(0).max(10_000_000).optional(),
   })

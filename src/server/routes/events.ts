@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TetherEvent } from '../../domain/events.js';
 import type { RouteContext } from './context.js';
+import { sseStream } from './docs.js';
 
 /** Events queued for a slow client at most; beyond that it is cut off rather than grow memory. */
 const MAX_BACKLOG = 10_000;
@@ -10,7 +11,13 @@ const MAX_BACKLOG = 10_000;
  * per-connection counter, so Last-Event-ID means nothing here). Keep-alives in between.
  */
 export function registerEventRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  app.get('/v1/events', { exposeHeadRoute: false }, async (request, reply) => {
+  const schema = {
+    operationId: 'tailEvents',
+    summary: "Every event of the caller's tenant as it happens (SSE; ids count per connection)",
+    tags: ['events'],
+    response: { 200: { description: 'Server-Sent Events of every TetherEvent of the tenant, with keep-alive comments.', content: { 'text/event-stream': { schema: sseStream } } } },
+  };
+  app.get('/v1/events', { exposeHeadRoute: false, schema }, async (request, reply) => {
     const tenant = request.tenant;
     const stream = ctx.sse.open(reply, 'tail');
     const backlog: TetherEvent[] = [];

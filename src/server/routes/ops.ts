@@ -1,5 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { healthResponseSchema, readinessResponseSchema, statsResponseSchema } from '../schemas.js';
 import type { RouteContext } from './context.js';
+import { json } from './docs.js';
 
 /**
  * Health, readiness, metrics, the OpenAPI document and `/v1/stats`. Only `/v1/stats` needs a
@@ -7,12 +10,29 @@ import type { RouteContext } from './context.js';
  */
 export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { tether } = ctx;
+  const tags = ['ops'];
   let lastReady: boolean | null = null;
 
-  // Liveness: the process answers. Nothing else is checked, so a busy store never restarts it.
-  app.get('/healthz', async () => ({ status: 'ok' as const }));
+  app.get(
+    '/v1/stats',
+    { schema: { operationId: 'stats', summary: "Counts, totals, tokens and cost of the caller's tenant", tags, response: { 200: json('Statistics.', statsResponseSchema) } } },
+    async (request) => tether.stats({ tenant: request.tenant }),
+  );
 
-  app.get('/readyz', async (request, reply) => {
+  // Liveness: the process answers. Nothing else is checked, so a busy store never restarts it.
+  app.get(
+    '/healthz',
+    { schema: { operationId: 'health', summary: 'Liveness: the process answers', tags, response: { 200: json('Alive.', healthResponseSchema) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  const readyzSchema = {
+    operationId: 'ready',
+    summary: 'Readiness: the store is reachable and the agent binary present',
+    tags,
+    response: { 200: json('Ready.', readinessResponseSchema), 503: json('Not ready (or shutting down).', readinessResponseSchema) },
+  };
+  app.get('/readyz', { schema: readyzSchema }, async (request, reply) => {
     const readiness = await tether.readiness();
     // Probes poll this every few seconds: log the reason when the answer changes, not every time.
     if (readiness.ready !== lastReady) {
@@ -28,12 +48,20 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
     });
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  const metricsSchema = {
+    operationId: 'metrics',
+    summary: 'Prometheus metrics',
+    tags,
+    response: { 200: { description: 'Prometheus text exposition format.', content: { 'text/plain': { schema: z.string() } } } },
+  };
+  app.get('/metrics', { schema: metricsSchema }, async (_request, reply) => {
     const text = await ctx.metrics.scrape();
     return reply.type(ctx.metrics.registry.contentType).send(text);
   });
 
-  app.get('/openapi.json', async () => ctx.openapi);
-
-  app.get('/v1/stats', async (request) => tether.stats({ tenant: request.tenant }));
+  app.get(
+    '/openapi.json',
+    { schema: { operationId: 'openapi', summary: 'This document', tags, response: { 200: json('OpenAPI 3.1 document.', z.looseObject({})) } } },
+    async () => app.swagger(),
+  );
 }

@@ -1,9 +1,12 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
 import { turnToJSON } from '../../domain/json.js';
 import { ErrorCode, TetherError } from '../../errors.js';
 import { toHttpError } from '../errors.js';
-import { turnEventsQuerySchema } from '../schemas.js';
-import { idOf, parse, type RouteContext } from './context.js';
+import { turnEventsQuerySchema, turnSchema } from '../schemas.js';
+import type { ZodTypeProvider } from '../type-provider.js';
+import type { RouteContext } from './context.js';
+import { SSE_DESCRIPTION, errors, json, sseStream, turnIdParams } from './docs.js';
 
 /** Turn ids are UUIDs; anything much longer is not one and need not reach the store. */
 const MAX_TURN_ID = 128;
@@ -44,18 +47,45 @@ function afterSeqOf(header: string | string[] | undefined, query: { after?: numb
 
 /** `GET /v1/turns/:id` and `GET /v1/turns/:id/events`. Another tenant's turn is a 404, like a missing one. */
 export function registerTurnRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
   const turnOf = async (id: string, tenant: string) => {
     const turn = id.length > 0 && id.length <= MAX_TURN_ID ? await ctx.tether.getTurn(id, { tenant }) : null;
     if (!turn) throw new TetherError(ErrorCode.NOT_FOUND, `no turn ${id.slice(0, MAX_TURN_ID)}`);
     return turn;
   };
 
-  app.get('/v1/turns/:id', async (request) => turnToJSON(await turnOf(idOf(request), request.tenant)));
+  routes.get(
+    '/v1/turns/:id',
+    {
+      schema: {
+        operationId: 'getTurn',
+        summary: 'One turn from the journal',
+        tags: ['turns'],
+        params: turnIdParams,
+        response: { 200: json('The turn.', turnSchema), ...errors(404) },
+      },
+    },
+    async (request) => turnToJSON(await turnOf(request.params.id, request.tenant)),
+  );
 
-  app.get('/v1/turns/:id/events', { exposeHeadRoute: false }, async (request, reply) => {
-    const query = parse(turnEventsQuerySchema, request.query, 'query');
-    const afterSeq = afterSeqOf(request.headers['last-event-id'], query);
-    const turn = await turnOf(idOf(request), request.tenant);
-    await streamTurnEvents(ctx, reply, turn.id, request.tenant, afterSeq);
-  });
+  routes.get(
+    '/v1/turns/:id/events',
+    {
+      exposeHeadRoute: false,
+      schema: {
+        operationId: 'turnEvents',
+        summary: "A turn's events after Last-Event-ID (or ?after=), then live ones until it ends",
+        tags: ['turns'],
+        params: turnIdParams,
+        querystring: turnEventsQuerySchema,
+        headers: z.object({ 'Last-Event-ID': z.string().describe('The `id:` of the last event received; the stream resumes after it.').optional() }),
+        response: { 200: { description: SSE_DESCRIPTION, content: { 'text/event-stream': { schema: sseStream } } }, ...errors(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      const afterSeq = afterSeqOf(request.headers['last-event-id'], request.query);
+      const turn = await turnOf(request.params.id, request.tenant);
+      await streamTurnEvents(ctx, reply, turn.id, request.tenant, afterSeq);
+    },
+  );
 }
