@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { AgentBackend, AgentEvent } from '../../src/agents/agent.js';
+import type { AgentBackend, Runner, RunnerSettings } from '../../src/agents/agent.js';
 import { createClaudeBackend } from '../../src/agents/claude/index.js';
 import { createTether } from '../../src/broker/create-tether.js';
 import { readSse } from '../../src/client/sse-parser.js';
@@ -110,16 +110,27 @@ export const eventDelivery: Benchmark = {
 function stamping(backend: AgentBackend, given: Map<string, number>): AgentBackend {
   return {
     ...backend,
-    open(spec) {
+    open(spec): Runner {
       const runner = backend.open(spec);
-      return Object.assign(Object.create(runner) as typeof runner, {
-        async *run(prompt: string, signal: AbortSignal): AsyncGenerator<AgentEvent> {
+      return {
+        async *run(prompt, signal) {
           for await (const event of runner.run(prompt, signal)) {
             if (event.type === 'text.delta') given.set(event.text, performance.now());
             yield event;
           }
         },
-      });
+        close: () => runner.close(),
+        get pid() {
+          return runner.pid;
+        },
+        get alive() {
+          return runner.alive;
+        },
+        get settings() {
+          return runner.settings;
+        },
+        ...(runner.reconfigure ? { reconfigure: (change: RunnerSettings) => runner.reconfigure!(change) } : {}),
+      };
     },
   };
 }
