@@ -71,8 +71,11 @@ export async function createTether(options: CreateTetherOptions = {}): Promise<T
     ...backends,
   };
 
-  // A store no other process can open (`:memory:`) shares nothing; any other does, unless told not to.
-  const share = config.shareEvents ?? store.kind !== 'memory';
+  // Nodes on PostgreSQL share their events by default. On SQLite the processes sharing a file
+  // are rarer (a CLI beside the daemon) and each shared event would cost a commit on the event
+  // loop, so it is asked for (TETHER_SHARE_EVENTS); without it, another process's turn is
+  // followed by its outcome only.
+  const share = config.shareEvents ?? store.kind === 'postgres';
   const wakeups = new Wakeups(clock);
   // Called back only once the tail runs (node.start), when `emitter` is set.
   const onForeign = (event: TetherEvent): void => {

@@ -61,14 +61,14 @@ describe('JournalTurnEvents: processes sharing a store (scripted agent)', () => 
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function twoNodes(script?: Script) {
+  async function twoNodes(script?: Script, shareEvents = true) {
     // The agent's conversations are the fleet's (Claude Code's live in the store's mirror).
     const conversations = new Map<string, string[]>();
     const dir = mkdtempSync(join(tmpdir(), 'tether-events-'));
     const db = join(dir, 'tether.db');
     const clock = new ManualClock(Date.now());
     const open = async (backend: ScriptedBackend): Promise<Tether> => {
-      const t = await createTether({ db, clock, backends: { claude: backend }, logLevel: 'silent', spares: 0, janitorIntervalSec: 0, env: {} });
+      const t = await createTether({ db, clock, shareEvents, backends: { claude: backend }, logLevel: 'silent', spares: 0, janitorIntervalSec: 0, env: {} });
       cleanups.push(() => t.close({ graceMs: 0 }));
       return t;
     };
@@ -146,5 +146,22 @@ describe('JournalTurnEvents: processes sharing a store (scripted agent)', () => 
     const stream = await read(b.turnEvents(turn.id));
     expect(stream).toEqual([[1, 'turn.queued'], [2, 'turn.started'], [3, 'message'], [4, 'turn.completed']]);
     expect((await store.getTurn(turn.id))?.status).toBe('succeeded');
+  });
+
+  it("without sharing, a reader of another process's turn gets its outcome from the journal once it ends", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const { a, b, clock } = await twoNodes(async function* () {
+      await held;
+      yield { type: 'message', text: 'done at last' };
+    }, false);
+    const turn = a.send('k', 'long');
+    const { turnId } = await turn.accepted;
+    const following = read(b.turnEvents(turnId));
+    await clock.advanceAsync(1_000);
+    release();
+    await turn.result;
+    await clock.advanceAsync(2_000);
+    expect(await following).toEqual([[0, 'turn.completed']]);
   });
 });
