@@ -25,6 +25,7 @@ import { recoverBehaviour } from './behaviour/recover.js';
 import { rotateBehaviour } from './behaviour/rotate.js';
 import { sessionOperationBehaviour } from './behaviour/session-operations.js';
 import { Suite, type StoreHarness } from './behaviour/suite.js';
+import { transactionBehaviour } from './behaviour/transactions.js';
 import { transcriptBehaviour } from './behaviour/transcripts.js';
 
 export type { StoreHarness } from './behaviour/suite.js';
@@ -56,5 +57,6 @@ export function describeStoreBehaviour(name: string, open: (clock: ManualClock) 
     eventBehaviour(suite);
     nodeBehaviour(suite);
     lifecycleBehaviour(suite);
+    transactionBehaviour(suite);
   });
 }
