@@ -36,7 +36,7 @@ export interface Tx extends Queries {
    */
   lock(...name: string[]): Promise<void>;
 
-  /** Adds to a tenant's running totals; written once, just before COMMIT (see `flushCounters`). */
+  /** Adds to a tenant's running totals; written once, just before COMMIT (see `SqlTx.flush`). */
   bump(tenant: string, delta: CounterDelta): void;
 
   /** This transaction's not yet written change of a counter, over all tenants. */
@@ -52,7 +52,12 @@ export interface Driver {
   /** The store's clock (the database clock where there is one). */
   now(): Promise<number>;
   read<T>(fn: (reader: Reader) => Promise<T>): Promise<T>;
-  /** One transaction: `fn`'s writes commit together when it resolves, and none do when it throws. */
+  /**
+   * One transaction: `fn`'s writes commit together when it resolves, and none do when it throws.
+   * `fn` awaits nothing but its own statements (and synchronous callbacks): SQLite holds its
+   * connection, and the file's write lock, across those awaits. PostgreSQL may run `fn` again
+   * after a serialization failure or a deadlock.
+   */
   write<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** See `NodeRegistry.runExclusive`. */
   runExclusive<T>(name: string, fn: () => Promise<T>): Promise<T | null>;
