@@ -47,26 +47,6 @@ export interface AgentBackend {
   readonly continuePrompt?: string;
 }
 
-/**
- * Where a backend keeps its own copy of each conversation's transcript (the store implements
- * it; see the transcript methods of src/store/store.ts). With one, a conversation survives a
- * wiped agent home, another machine, or the agent's own retention sweep.
- */
-export interface TranscriptArchive {
-  appendTranscript(ref: { agentSessionId: string; subpath?: string }, projectKey: string, entries: TranscriptLine[]): Promise<void>;
-  loadTranscript(ref: { agentSessionId: string; subpath?: string }): Promise<TranscriptLine[] | null>;
-  listTranscripts(projectKey: string): Promise<Array<{ agentSessionId: string; mtime: number }>>;
-  listTranscriptSubpaths(agentSessionId: string): Promise<string[]>;
-  deleteTranscript(ref: { agentSessionId: string; subpath?: string }): Promise<number>;
-}
-
-/** One line of an agent transcript, opaque JSON. */
-export interface TranscriptLine {
-  type: string;
-  uuid?: string;
-  [field: string]: unknown;
-}
-
 export interface RunnerSpec {
   config: SessionConfig;
   /** Conversation to continue; null starts a new one. */

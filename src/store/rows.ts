@@ -17,26 +17,26 @@ import { usageFromColumns, usageToColumns } from './rules/index.js';
 
 /**
  * Table rows to domain records, written once for every adapter. The two adapters' tables have the
- * same columns; what their drivers hand back differs in two ways only, the type parameters:
- * `Flag`, a boolean column (SQLite: 0 or 1; PostgreSQL: a boolean), and `Json`, a JSON column
- * (SQLite: its text; PostgreSQL: JSONB, already parsed). Each adapter says how to read those two
- * (its `Dialect`) and gets the mapping from `rowMapping`. A new column is added here once.
+ * same columns; what their drivers hand back differs in two ways only: a boolean column (SQLite: 0
+ * or 1; PostgreSQL: a boolean) and a JSON column (SQLite: its text; PostgreSQL: JSONB, already
+ * parsed). Each adapter's dialect says how to read those two (`RowReader`). A new column is added
+ * here once.
  */
 
-/** A `sessions` row as the adapter's driver returns it. */
-export interface SessionRowOf<Flag, Json> {
+/** A `sessions` row as a driver returns it (`live`, `latest`: the dialect's flags; JSON columns: its JSON). */
+export interface SessionRow {
   id: string;
   tenant: string;
   key: string;
   backend: string;
   agent_session_id: string | null;
   status: string;
-  live: Flag;
-  latest: Flag;
+  live: unknown;
+  latest: unknown;
   generation: number;
-  config: Json;
-  labels: Json;
-  metadata: Json;
+  config: unknown;
+  labels: unknown;
+  metadata: unknown;
   turns: number;
   turn_seq: number;
   queued: number;
@@ -59,8 +59,8 @@ export interface SessionRowOf<Flag, Json> {
   lease_expires_at: number | null;
 }
 
-/** A `turns` row as the adapter's driver returns it. */
-export interface TurnRowOf<Flag> {
+/** A `turns` row as a driver returns it. */
+export interface TurnRow {
   id: string;
   session_id: string;
   tenant: string;
@@ -85,86 +85,78 @@ export interface TurnRowOf<Flag> {
   started_at: number | null;
   ended_at: number | null;
   regenerates: string | null;
-  interrupt_requested: Flag;
+  interrupt_requested: unknown;
 }
 
 /** How one adapter's driver hands back the columns whose representation differs. */
-export interface Dialect<Flag, Json> {
-  flag(value: Flag): boolean;
+export interface RowReader {
+  flag(value: unknown): boolean;
   /** A JSON object column; `fallback` when the row holds something unreadable (a hand edit). */
-  object<T extends object>(value: Json, fallback: T): T;
-}
-
-export interface RowMapping<Flag, Json> {
-  sessionFromRow(row: SessionRowOf<Flag, Json>): SessionRecord;
-  turnFromRow(row: TurnRowOf<Flag>): TurnRecord;
+  object<T extends object>(value: unknown, fallback: T): T;
 }
 
 /** The session row's lease, or null when no one holds it (an expired lease still counts until freed). */
-export function leaseFromRow(
-  row: Pick<SessionRowOf<unknown, unknown>, 'id' | 'lease_owner' | 'lease_token' | 'lease_epoch' | 'lease_expires_at'>,
-): Lease | null {
+export function leaseFromRow(row: Pick<SessionRow, 'id' | 'lease_owner' | 'lease_token' | 'lease_epoch' | 'lease_expires_at'>): Lease | null {
   if (row.lease_token === null || row.lease_owner === null || row.lease_expires_at === null) return null;
   return { sessionId: row.id, owner: row.lease_owner, token: row.lease_token, epoch: row.lease_epoch, expiresAt: row.lease_expires_at };
 }
 
-export function rowMapping<Flag, Json>(dialect: Dialect<Flag, Json>): RowMapping<Flag, Json> {
+export function sessionFromRow(row: SessionRow, read: RowReader): SessionRecord {
   return {
-    sessionFromRow: (row) => ({
-      id: row.id,
-      tenant: row.tenant,
-      key: row.key,
-      backend: row.backend as BackendName,
-      agentSessionId: row.agent_session_id,
-      status: row.status as SessionStatus,
-      generation: row.generation,
-      config: dialect.object<SessionConfig>(row.config, { cwd: '' }),
-      labels: dialect.object<Labels>(row.labels, {}),
-      metadata: dialect.object<Metadata>(row.metadata, {}),
-      turns: row.turns,
-      turnSeq: row.turn_seq,
-      queued: row.queued,
-      usage: usageFromColumns(row),
-      context: { tokens: row.context_tokens, window: row.context_window, ratio: row.context_ratio },
-      createdAt: row.created_at,
-      lastActiveAt: row.last_active_at,
-      expiresAt: row.expires_at,
-      closedAt: row.closed_at,
-      closeReason: row.close_reason as CloseReason | null,
-      lease: leaseFromRow(row),
-    }),
+    id: row.id,
+    tenant: row.tenant,
+    key: row.key,
+    backend: row.backend as BackendName,
+    agentSessionId: row.agent_session_id,
+    status: row.status as SessionStatus,
+    generation: row.generation,
+    config: read.object<SessionConfig>(row.config, { cwd: '' }),
+    labels: read.object<Labels>(row.labels, {}),
+    metadata: read.object<Metadata>(row.metadata, {}),
+    turns: row.turns,
+    turnSeq: row.turn_seq,
+    queued: row.queued,
+    usage: usageFromColumns(row),
+    context: { tokens: row.context_tokens, window: row.context_window, ratio: row.context_ratio },
+    createdAt: row.created_at,
+    lastActiveAt: row.last_active_at,
+    expiresAt: row.expires_at,
+    closedAt: row.closed_at,
+    closeReason: row.close_reason as CloseReason | null,
+    lease: leaseFromRow(row),
+  };
+}
 
-    // Absent usage, context and error columns become null.
-    turnFromRow: (row) => ({
-      id: row.id,
-      sessionId: row.session_id,
-      tenant: row.tenant,
-      key: row.key,
-      seq: row.seq,
-      prompt: row.prompt,
-      status: row.status as TurnStatus,
-      owner: row.owner,
-      epoch: row.epoch,
-      text: row.text,
-      error: row.error_code === null ? null : { code: row.error_code, message: row.error_message ?? '' },
-      usage:
-        row.input_tokens === null
-          ? null
-          : usageFromColumns({
-              input_tokens: row.input_tokens,
-              output_tokens: row.output_tokens ?? 0,
-              cache_read_tokens: row.cache_read_tokens ?? 0,
-              cache_write_tokens: row.cache_write_tokens ?? 0,
-              cost_micros: row.cost_micros ?? 0,
-            }),
-      context:
-        row.context_tokens === null ? null : { tokens: row.context_tokens, window: row.context_window ?? 0, ratio: row.context_ratio ?? 0 },
-      createdAt: row.created_at,
-      startedAt: row.started_at,
-      endedAt: row.ended_at,
-      regenerates: row.regenerates,
-      interruptRequested: dialect.flag(row.interrupt_requested),
-    }),
+/** Absent usage, context and error columns become null. */
+export function turnFromRow(row: TurnRow, read: RowReader): TurnRecord {
+  return {
+    id: row.id,
+    sessionId: row.session_id,
+    tenant: row.tenant,
+    key: row.key,
+    seq: row.seq,
+    prompt: row.prompt,
+    status: row.status as TurnStatus,
+    owner: row.owner,
+    epoch: row.epoch,
+    text: row.text,
+    error: row.error_code === null ? null : { code: row.error_code, message: row.error_message ?? '' },
+    usage:
+      row.input_tokens === null
+        ? null
+        : usageFromColumns({
+            input_tokens: row.input_tokens,
+            output_tokens: row.output_tokens ?? 0,
+            cache_read_tokens: row.cache_read_tokens ?? 0,
+            cache_write_tokens: row.cache_write_tokens ?? 0,
+            cost_micros: row.cost_micros ?? 0,
+          }),
+    context: row.context_tokens === null ? null : { tokens: row.context_tokens, window: row.context_window ?? 0, ratio: row.context_ratio ?? 0 },
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    regenerates: row.regenerates,
+    interruptRequested: read.flag(row.interrupt_requested),
   };
 }
 

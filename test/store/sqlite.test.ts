@@ -11,7 +11,6 @@ import { openStore } from '../../src/store/open-store.js';
 import {
   LATEST_VERSION,
   MIGRATIONS,
-  SWEEP_SQL,
   mapSqliteError,
   migrate,
   openSqliteStore,
@@ -171,44 +170,6 @@ describe('SQLite adapter', () => {
     });
   });
 
-  describe('query plans', () => {
-    /** The plan of a sweep over a populated, ANALYZEd database. */
-    function plan(store: SqliteStore, sql: string, params: unknown[]): string[] {
-      const rows = store.connection.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>;
-      return rows.map((r) => r.detail);
-    }
-
-    it('sweeps use their partial indexes, never a scan of all sessions or turns', async () => {
-      const clock = new ManualClock();
-      const store = open({ path: join(tempDir(), 'plan.db'), clock, synchronous: 'OFF' });
-      // Mostly closed history, a few live sessions: the shape the indexes are for.
-      for (let i = 0; i < 300; i++) {
-        await store.enqueueTurn(enqueueInput({ key: `k${i}`, idleTimeoutMs: 1000 }));
-        if (i % 10 !== 0) {
-          await store.abandonTurn((await store.listTurns({ tenant: 'default', key: `k${i}` }))[0]!.id, { code: 'X', message: 'x' });
-          await store.closeSession('default', `k${i}`, 'reset');
-        }
-      }
-      store.connection.exec('ANALYZE');
-      const named = { now: clock.now(), limit: 10 };
-      const cases: Array<[string, string, unknown[], RegExp]> = [
-        ['expiry', SWEEP_SQL.expiry, [named], /USING INDEX sessions_expiry/],
-        ['lru', SWEEP_SQL.lru, [named], /USING INDEX sessions_lru/],
-        ['held leases', SWEEP_SQL.heldLeases, [], /USING INDEX sessions_leases/],
-        ['queue head', SWEEP_SQL.queueHead, ['some-session'], /USING INDEX turns_session/],
-        ['active turns', SWEEP_SQL.activeTurns, [], /USING INDEX turns_active/],
-      ];
-      for (const [name, sql, params, index] of cases) {
-        const detail = plan(store, sql, params);
-        expect(detail.join(' | '), name).toMatch(index);
-        for (const line of detail) {
-          expect(line, name).not.toMatch(/^SCAN (sessions|turns)$/);
-          expect(line, name).not.toMatch(/TEMP B-TREE/);
-        }
-      }
-    });
-  });
-
   describe('concurrency', () => {
     it('two stores on one file racing first messages for one key make one session', async () => {
       const path = join(tempDir(), 'race.db');
@@ -221,6 +182,21 @@ describe('SQLite adapter', () => {
       expect(results.filter((r) => r.created)).toHaveLength(1);
       expect(results.map((r) => r.turn.seq).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
       expect((await b.stats()).sessions).toMatchObject({ live: 1, created: 1 });
+    });
+
+    it('closes after the calls already asked for, and refuses the ones asked for after it', async () => {
+      const store = open({ path: join(tempDir(), 'closing.db') });
+      // The first call starts at once and holds the connection across its awaits; the others queue.
+      const enqueued = store.enqueueTurn(enqueueInput());
+      const read = store.getLiveSession('default', 'race');
+      const closed = store.close();
+      const late = store.stats();
+      await closed;
+      expect((await enqueued).created).toBe(true);
+      expect((await read)?.turnSeq).toBe(1);
+      await expect(late).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      const again = open({ path: store.path });
+      expect((await again.getLiveSession('default', 'race'))?.turnSeq).toBe(1);
     });
 
     describe('another process holding the write lock', () => {

@@ -1,5 +1,5 @@
 import { forkSession } from '@anthropic-ai/claude-agent-sdk';
-import type { TranscriptArchive, TranscriptLine } from '../agent.js';
+import type { TranscriptEntry, TranscriptMirror } from '../../store/ports/transcripts.js';
 import { ErrorCode, TetherError } from '../../errors.js';
 import { checkResumable, promptEntries, promptText, sessionStoreOver } from './transcripts.js';
 
@@ -16,7 +16,7 @@ export interface CopySource {
  */
 
 /** A copy keeping the first `keepPrompts` user prompts with what followed each, or all of it (null). */
-export async function forkConversation(archive: TranscriptArchive, source: CopySource, keepPrompts: number | null): Promise<string> {
+export async function forkConversation(archive: TranscriptMirror, source: CopySource, keepPrompts: number | null): Promise<string> {
   await ensureTranscript(archive, source, 'fork');
   if (keepPrompts === null) return copy(archive, source, undefined);
   if (keepPrompts < 1) throw new TetherError(ErrorCode.INVALID_INPUT, 'a fork keeps at least the first turn');
@@ -29,7 +29,7 @@ export async function forkConversation(archive: TranscriptArchive, source: CopyS
  * cut just before it, null when nothing came before it, or the source itself when its last
  * prompt is another (the replaced turn never reached the agent).
  */
-export async function rewindConversation(archive: TranscriptArchive, source: CopySource, prompt: string): Promise<string | null> {
+export async function rewindConversation(archive: TranscriptMirror, source: CopySource, prompt: string): Promise<string | null> {
   await ensureTranscript(archive, source, 'regenerate from');
   const prompts = await promptsOf(archive, source);
   const last = prompts.at(-1);
@@ -40,19 +40,19 @@ export async function rewindConversation(archive: TranscriptArchive, source: Cop
 }
 
 /** Makes the store hold the whole transcript (completing it from disk), or refuses. */
-async function ensureTranscript(archive: TranscriptArchive, source: CopySource, what: string): Promise<void> {
+async function ensureTranscript(archive: TranscriptMirror, source: CopySource, what: string): Promise<void> {
   if ((await checkResumable(archive, source.agentSessionId, source.cwd, source.env)) === 'missing') {
     throw new TetherError(ErrorCode.INVALID_INPUT, `the conversation ${source.agentSessionId} has no transcript to ${what}`);
   }
 }
 
 /** The conversation's user prompts, in order. */
-async function promptsOf(archive: TranscriptArchive, source: CopySource): Promise<TranscriptLine[]> {
+async function promptsOf(archive: TranscriptMirror, source: CopySource): Promise<TranscriptEntry[]> {
   return promptEntries((await archive.loadTranscript({ agentSessionId: source.agentSessionId })) ?? []);
 }
 
 /** A copy of the whole conversation, or of what came before the prompt `cutBefore`. */
-async function copy(archive: TranscriptArchive, source: CopySource, cutBefore: TranscriptLine | undefined): Promise<string> {
+async function copy(archive: TranscriptMirror, source: CopySource, cutBefore: TranscriptEntry | undefined): Promise<string> {
   const forked = await forkSession(source.agentSessionId, {
     sessionStore: sessionStoreOver(archive),
     dir: source.cwd,

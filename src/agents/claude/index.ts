@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
-import type { AgentBackend, Runner, RunnerSpec, Spare, TranscriptArchive } from '../agent.js';
+import type { AgentBackend, Runner, RunnerSpec, Spare } from '../agent.js';
+import type { TranscriptMirror } from '../../store/ports/transcripts.js';
 import type { SessionConfig } from '../../domain/types.js';
 import { fallbackContextWindow } from '../../domain/usage.js';
 import { ErrorCode, TetherError, invalidInput } from '../../errors.js';
@@ -16,7 +17,7 @@ export interface ClaudeBackendOptions {
    * Tether's copy of every transcript (the store): mirrored on every turn through the SDK's
    * SessionStore and read back on resume. Without it, conversations live only under ~/.claude.
    */
-  transcripts?: TranscriptArchive;
+  transcripts?: TranscriptMirror;
 }
 
 /** Claude Code through `@anthropic-ai/claude-agent-sdk`. */
@@ -24,7 +25,7 @@ export function createClaudeBackend(options: ClaudeBackendOptions = {}): AgentBa
   let binary: string | null = null;
   const archive = options.transcripts ?? null;
   /** Copies of conversations are made from the store's mirror. */
-  const mirror = (what: string): TranscriptArchive => {
+  const mirror = (what: string): TranscriptMirror => {
     if (!archive) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `${what} needs the transcript mirror (TETHER_MIRROR_TRANSCRIPTS=true)`);
     return archive;
   };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { query, type Options, type Query, type SDKMessage, type SDKUserMessage } from '@anthropic-ai/claude-agent-sdk';
-import type { AgentEvent, AgentResult, Runner, RunnerSettings, RunnerSpec, TranscriptArchive } from '../agent.js';
+import type { AgentEvent, AgentResult, Runner, RunnerSettings, RunnerSpec } from '../agent.js';
+import type { TranscriptMirror } from '../../store/ports/transcripts.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import { ErrorCode } from '../../errors.js';
 import { EMPTY_CONTEXT, ZERO_USAGE, type TurnError } from '../../domain/types.js';
@@ -38,7 +39,7 @@ export interface RunnerRecovery {
 }
 
 /** The SDK options of a conversation started with `query()`. */
-export function claudeOptions(spec: RunnerSpec, binary: string, watch: ProcessWatch, archive: TranscriptArchive | null = null): Options {
+export function claudeOptions(spec: RunnerSpec, binary: string, watch: ProcessWatch, archive: TranscriptMirror | null = null): Options {
   const { config, env, resume, newConversationId } = spec;
   const options: Options = {
     cwd: config.cwd,
@@ -70,7 +71,7 @@ export function claudeOptions(spec: RunnerSpec, binary: string, watch: ProcessWa
 }
 
 /** A cold start: a new Claude Code process for the spec's conversation, with the runner's current settings. */
-export function coldStart(spec: RunnerSpec, binary: string, archive: TranscriptArchive | null = null): ClaudeStart {
+export function coldStart(spec: RunnerSpec, binary: string, archive: TranscriptMirror | null = null): ClaudeStart {
   return (input, settings) => {
     const watch = new ProcessWatch();
     const config = { ...spec.config, model: settings.model ?? undefined, permissionMode: settings.permissionMode ?? undefined };

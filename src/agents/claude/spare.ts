@@ -1,5 +1,6 @@
 import { prewarm, type SpareProcess } from '@anthropic-ai/claude-agent-sdk';
-import type { Runner, RunnerSpec, Spare, TranscriptArchive } from '../agent.js';
+import type { Runner, RunnerSpec, Spare } from '../agent.js';
+import type { TranscriptMirror } from '../../store/ports/transcripts.js';
 import { ClaudeRunner, coldStart, type ClaudeStart } from './runner.js';
 import { ProcessWatch, trackedSpawn } from './spawn.js';
 import { sessionStoreOver, withConfigDir } from './transcripts.js';
@@ -16,10 +17,10 @@ export class ClaudeSpare implements Spare {
   readonly #watch: ProcessWatch;
   readonly #binary: string;
   readonly #env: NodeJS.ProcessEnv;
-  readonly #archive: TranscriptArchive | null;
+  readonly #archive: TranscriptMirror | null;
   #claimed = false;
 
-  private constructor(spare: SpareProcess, watch: ProcessWatch, binary: string, env: NodeJS.ProcessEnv, archive: TranscriptArchive | null) {
+  private constructor(spare: SpareProcess, watch: ProcessWatch, binary: string, env: NodeJS.ProcessEnv, archive: TranscriptMirror | null) {
     this.#spare = spare;
     this.#watch = watch;
     this.#binary = binary;
@@ -27,7 +28,7 @@ export class ClaudeSpare implements Spare {
     this.#archive = archive;
   }
 
-  static async start(binary: string, env: NodeJS.ProcessEnv, archive: TranscriptArchive | null = null): Promise<ClaudeSpare> {
+  static async start(binary: string, env: NodeJS.ProcessEnv, archive: TranscriptMirror | null = null): Promise<ClaudeSpare> {
     const watch = new ProcessWatch();
     const spare = await prewarm({
       options: {

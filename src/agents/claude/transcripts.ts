@@ -2,21 +2,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { SessionKey, SessionStore, SessionStoreEntry } from '@anthropic-ai/claude-agent-sdk';
-import type { TranscriptArchive, TranscriptLine } from '../agent.js';
+import type { TranscriptEntry, TranscriptMirror } from '../../store/ports/transcripts.js';
 
 /**
- * The Agent SDK's `SessionStore` over Tether's transcript archive. The SDK calls `append` with
- * each batch Claude Code wrote to its local transcript (the last batch of a turn before the turn's
- * result reaches us), and `load` once before a process resumes a conversation, so a resume reads
- * Tether's copy and never depends on what is left under ~/.claude.
+ * The Agent SDK's `SessionStore` over Tether's transcript mirror (the store). The SDK calls
+ * `append` with each batch Claude Code wrote to its local transcript (the last batch of a turn
+ * before the turn's result reaches us), and `load` once before a process resumes a conversation,
+ * so a resume reads Tether's copy and never depends on what is left under ~/.claude.
  *
  * Transcripts are keyed by conversation id alone: the SDK's project key is derived from the cwd,
  * and a session whose directory moved must still find its conversation.
  */
-export function sessionStoreOver(archive: TranscriptArchive): SessionStore {
+export function sessionStoreOver(archive: TranscriptMirror): SessionStore {
   const ref = (key: SessionKey) => (key.subpath ? { agentSessionId: key.sessionId, subpath: key.subpath } : { agentSessionId: key.sessionId });
   return {
-    append: (key, entries) => archive.appendTranscript(ref(key), key.projectKey, entries as TranscriptLine[]),
+    append: (key, entries) => archive.appendTranscript(ref(key), key.projectKey, entries as TranscriptEntry[]),
     load: async (key) => (await archive.loadTranscript(ref(key))) as SessionStoreEntry[] | null,
     listSessions: async (projectKey) => (await archive.listTranscripts(projectKey)).map((t) => ({ sessionId: t.agentSessionId, mtime: t.mtime })),
     listSubkeys: (key) => archive.listTranscriptSubpaths(key.sessionId),
@@ -65,7 +65,7 @@ export type Resumability = 'mirror' | 'local' | 'missing';
  * wrote locally is lost by resuming from the store.
  */
 export async function checkResumable(
-  archive: TranscriptArchive | null,
+  archive: TranscriptMirror | null,
   agentSessionId: string,
   cwd: string,
   env: NodeJS.ProcessEnv,
@@ -85,13 +85,13 @@ export async function checkResumable(
 }
 
 /** The lines of a JSONL transcript; a torn last line (a crash mid-write) is skipped. */
-function parseJsonl(text: string): TranscriptLine[] {
-  const entries: TranscriptLine[] = [];
+function parseJsonl(text: string): TranscriptEntry[] {
+  const entries: TranscriptEntry[] = [];
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     try {
       const value = JSON.parse(line) as unknown;
-      if (value && typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string') entries.push(value as TranscriptLine);
+      if (value && typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string') entries.push(value as TranscriptEntry);
     } catch {
       // torn write
     }
@@ -104,7 +104,7 @@ function parseJsonl(text: string): TranscriptLine[] {
  * that are not meta lines or sidechains, the first line of each prompt. A turn's prompt starts
  * where the previous turn's last line (its `parentUuid`) ends.
  */
-export function promptEntries(entries: TranscriptLine[]): TranscriptLine[] {
+export function promptEntries(entries: TranscriptEntry[]): TranscriptEntry[] {
   const seen = new Set<unknown>();
   return entries.filter((e) => {
     if (e.type !== 'user' || !e.promptId || e.isMeta || e.isSidechain || seen.has(e.promptId)) return false;
@@ -114,7 +114,7 @@ export function promptEntries(entries: TranscriptLine[]): TranscriptLine[] {
 }
 
 /** The text of a user prompt entry (a string, or the text blocks of its content). */
-export function promptText(entry: TranscriptLine): string {
+export function promptText(entry: TranscriptEntry): string {
   const content = (entry.message as { content?: unknown } | undefined)?.content;
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';

@@ -1,9 +1,12 @@
 import pg from 'pg';
 import type { Clock } from '../../domain/clock.js';
 import { TetherError } from '../../errors.js';
+import type { Driver, Reader, Tx } from '../sql/transaction.js';
+import { pgDialect } from './dialect.js';
 import { describeTarget, isRetryable, mapPgError, type PgTarget } from './errors.js';
+import { runExclusive } from './exclusive.js';
 import { migrate } from './migrations.js';
-import { Tx } from './transaction.js';
+import { DB_NOW_SQL, PgReader, PgTx, type Announcer } from './transaction.js';
 
 export interface PgDatabaseOptions {
   url: string;
@@ -12,6 +15,8 @@ export interface PgDatabaseOptions {
   poolSize: number;
   connectTimeoutMs: number;
   idleInTransactionTimeoutMs: number;
+  /** How event appends are announced to the other nodes. */
+  announcer: Announcer;
 }
 
 /** A connection taken from the pool; `release(err)` discards it instead of pooling it. */
@@ -31,20 +36,25 @@ const TYPES: pg.CustomTypesConfig = {
 };
 
 /**
- * The pool behind a PostgresStore: connecting and migrating in the background, one-transaction
- * writes with retries, reads, and every failure mapped to a TetherError.
+ * The pool behind a PostgresStore, as the store's driver: connecting and migrating in the
+ * background, one-transaction writes with retries, reads, and every failure mapped to a
+ * TetherError.
  *
  * `openStore()` is synchronous, so the connection cannot be made before it returns: the
  * constructor starts connect-and-migrate and every call awaits it. A failure surfaces as
  * STORE_UNAVAILABLE from the call, and the next call tries again (the server may be back).
  */
-export class PgDatabase {
+export class PgDatabase implements Driver {
+  readonly dialect = pgDialect;
   readonly target: PgTarget;
   readonly clock: Clock | null;
   /** For connections of its own (LISTEN), configured like the pool's. */
   readonly clientConfig: pg.ClientConfig;
   readonly #pool: pg.Pool;
   readonly #schema: string | undefined;
+  readonly #announcer: Announcer;
+  /** Names of the exclusive sections this node runs now. */
+  readonly #exclusive = new Set<string>();
   #lockScope = '';
   #ready: Promise<void> | null;
   #closed = false;
@@ -53,6 +63,7 @@ export class PgDatabase {
     this.target = describeTarget(options.url);
     this.clock = options.clock;
     this.#schema = options.schema;
+    this.#announcer = options.announcer;
     this.clientConfig = {
       connectionString: options.url,
       connectionTimeoutMillis: options.connectTimeoutMs,
@@ -144,9 +155,18 @@ export class PgDatabase {
     }
   }
 
-  async read<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+  /** The database clock unless a clock was injected, so nodes with skewed clocks agree. */
+  async now(): Promise<number> {
+    this.assertOpen();
+    if (this.clock) return this.clock.now();
     await this.open();
-    return this.query(async (client) => (await client.query<R>(sql, params)).rows);
+    return this.query(async (client) => Number((await client.query<{ now: number }>(DB_NOW_SQL)).rows[0]?.now));
+  }
+
+  /** Reads on one pooled connection. */
+  async read<T>(fn: (reader: Reader) => Promise<T>): Promise<T> {
+    await this.open();
+    return this.query((client) => fn(new PgReader(client, this.clock)));
   }
 
   /**
@@ -160,7 +180,7 @@ export class PgDatabase {
         return await this.query(async (client) => {
           await client.query('BEGIN');
           try {
-            const tx = new Tx(client, this.clock, this.#lockScope);
+            const tx = new PgTx(client, this.clock, this.#lockScope, this.#announcer);
             const result = await fn(tx);
             await tx.flush();
             await client.query('COMMIT');
@@ -179,6 +199,10 @@ export class PgDatabase {
         throw err;
       }
     }
+  }
+
+  runExclusive<T>(name: string, fn: () => Promise<T>): Promise<T | null> {
+    return runExclusive(this, this.#exclusive, name, fn);
   }
 
   async close(): Promise<void> {

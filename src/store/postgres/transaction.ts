@@ -1,58 +1,74 @@
 import type pg from 'pg';
 import type { Clock } from '../../domain/clock.js';
-import { COUNTER_COLUMNS, type CounterColumn, type CounterDelta } from '../rules/index.js';
+import { render, type Sql } from '../sql/query.js';
+import { SqlTx, type Reader } from '../sql/transaction.js';
+import { pgDialect } from './dialect.js';
 
 /** The database clock in epoch ms; `clock_timestamp()` is the time of the call, not of BEGIN. */
-export const DB_NOW_EXPR = `floor(extract(epoch from clock_timestamp()) * 1000)::bigint`;
-export const DB_NOW_SQL = `SELECT ${DB_NOW_EXPR} AS now`;
+export const DB_NOW_SQL = `SELECT floor(extract(epoch from clock_timestamp()) * 1000)::bigint AS now`;
 
-const FLUSH_COUNTERS_SQL = `INSERT INTO counters (tenant, ${COUNTER_COLUMNS.join(', ')})
-  VALUES ($1, ${COUNTER_COLUMNS.map((_, i) => `$${i + 2}`).join(', ')})
-  ON CONFLICT (tenant) DO UPDATE SET ${COUNTER_COLUMNS.map((c) => `${c} = counters.${c} + excluded.${c}`).join(', ')}`;
+/** Where event appends are announced: a NOTIFY channel and this store's payload on it. */
+export interface Announcer {
+  channel: string;
+  payload(): string;
+}
 
-/**
- * One transaction on one pooled connection: queries, the transaction's single `now`, advisory
- * locks, and counter deltas.
- *
- * Counter deltas are gathered in memory and written by `flush()` just before COMMIT, tenants in
- * sorted order. A counters row is the hottest row there is (every turn of a tenant touches it);
- * locking it last and briefly keeps concurrent transactions from queueing behind it, and keeps
- * the lock order "sessions, then turns, then counters" that makes deadlocks unlikely.
- */
-export class Tx {
+async function query<R>(client: pg.ClientBase, q: Sql): Promise<pg.QueryResult & { rows: R[] }> {
+  const { text, params } = render(q, 'numbered');
+  return (await client.query(text, params)) as pg.QueryResult & { rows: R[] };
+}
+
+async function clockOrDatabase(client: pg.ClientBase, clock: Clock | null): Promise<number> {
+  return clock ? clock.now() : Number((await client.query<{ now: number }>(DB_NOW_SQL)).rows[0]?.now);
+}
+
+/** Reads on one pooled connection, outside a transaction. */
+export class PgReader implements Reader {
+  readonly dialect = pgDialect;
+  readonly #client: pg.ClientBase;
+  readonly #clock: Clock | null;
+
+  constructor(client: pg.ClientBase, clock: Clock | null) {
+    this.#client = client;
+    this.#clock = clock;
+  }
+
+  async rows<R>(q: Sql): Promise<R[]> {
+    return (await query<R>(this.#client, q)).rows;
+  }
+
+  async row<R>(q: Sql): Promise<R | undefined> {
+    return (await query<R>(this.#client, q)).rows[0];
+  }
+
+  now(): Promise<number> {
+    return clockOrDatabase(this.#client, this.#clock);
+  }
+}
+
+/** One READ COMMITTED transaction on one pooled connection. */
+export class PgTx extends SqlTx {
   readonly #client: pg.ClientBase;
   readonly #clock: Clock | null;
   readonly #lockScope: string;
-  readonly #counters = new Map<string, CounterDelta>();
+  readonly #announcer: Announcer;
   #now: number | undefined;
 
-  constructor(client: pg.ClientBase, clock: Clock | null, lockScope: string) {
+  constructor(client: pg.ClientBase, clock: Clock | null, lockScope: string, announcer: Announcer) {
+    super(new PgReader(client, clock));
     this.#client = client;
     this.#clock = clock;
     this.#lockScope = lockScope;
+    this.#announcer = announcer;
   }
 
-  async rows<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
-    return (await this.#client.query<R>(sql, params)).rows;
+  async exec(q: Sql): Promise<number> {
+    return (await query(this.#client, q)).rowCount ?? 0;
   }
 
-  async row<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R | undefined> {
-    return (await this.#client.query<R>(sql, params)).rows[0];
-  }
-
-  /** Runs a statement; how many rows it touched. */
-  async exec(sql: string, params: unknown[] = []): Promise<number> {
-    return (await this.#client.query(sql, params)).rowCount ?? 0;
-  }
-
-  /**
-   * The transaction's time, read once. Callers take their locks first, so that a transaction
-   * that waited for a lock does not write a time older than the one written before it.
-   */
+  /** Read once, from the database clock unless a clock was injected (see Tx.now). */
   async now(): Promise<number> {
-    if (this.#now === undefined) {
-      this.#now = this.#clock ? this.#clock.now() : Number((await this.row<{ now: number }>(DB_NOW_SQL))?.now);
-    }
+    this.#now ??= await clockOrDatabase(this.#client, this.#clock);
     return this.#now;
   }
 
@@ -64,25 +80,8 @@ export class Tx {
     await this.#client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [JSON.stringify([this.#lockScope, ...name])]);
   }
 
-  bump(tenant: string, delta: CounterDelta): void {
-    const into = this.#counters.get(tenant) ?? {};
-    for (const [column, value] of Object.entries(delta) as Array<[CounterColumn, number]>) into[column] = (into[column] ?? 0) + value;
-    this.#counters.set(tenant, into);
-  }
-
-  /** This transaction's not yet flushed change of a counter, over all tenants. */
-  pending(column: CounterColumn): number {
-    let sum = 0;
-    for (const delta of this.#counters.values()) sum += delta[column] ?? 0;
-    return sum;
-  }
-
-  async flush(): Promise<void> {
-    for (const tenant of [...this.#counters.keys()].sort()) {
-      const delta = this.#counters.get(tenant) ?? {};
-      if (COUNTER_COLUMNS.every((c) => !delta[c])) continue;
-      await this.#client.query(FLUSH_COUNTERS_SQL, [tenant, ...COUNTER_COLUMNS.map((c) => delta[c] ?? 0)]);
-    }
-    this.#counters.clear();
+  /** Delivered at commit, to every node listening (see PostgresStore.onEventsAppended). */
+  async eventsAppended(): Promise<void> {
+    await this.#client.query(`SELECT pg_notify($1, $2)`, [this.#announcer.channel, this.#announcer.payload()]);
   }
 }

@@ -1,4 +1,6 @@
-export { SqliteStore, openSqliteStore, mapSqliteError, SWEEP_SQL } from './sqlite-store.js';
+export { SqliteStore, openSqliteStore } from './sqlite-store.js';
 export type { SqliteStoreOptions, SqliteSynchronous } from './sqlite-store.js';
+export { mapSqliteError } from './errors.js';
+export { sqliteDialect } from './dialect.js';
 export { MIGRATIONS, LATEST_VERSION, migrate, schemaVersion } from './migrations.js';
 export type { Migration } from './migrations.js';

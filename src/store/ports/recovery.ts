@@ -1,0 +1,39 @@
+import type { SessionRecord, TurnError, TurnRecord } from '../../domain/types.js';
+
+/** What the janitor and start-up run: recovery of dead owners' turns, idle expiry, the session cap. */
+export interface Recovery {
+  /**
+   * Frees leases whose owner is gone and ends the turns they left: `running` turns under a
+   * lease that expired or whose owner `isOwnerAlive` says is dead become `interrupted`. `queued`
+   * turns accepted by a dead owner are handed to `adoptQueuedAs` (they never started, so the
+   * adopter can run them) or, without one, become `interrupted` too. Used at start-up and by the
+   * janitor.
+   */
+  recover(input: RecoverInput): Promise<RecoverResult>;
+
+  /** Closes up to `limit` quiet live sessions whose idle TTL has passed, as `expired`. */
+  sweepExpired(limit: number): Promise<SessionRecord[]>;
+
+  /** Evicts least recently used quiet live sessions until at most `maxSessions` are live. */
+  enforceCap(maxSessions: number, limit: number): Promise<SessionRecord[]>;
+}
+
+export interface RecoverInput {
+  /**
+   * True while the broker process named by a lease or turn owner may still be running. Called
+   * inside the store's transaction: synchronous, and doing no I/O.
+   */
+  isOwnerAlive: (owner: string) => boolean;
+  error: TurnError;
+  /** Owner to hand the queued turns of dead owners to; absent: they are interrupted. */
+  adoptQueuedAs?: string;
+}
+
+export interface RecoverResult {
+  /** Turns that were running (or queued, without an adopter) under a dead owner: now `interrupted`. */
+  interrupted: TurnRecord[];
+  /** Leases freed. */
+  freed: number;
+  /** Queued turns of dead owners now owned by `adoptQueuedAs`, oldest first; still `queued`. */
+  adopted: TurnRecord[];
+}
