@@ -1,6 +1,5 @@
 import { every, type Timer } from '../domain/clock.js';
 import type { Lease, TurnRecord } from '../domain/types.js';
-import { ErrorCode, isTetherError } from '../errors.js';
 import type { BrokerContext } from './context.js';
 
 /** What keeping leases needs of the broker. */
@@ -39,12 +38,12 @@ interface Held extends HeldLease {
   callbacks: HoldCallbacks;
   /** Clock time the last confirmed renewal (or the grant) was asked for. */
   confirmedAt: number;
-  renewing: boolean;
 }
 
 /**
- * Keeps the leases of the turns this process runs: every sixth of the TTL it renews them all,
- * so one slow write does not cost a lease. A turn is stopped (`onLost`, which ends its agent)
+ * Keeps the leases of the turns this process runs: every sixth of the TTL it renews them all in
+ * one statement (as BullMQ's lock manager extends a worker's locks at once), so one slow write
+ * does not cost a lease, and a node with many turns does not queue a renewal per turn. A turn is stopped (`onLost`, which ends its agent)
  * when the store says its lease was taken over (LEASE_LOST), and also when no renewal has been
  * confirmed for most of the TTL — the store unreachable, or this process paused — because by
  * the time the store answers again the lease may belong to another node: at most one turn of a
@@ -54,6 +53,8 @@ export class LeaseKeeper {
   readonly #ctx: LeaseKeeperContext;
   readonly #held = new Set<Held>();
   #timer: Timer | null = null;
+  /** A renewal of the held leases is on its way to the store. */
+  #renewing = false;
 
   constructor(ctx: LeaseKeeperContext) {
     this.#ctx = ctx;
@@ -70,7 +71,6 @@ export class LeaseKeeper {
       // When the grant was asked for at the latest: its expiry less the TTL (store clock), unless
       // that is later than now on this one (clocks of two hosts differ a little).
       confirmedAt: Math.min(clock.now(), lease.expiresAt - config.leaseTtlMs),
-      renewing: false,
       markLost: () => void (held.lost = true),
       release: () => {
         this.#held.delete(held);
@@ -100,36 +100,36 @@ export class LeaseKeeper {
   #tick(): void {
     const { clock, config } = this.#ctx;
     const now = clock.now();
+    const due: Held[] = [];
     for (const held of [...this.#held]) {
       if (held.lost) continue;
-      if (now - held.confirmedAt > config.leaseTtlMs * GIVE_UP_FRACTION) {
-        this.#lose(held, 'lease renewal unconfirmed for most of its TTL (store unreachable?)');
-        continue;
-      }
-      // A renewal that hangs (a dead connection) must not pile up more behind it.
-      if (!held.renewing) this.#renew(held, now);
+      if (now - held.confirmedAt > config.leaseTtlMs * GIVE_UP_FRACTION) this.#lose(held, 'lease renewal unconfirmed for most of its TTL (store unreachable?)');
+      else due.push(held);
     }
+    // One statement renews them all; one that hangs (a dead connection) must not pile more up.
+    if (due.length > 0 && !this.#renewing) void this.#renew(due, now);
   }
 
-  #renew(held: Held, askedAt: number): void {
-    held.renewing = true;
-    this.#ctx.store
-      .renewLease(held.lease, this.#ctx.config.leaseTtlMs)
-      .then(
-        (renewed) => {
-          const { interruptRequested, ...lease } = renewed;
-          held.lease = lease;
-          held.confirmedAt = Math.max(held.confirmedAt, askedAt);
-          if (interruptRequested && this.#held.has(held)) held.callbacks.onInterruptRequested();
-        },
-        (err: unknown) => {
-          if (isTetherError(err, ErrorCode.LEASE_LOST)) this.#lose(held, 'lease lost while the turn ran');
-          else this.#ctx.log.warn({ err, turnId: held.turn.id }, 'lease renewal failed; will retry');
-        },
-      )
-      .finally(() => {
-        held.renewing = false;
+  async #renew(due: Held[], askedAt: number): Promise<void> {
+    this.#renewing = true;
+    try {
+      const renewed = await this.#ctx.store.renewLeases(
+        due.map((held) => held.lease),
+        this.#ctx.config.leaseTtlMs,
+      );
+      due.forEach((held, i) => {
+        const lease = renewed[i];
+        if (!lease) return this.#lose(held, 'lease lost while the turn ran');
+        const { interruptRequested, ...kept } = lease;
+        held.lease = kept;
+        held.confirmedAt = Math.max(held.confirmedAt, askedAt);
+        if (interruptRequested && this.#held.has(held)) held.callbacks.onInterruptRequested();
       });
+    } catch (err) {
+      this.#ctx.log.warn({ err, leases: due.length }, 'lease renewal failed; will retry');
+    } finally {
+      this.#renewing = false;
+    }
   }
 
   #lose(held: Held, why: string): void {

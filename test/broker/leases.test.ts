@@ -11,11 +11,15 @@ import type { Store } from '../../src/store/store.js';
 const TTL = 6_000;
 const turn = { id: 'turn-1', key: 'k' } as TurnRecord;
 
+/** A store whose renewals the test decides, one lease at a time (null: lost). */
+const storeOf = (renew: (lease: Lease, ttl: number) => Promise<Lease | null>): Store =>
+  ({ renewLeases: (leases: Lease[], ttl: number) => Promise.all(leases.map((l) => renew(l, ttl))) }) as unknown as Store;
+
 /** A keeper over a store whose renewals the test decides. */
-function keeper(renewLease: Store['renewLease']) {
+function keeper(renew: (lease: Lease, ttl: number) => Promise<Lease | null>) {
   const clock = new ManualClock(0);
   const config = loadConfig({ leaseTtlMs: TTL, logLevel: 'silent' }, {});
-  const k = new LeaseKeeper({ store: { renewLease } as unknown as Store, clock, log: pino({ level: 'silent' }), config });
+  const k = new LeaseKeeper({ store: storeOf(renew), clock, log: pino({ level: 'silent' }), config });
   const lease: Lease = { sessionId: 's', owner: 'o', token: 't', epoch: 1, expiresAt: clock.now() + TTL };
   const events: string[] = [];
   const held = k.hold(lease, turn, { onLost: () => events.push(`lost at ${clock.now()}`), onInterruptRequested: () => events.push('interrupt') });
@@ -50,7 +54,7 @@ describe('LeaseKeeper', () => {
   it('counts from when the grant was asked for, not from when the turn started holding it', async () => {
     const clock = new ManualClock(10_000);
     const config = loadConfig({ leaseTtlMs: TTL, logLevel: 'silent' }, {});
-    const k = new LeaseKeeper({ store: { renewLease: () => new Promise<Lease>(() => undefined) } as unknown as Store, clock, log: pino({ level: 'silent' }), config });
+    const k = new LeaseKeeper({ store: storeOf(() => new Promise<Lease>(() => undefined)), clock, log: pino({ level: 'silent' }), config });
     const lost: number[] = [];
     // Granted 3,000 ms ago (its expiry says so): 60% of the TTL is up 600 ms from now, so the
     // first tick gives it up (counting from now, it would last until the fourth).
@@ -60,7 +64,7 @@ describe('LeaseKeeper', () => {
   });
 
   it('stops the turn at once when the store says the lease was taken over', async () => {
-    const { clock, events } = keeper(() => Promise.reject(new TetherError('LEASE_LOST', 'taken')));
+    const { clock, events } = keeper(async () => null);
     await clock.advanceAsync(TTL / 6);
     expect(events).toEqual(['lost at 1000']);
   });
@@ -80,6 +84,29 @@ describe('LeaseKeeper', () => {
     const { clock, events } = keeper(async (l) => ({ ...l, interruptRequested: true }));
     await clock.advanceAsync(TTL / 6);
     expect(events).toEqual(['interrupt']);
+  });
+
+  it("renews every lease the node holds in one call per tick, and gives up only the one the store lost", async () => {
+    const clock = new ManualClock(0);
+    const config = loadConfig({ leaseTtlMs: TTL, logLevel: 'silent' }, {});
+    const calls: string[][] = [];
+    const store = {
+      renewLeases: async (leases: Lease[], ttl: number) => {
+        calls.push(leases.map((l) => l.sessionId));
+        return leases.map((l) => (l.sessionId === 'b' && calls.length > 1 ? null : { ...l, expiresAt: clock.now() + ttl }));
+      },
+    } as unknown as Store;
+    const k = new LeaseKeeper({ store, clock, log: pino({ level: 'silent' }), config });
+    const lost: string[] = [];
+    for (const id of ['a', 'b', 'c']) {
+      k.hold({ sessionId: id, owner: 'o', token: `t-${id}`, epoch: 1, expiresAt: TTL }, { id: `turn-${id}`, key: id } as TurnRecord, { onLost: () => lost.push(id), onInterruptRequested: () => undefined });
+    }
+    await clock.advanceAsync(2_000);
+    expect(calls).toEqual([['a', 'b', 'c'], ['a', 'b', 'c']]);
+    expect(lost).toEqual(['b']);
+    await clock.advanceAsync(1_000);
+    expect(calls.at(-1)).toEqual(['a', 'c']);
+    k.close();
   });
 
   it('does not pile renewals up behind one that hangs', async () => {

@@ -38,6 +38,12 @@ export interface TurnJournal {
   renewLease(lease: Lease, ttlMs: number): Promise<Lease>;
 
   /**
+   * `renewLease` for many leases in one statement (a node renews all it holds at once): for each,
+   * in order, the renewed lease, or null when it is no longer held.
+   */
+  renewLeases(leases: readonly Lease[], ttlMs: number): Promise<Array<Lease | null>>;
+
+  /**
    * Asks whichever process runs the turn to stop it: marks the turn while it is running, and the
    * holder's next `renewLease` answers with `interruptRequested`. False when it is not running.
    */

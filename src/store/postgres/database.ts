@@ -6,7 +6,8 @@ import { pgDialect } from './dialect.js';
 import { describeTarget, isRetryable, mapPgError, type PgTarget } from './errors.js';
 import { runExclusive } from './exclusive.js';
 import { migrate } from './migrations.js';
-import { DB_NOW_SQL, PgReader, PgTx, type Announcer } from './transaction.js';
+import { raw, render, sql, type Sql } from '../sql/query.js';
+import { DB_NOW_EXPR, DB_NOW_SQL, PgReader, PgTx, type Announcer } from './transaction.js';
 
 export interface PgDatabaseOptions {
   url: string;
@@ -167,6 +168,16 @@ export class PgDatabase implements Driver {
   async read<T>(fn: (reader: Reader) => Promise<T>): Promise<T> {
     await this.open();
     return this.query((client) => fn(new PgReader(client, this.clock)));
+  }
+
+  /** Autocommit, on a pooled connection; `now` is the injected clock or the database's, inline. */
+  async statement<R>(build: (now: Sql) => Sql): Promise<R[]> {
+    await this.open();
+    const now = this.clock ? sql`CAST(${this.clock.now()} AS BIGINT)` : raw(DB_NOW_EXPR);
+    return this.query(async (client) => {
+      const { text, params } = render(build(now), 'numbered');
+      return (await client.query(text, params)).rows as R[];
+    });
   }
 
   /**

@@ -5,7 +5,8 @@ import { SqlTx, type Reader } from '../sql/transaction.js';
 import { pgDialect } from './dialect.js';
 
 /** The database clock in epoch ms; `clock_timestamp()` is the time of the call, not of BEGIN. */
-export const DB_NOW_SQL = `SELECT floor(extract(epoch from clock_timestamp()) * 1000)::bigint AS now`;
+export const DB_NOW_EXPR = `floor(extract(epoch from clock_timestamp()) * 1000)::bigint`;
+export const DB_NOW_SQL = `SELECT ${DB_NOW_EXPR} AS now`;
 
 /** Where event appends are announced: a NOTIFY channel and this store's payload on it. */
 export interface Announcer {

@@ -41,12 +41,15 @@ export function nextLease(session: { id: string; lease_epoch: number }, owner: s
  * since, so letting its holder finish loses nothing, while refusing would throw an answer away.
  */
 export function fenced<R extends { lease_token: string | null; lease_epoch: number }>(lease: Lease, row: R | undefined): R {
-  if (!row || row.lease_token !== lease.token || row.lease_epoch !== lease.epoch) {
-    throw new TetherError('LEASE_LOST', `the lease on session ${lease.sessionId} (epoch ${lease.epoch}) was taken over or freed; nothing was written`, {
-      details: { sessionId: lease.sessionId, epoch: lease.epoch, currentEpoch: row?.lease_epoch ?? null },
-    });
-  }
+  if (!row || row.lease_token !== lease.token || row.lease_epoch !== lease.epoch) throw leaseLost(lease, row?.lease_epoch ?? null);
   return row;
+}
+
+/** LEASE_LOST for a write under `lease`, with the session's epoch now (null: no such session). */
+export function leaseLost(lease: Lease, currentEpoch: number | null): TetherError {
+  return new TetherError('LEASE_LOST', `the lease on session ${lease.sessionId} (epoch ${lease.epoch}) was taken over or freed; nothing was written`, {
+    details: { sessionId: lease.sessionId, epoch: lease.epoch, currentEpoch },
+  });
 }
 
 /** LEASE_LOST unless `turn` is running under `lease`. */

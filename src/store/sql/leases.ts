@@ -1,10 +1,11 @@
 import type { Lease, TurnError } from '../../domain/types.js';
-import { acquireRefusal, assertRunsUnder, expiryFrom, finishedDelta, isQuiet, usageAfter } from '../rules/index.js';
+import { acquireRefusal, assertRunsUnder, expiryFrom, finishedDelta, isQuiet, usageAfter, type LeaseColumns } from '../rules/index.js';
 import { closeSession } from './lifecycle.js';
 import { endedTurnColumns, type SessionRow, type TurnRow } from '../rows.js';
 import type { AcquireLeaseInput, AcquireLeaseResult, FinishTurnInput, FinishTurnResult } from '../store.js';
 import { returned, sessionRow, toSession, toTurn, turnRow } from './lookups.js';
-import { sql } from './query.js';
+import { MAX_PARAMS, join, sql, type Sql } from './query.js';
+import type { Dialect } from './dialect.js';
 import { SWEEPS } from './sweeps.js';
 import type { Tx } from './transaction.js';
 import { endQueuedTurn, fence, grant } from './turn-endings.js';
@@ -26,15 +27,55 @@ export async function acquireLease(tx: Tx, input: AcquireLeaseInput): Promise<Ac
   return { status: 'acquired', lease: g.lease, session: toSession(tx, g.session), turn: toTurn(tx, g.turn), interrupted: g.interrupted };
 }
 
-export async function renewLease(tx: Tx, lease: Lease, ttlMs: number): Promise<Lease> {
-  await fence(tx, lease);
-  const expiresAt = (await tx.now()) + ttlMs;
-  await tx.exec(sql`UPDATE sessions SET lease_expires_at = ${expiresAt} WHERE id = ${lease.sessionId}`);
-  const stop = await tx.row(
-    sql`SELECT 1 AS stop FROM turns
-      WHERE session_id = ${lease.sessionId} AND status = 'running' AND epoch = ${lease.epoch} AND interrupt_requested = ${tx.dialect.bool(true)}`,
-  );
-  return { ...lease, expiresAt, ...(stop ? { interruptRequested: true as const } : {}) };
+/** Leases renewed per statement at most: three parameters each, under the parameter limit. */
+export const RENEWALS_PER_STATEMENT = Math.floor(MAX_PARAMS / 3) - 1;
+
+/**
+ * `TurnJournal.renewLeases`, one statement: every lease still held (its token and epoch match:
+ * the fence is the WHERE clause) runs until now + ttlMs, and says whether its turn was asked to
+ * stop. No lock is held between statements, so a busy store answers one round trip, not six.
+ */
+export function renewLeasesStatement(d: Dialect, leases: readonly Lease[], ttlMs: number, now: Sql): Sql {
+  const held = join(leases.map((l) => sql`(${l.sessionId}, ${l.token}, CAST(${l.epoch} AS BIGINT))`));
+  return sql`UPDATE sessions SET lease_expires_at = ${now} + ${ttlMs}
+    WHERE (id, lease_token, lease_epoch) IN (VALUES ${held})
+    RETURNING id, lease_token, lease_expires_at, EXISTS (SELECT 1 FROM turns WHERE turns.session_id = sessions.id AND turns.status = 'running'
+      AND turns.epoch = sessions.lease_epoch AND turns.interrupt_requested = ${d.bool(true)}) AS stop`;
+}
+
+export interface RenewedRow {
+  id: string;
+  lease_token: string;
+  lease_expires_at: number;
+  stop: unknown;
+}
+
+/** The leases as renewed (in the order asked), null for each one the statement did not find held. */
+export function renewedLeases(d: Dialect, leases: readonly Lease[], rows: ReadonlyArray<RenewedRow>): Array<Lease | null> {
+  // By token (unique to a grant): two leases of one session asked for at once (one stale, one
+  // forged) must not both read as renewed.
+  const byToken = new Map(rows.map((r) => [r.lease_token, r]));
+  return leases.map((lease) => {
+    const row = byToken.get(lease.token);
+    if (!row || row.id !== lease.sessionId) return null;
+    return { ...lease, expiresAt: row.lease_expires_at, ...(d.flag(row.stop as never) ? { interruptRequested: true as const } : {}) };
+  });
+}
+
+/**
+ * What waiting turns poll, one plain statement: while another holds the session's lease, the
+ * answer is 'wait' without a transaction or a lock on the session row (the holder's renewal
+ * needs that row; locking polls of waiters made renewals queue behind them on a busy node).
+ * Null when it has to be decided under the lock.
+ */
+export function acquirePeekStatement(input: AcquireLeaseInput, now: Sql): Sql {
+  return sql`SELECT s.status, s.queued, s.lease_token, s.lease_expires_at, t.status AS turn_status, t.session_id AS turn_session, ${now} AS now
+    FROM sessions s LEFT JOIN turns t ON t.id = ${input.turnId} WHERE s.id = ${input.sessionId}`;
+}
+
+export function peekSaysWait(input: AcquireLeaseInput, row: (LeaseColumns & { status: string; turn_status: string | null; turn_session: string | null; now: number }) | undefined): boolean {
+  if (!row || row.turn_status === null || row.turn_session === null) return false;
+  return acquireRefusal(input, { status: row.turn_status, session_id: row.turn_session }, row, Number(row.now)) === 'wait';
 }
 
 export async function requestInterrupt(tx: Tx, turnId: string): Promise<boolean> {

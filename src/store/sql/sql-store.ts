@@ -20,7 +20,9 @@ import type {
   TranscriptRef,
   TurnFilter,
 } from '../store.js';
+import { leaseLost } from '../rules/index.js';
 import { enqueueTurn } from './enqueue.js';
+import { sql } from './query.js';
 import * as events from './events.js';
 import * as leases from './leases.js';
 import * as nodes from './nodes.js';
@@ -58,12 +60,28 @@ export class SqlStore implements Store {
     return this.#driver.write((tx) => enqueueTurn(tx, input));
   }
 
-  acquireLease(input: AcquireLeaseInput): Promise<AcquireLeaseResult> {
+  async acquireLease(input: AcquireLeaseInput): Promise<AcquireLeaseResult> {
+    const [peek] = await this.#driver.statement<Parameters<typeof leases.peekSaysWait>[1] & object>((now) => leases.acquirePeekStatement(input, now));
+    if (leases.peekSaysWait(input, peek)) return { status: 'wait' };
     return this.#driver.write((tx) => leases.acquireLease(tx, input));
   }
 
-  renewLease(lease: Lease, ttlMs: number): Promise<Lease> {
-    return this.#driver.write((tx) => leases.renewLease(tx, lease, ttlMs));
+  async renewLease(lease: Lease, ttlMs: number): Promise<Lease> {
+    const [renewed] = await this.renewLeases([lease], ttlMs);
+    if (renewed) return renewed;
+    const current = await this.#driver.read((r) => r.row<{ lease_epoch: number }>(sql`SELECT lease_epoch FROM sessions WHERE id = ${lease.sessionId}`));
+    throw leaseLost(lease, current?.lease_epoch ?? null);
+  }
+
+  async renewLeases(held: readonly Lease[], ttlMs: number): Promise<Array<Lease | null>> {
+    const d = this.#driver.dialect;
+    const out: Array<Lease | null> = [];
+    for (let i = 0; i < held.length; i += leases.RENEWALS_PER_STATEMENT) {
+      const chunk = held.slice(i, i + leases.RENEWALS_PER_STATEMENT);
+      const rows = await this.#driver.statement<leases.RenewedRow>((now) => leases.renewLeasesStatement(d, chunk, ttlMs, now));
+      out.push(...leases.renewedLeases(d, chunk, rows));
+    }
+    return out;
   }
 
   requestInterrupt(turnId: string): Promise<boolean> {

@@ -59,6 +59,12 @@ export interface Driver {
    * after a serialization failure or a deadlock.
    */
   write<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * One statement on its own, committed as it runs (no BEGIN / COMMIT around it): a change that
+   * is a single statement is atomic by itself, and on a busy node every round trip saved counts
+   * (a lease renewal). `now` stands for the store's clock as the statement reads it.
+   */
+  statement<R>(build: (now: Sql) => Sql): Promise<R[]>;
   /** See `NodeRegistry.runExclusive`. */
   runExclusive<T>(name: string, fn: () => Promise<T>): Promise<T | null>;
   close(): Promise<void>;

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Clock } from '../../domain/clock.js';
 import { TetherError } from '../../errors.js';
-import { render, type Sql } from '../sql/query.js';
+import { render, sql, type Sql } from '../sql/query.js';
 import { SqlTx, type Driver, type Reader, type Tx } from '../sql/transaction.js';
 import { sqliteDialect } from './dialect.js';
 import { mapSqliteError } from './errors.js';
@@ -144,6 +144,18 @@ export class SqliteConnection implements Driver {
       this.#assertOpen();
       try {
         return await fn(new SqliteReader(this.#statements, this.#clock));
+      } catch (err) {
+        throw mapSqliteError(err, this.path, this.#busyTimeoutMs);
+      }
+    });
+  }
+
+  /** Without BEGIN: the statement is its own transaction, as SQLite runs any statement outside one. */
+  statement<R>(build: (now: Sql) => Sql): Promise<R[]> {
+    return this.#mutex.run(async () => {
+      this.#assertOpen();
+      try {
+        return this.#statements.all<R>(build(sql`${this.#clock.now()}`));
       } catch (err) {
         throw mapSqliteError(err, this.path, this.#busyTimeoutMs);
       }

@@ -96,6 +96,30 @@ export function leaseBehaviour(suite: Suite): void {
       expect((await store.getSession(s.session.id))?.lease).toEqual(renewed);
     });
 
+    it('renews many leases in one call: each held one runs on and says whether its turn was asked to stop; a lost one is null', async () => {
+      const a = await start({ key: 'renew:a' });
+      const b = await start({ key: 'renew:b' }, OWNER, 1000);
+      const c = await start({ key: 'renew:c' });
+      // b's expired lease is taken over; c's turn is asked to stop.
+      const next = await enqueue({ key: 'renew:b' });
+      clock.advance(2000);
+      acquired(await store.acquireLease({ sessionId: b.session.id, turnId: next.turn.id, owner: OTHER_OWNER, ttlMs: TTL }));
+      expect(await store.requestInterrupt(c.turn.id)).toBe(true);
+      const forged = { ...a.lease, sessionId: c.session.id, token: randomUUID() };
+      const renewed = await store.renewLeases([a.lease, b.lease, c.lease, forged], 60_000);
+      expect(renewed).toEqual([{ ...a.lease, expiresAt: clock.now() + 60_000 }, null, { ...c.lease, expiresAt: clock.now() + 60_000, interruptRequested: true }, null]);
+      expect((await store.getSession(a.session.id))?.lease?.expiresAt).toBe(clock.now() + 60_000);
+      expect(await store.renewLeases([], TTL)).toEqual([]);
+    });
+
+    it('renews more leases than one statement takes, every one of them', async () => {
+      const held = [];
+      for (let i = 0; i < 700; i++) held.push((await start({ key: `many:${i}` })).lease);
+      clock.advance(5);
+      const renewed = await store.renewLeases(held, TTL);
+      expect(renewed.map((l) => l?.expiresAt)).toEqual(held.map(() => clock.now() + TTL));
+    });
+
     it('takes over an expired lease, interrupting the turn left running under it', async () => {
       const s = await start({}, OWNER, 1000);
       const next = await enqueue({ prompt: 'after' });
