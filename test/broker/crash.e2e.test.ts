@@ -8,7 +8,13 @@ import { agentChildren, isRunning } from '../helpers/processes.js';
 const BIN = join(import.meta.dirname, '../../bin/tether.js');
 const BUILT = existsSync(join(import.meta.dirname, '../../dist/cli/main.js'));
 
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+/**
+ * Waits for a condition. The default is long because most waits here are for processes to come
+ * up (a CLI, then its agent, then the agent's first request): that is seconds of CPU, and on a
+ * busy two-core machine it took 5–13 s at a load of 8–13 and more than 15 s at a load of 20. A
+ * generous deadline only delays the report of a real failure; it cannot hide one.
+ */
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   await expect.poll(check, { timeout: timeoutMs, interval: 25 }).toBe(true);
 }
 
@@ -70,7 +76,7 @@ describe.runIf(BUILT)('kill -9 of Tether mid-turn, then restart (built binary, r
     expect(fx.mock.mainRequests().at(-1)!.userTexts).toEqual(['remember 7', 'long task', 'queued behind it']);
     expect(await restarted.peek('crash:9')).toMatchObject({ busy: false, queued: 0 });
     expect((await restarted.send('crash:9', 'still there?').result).text).toBe('Reply #4: still there?');
-  });
+  }, 180_000);
 
   it('reaps a tool process the dead Tether\'s agent left behind, at the next start', async () => {
     const marker = `tether_marker_${Math.floor(Math.random() * 1e9)}`;
@@ -92,7 +98,7 @@ describe.runIf(BUILT)('kill -9 of Tether mid-turn, then restart (built binary, r
         return [];
       }
     };
-    await until(() => toolPids().length > 0, 20_000);
+    await until(() => toolPids().length > 0);
     const agents = agentChildren(victim.pid!);
     expect(agents).toHaveLength(1);
     victim.kill('SIGKILL');
@@ -105,5 +111,5 @@ describe.runIf(BUILT)('kill -9 of Tether mid-turn, then restart (built binary, r
     const restarted = await fx.open();
     expect(toolPids()).toEqual([]);
     expect((await restarted.turns('reap:1'))[0]).toMatchObject({ status: 'interrupted' });
-  });
+  }, 180_000);
 });

@@ -50,7 +50,9 @@ export async function startNode(spec: NodeSpec): Promise<FleetNode> {
   createInterface({ input: child.stderr! }).on('line', (line) => log.push(line));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node ${spec.name} did not start: ${log.join('\n')}`)), 20_000);
+    // Generous: loading the CLI alone took ~13 s of wall time on two cores at a load of 28, and
+    // the fleets start their nodes all at once.
+    const timer = setTimeout(() => reject(new Error(`node ${spec.name} did not start: ${log.join('\n')}`)), 60_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const match = /listening on (\S+)/.exec(line);
       if (match) {
