@@ -12,6 +12,9 @@ export type LeaseKeeperContext = Pick<BrokerContext, 'store' | 'clock' | 'log' |
  */
 const GIVE_UP_FRACTION = 0.6;
 
+/** How often held leases are renewed: a sixth of the TTL. */
+const renewEvery = (ttlMs: number): number => Math.max(100, Math.floor(ttlMs / 6));
+
 /** A lease this process holds for a running turn, as the keeper keeps it. */
 export interface HeldLease {
   /** The lease as last renewed: what fenced writes must present. */
@@ -78,8 +81,36 @@ export class LeaseKeeper {
       },
     };
     this.#held.add(held);
-    this.#timer ??= every(clock, Math.max(100, Math.floor(config.leaseTtlMs / 6)), () => this.#tick());
+    this.#timer ??= every(clock, renewEvery(config.leaseTtlMs), () => this.#tick());
     return held;
+  }
+
+  /**
+   * Whether the lease is worth starting an agent on. A grant's expiry counts from when its
+   * transaction read the time; on a busy store the commit can come seconds later, so the lease
+   * may have little left, or have gone to another node meanwhile. One granted longer ago than a
+   * renewal period is renewed now, and waited for; a fresh one (the usual case) costs nothing.
+   * False when the lease is lost (`onLost` has been called).
+   */
+  async confirm(handle: HeldLease): Promise<boolean> {
+    const held = handle as Held;
+    const { clock, config, store } = this.#ctx;
+    const askedAt = clock.now();
+    if (held.lost || askedAt - held.confirmedAt <= renewEvery(config.leaseTtlMs)) return !held.lost;
+    try {
+      const [renewed] = await store.renewLeases([held.lease], config.leaseTtlMs);
+      if (!renewed) {
+        this.#lose(held, 'the lease was gone before its turn could start');
+        return false;
+      }
+      const { interruptRequested: _, ...kept } = renewed;
+      held.lease = kept;
+      held.confirmedAt = Math.max(held.confirmedAt, askedAt);
+    } catch (err) {
+      // The store did not answer: the keeper's clock decides, as for any renewal.
+      this.#ctx.log.warn({ err, turnId: held.turn.id }, 'could not confirm an old grant; the keeper decides');
+    }
+    return !held.lost;
   }
 
   /** Leases held now. */

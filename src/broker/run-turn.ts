@@ -63,16 +63,23 @@ export async function runTurn(
   const stopRun = (): void => runAbort.abort();
   signal.addEventListener('abort', stopRun, { once: true });
   const held = ctx.leases.hold(acquired.lease, turn, { onLost: stopRun, onInterruptRequested: () => handle.interrupt() });
+  // No agent starts on a lease that may have gone elsewhere while its grant committed.
+  const confirmed = await ctx.leases.confirm(held);
 
   // A regenerated reply runs on the conversation as it was before the reply it replaces. Done
   // under the lease, so a turn adopted after a crash does it again: the cut is idempotent.
-  const rewindError = turn.regenerates !== null && current.agentSessionId !== null ? await rewind(ctx, held, current, turn) : null;
+  // Either failing (or the lease gone already) is the turn's error, and no agent starts.
+  const startError = !confirmed
+    ? { code: ErrorCode.LEASE_LOST, message: 'the lease was gone before the turn could start (the store was too slow to grant it)' }
+    : turn.regenerates !== null && current.agentSessionId !== null
+      ? await rewind(ctx, held, current, turn)
+      : null;
 
   // A generation that replaced one whose context filled up opens with the last exchanges.
   const prompt = withRecap(await recapOfPreviousGeneration(ctx.store, current, turn).catch(() => ''), turn.prompt);
 
   let lent: LentRunner | null = null;
-  if (rewindError === null) {
+  if (startError === null) {
     try {
       lent = await ctx.pool.acquire(
         current,
@@ -112,7 +119,7 @@ export async function runTurn(
   let runError: TurnError | null = null;
   const texts: string[] = [];
   try {
-    if (rewindError) throw new TetherError(rewindError.code as ErrorCode, rewindError.message);
+    if (startError) throw new TetherError(startError.code as ErrorCode, startError.message);
     if (!lent) {
       const interrupted = runAbort.signal.aborted;
       throw new TetherError(

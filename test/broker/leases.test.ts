@@ -109,6 +109,31 @@ describe('LeaseKeeper', () => {
     k.close();
   });
 
+  it('confirms a grant older than a renewal period before its turn starts an agent; a fresh one costs nothing', async () => {
+    const clock = new ManualClock(100_000);
+    const config = loadConfig({ leaseTtlMs: TTL, logLevel: 'silent' }, {});
+    const asked: string[] = [];
+    const store = {
+      renewLeases: async (leases: Lease[], ttl: number) => leases.map((l) => (asked.push(l.sessionId), l.sessionId === 'taken' ? null : { ...l, expiresAt: clock.now() + ttl })),
+    } as unknown as Store;
+    const k = new LeaseKeeper({ store, clock, log: pino({ level: 'silent' }), config });
+    const lost: string[] = [];
+    const hold = (id: string, grantedMsAgo: number) =>
+      k.hold({ sessionId: id, owner: 'o', token: `t-${id}`, epoch: 1, expiresAt: clock.now() - grantedMsAgo + TTL }, { id, key: id } as TurnRecord, {
+        onLost: () => lost.push(id),
+        onInterruptRequested: () => undefined,
+      });
+    expect(await k.confirm(hold('fresh', 5))).toBe(true);
+    expect(asked).toEqual([]);
+    const old = hold('old', 2_500);
+    expect(await k.confirm(old)).toBe(true);
+    expect(old.lease.expiresAt).toBe(clock.now() + TTL);
+    expect(await k.confirm(hold('taken', 8_000))).toBe(false);
+    expect(asked).toEqual(['old', 'taken']);
+    expect(lost).toEqual(['taken']);
+    k.close();
+  });
+
   it('does not pile renewals up behind one that hangs', async () => {
     let calls = 0;
     const { clock } = keeper(() => {
