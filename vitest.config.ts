@@ -16,6 +16,10 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          // The fast project runs first; a failure there is reported before the slow one starts.
+          sequence: { groupOrder: 0 },
+          // Mostly waiting on SQLite fsyncs and PostgreSQL round trips: two files at once on two cores.
+          maxWorkers: 2,
           include: ['test/**/*.test.ts'],
           exclude: E2E,
           testTimeout: 30_000,
@@ -26,6 +30,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'e2e',
+          sequence: { groupOrder: 1 },
           include: E2E,
           // End-to-end tests drive the real Claude Code binary (~200 MB each); two cores.
           maxWorkers: 2,
