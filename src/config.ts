@@ -87,6 +87,11 @@ export const configSchema = z
     liveIdleSec: int(1, 7 * 24 * 3600).default(600),
     /** Spare agent processes kept parked for new sessions. */
     spares: int(0, 16).default(1),
+    /**
+     * Niceness added to agent processes and their tools: on a contended CPU, Tether renewing
+     * their leases comes first, so a busy node does not give up turns that run fine. 0 = off.
+     */
+    agentNice: int(0, 19).default(5),
     /** Tenant of callers that do not name one (auth off, embedded use). */
     tenant: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).default('default'),
     /** Session defaults, used when a first message does not set them. */
@@ -152,6 +157,7 @@ export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly stri
   maxLive: ['TETHER_MAX_LIVE'],
   liveIdleSec: ['TETHER_LIVE_IDLE'],
   spares: ['TETHER_SPARES'],
+  agentNice: ['TETHER_AGENT_NICE'],
   tenant: ['TETHER_TENANT'],
   defaultCwd: ['TETHER_CWD'],
   defaultModel: ['TETHER_MODEL'],

@@ -67,6 +67,7 @@ export async function createTether(options: CreateTetherOptions = {}): Promise<T
     claude: createClaudeBackend({
       ...(config.claudePath ? { claudePath: config.claudePath } : {}),
       ...(config.mirrorTranscripts ? { transcripts: store } : {}),
+      nice: config.agentNice,
     }),
     ...backends,
   };

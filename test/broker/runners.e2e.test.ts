@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { getPriority } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import type { TetherEvent, TurnStartedEvent } from '../../src/domain/events.js';
@@ -32,6 +33,19 @@ describe('warm runners (real agent)', () => {
     expect(agentChildren()).toEqual(pids);
     expect(fx.mock.mainRequests().at(-1)!.userTexts).toEqual(['one', 'two', 'three']);
     expect((await tether.stats()).runners).toMatchObject({ live: 1, idle: 1, busy: 0 });
+  });
+
+  it('runs agents below its own CPU priority (agentNice, default 5; 0 leaves them at its own)', async () => {
+    const base = getPriority();
+    const niced = await fx.open();
+    await turn(niced, 'nice:1', 'one');
+    const [pid] = agentChildren();
+    expect(getPriority(pid)).toBe(Math.min(19, base + 5));
+    await niced.close();
+    const plain = await fx.open({ agentNice: 0 });
+    await turn(plain, 'nice:2', 'two');
+    const [other] = agentChildren();
+    expect(getPriority(other)).toBe(base);
   });
 
   it('never runs more agent processes than maxLive; the least recently used idle one hibernates', async () => {

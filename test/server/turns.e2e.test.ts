@@ -106,7 +106,7 @@ describe('HTTP turns (real agent)', () => {
         if (e.event === 'turn.completed') return;
       }
     })();
-    await new Promise((r) => setTimeout(r, 1_200)); // one keep-alive at 1 s
+    await waitFor(async () => stats.comments >= 1); // a keep-alive (every 1 s here) before any event
     await json(await s.post('/v1/sessions/tail%3A1/messages', { prompt: 'hi' }));
     await reading;
     abort.abort();

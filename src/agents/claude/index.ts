@@ -7,6 +7,7 @@ import { ErrorCode, TetherError, invalidInput } from '../../errors.js';
 import { checkClaudeCredentials, resolveClaudeBinary } from './preflight.js';
 import { ClaudeRunner, coldStart, type RunnerRecovery } from './runner.js';
 import { ClaudeSpare } from './spare.js';
+import type { ClaudeLaunch } from './spawn.js';
 import { forkConversation, rewindConversation } from './copies.js';
 import { checkResumable } from './transcripts.js';
 
@@ -18,6 +19,8 @@ export interface ClaudeBackendOptions {
    * SessionStore and read back on resume. Without it, conversations live only under ~/.claude.
    */
   transcripts?: TranscriptMirror;
+  /** Niceness added to every agent process (0–19, default 0): see `trackedSpawn`. */
+  nice?: number;
 }
 
 /** Claude Code through `@anthropic-ai/claude-agent-sdk`. */
@@ -30,6 +33,7 @@ export function createClaudeBackend(options: ClaudeBackendOptions = {}): AgentBa
     return archive;
   };
   const resolve = (): string => (binary ??= resolveClaudeBinary(options.claudePath));
+  const launch = (): ClaudeLaunch => ({ binary: resolve(), archive, nice: options.nice ?? 0 });
   return {
     name: 'claude',
     locate: resolve,
@@ -45,14 +49,14 @@ export function createClaudeBackend(options: ClaudeBackendOptions = {}): AgentBa
       const recovery: RunnerRecovery | null = recap
         ? {
             canResume: async (id) => (await checkResumable(archive, id, spec.config.cwd, spec.env)) !== 'missing',
-            restart: (id) => coldStart({ ...spec, resume: null, newConversationId: id }, resolve(), archive),
+            restart: (id) => coldStart({ ...spec, resume: null, newConversationId: id }, launch()),
             recap,
           }
         : null;
-      return new ClaudeRunner(spec, coldStart(spec, resolve(), archive), null, recovery);
+      return new ClaudeRunner(spec, coldStart(spec, launch()), null, recovery);
     },
     prewarm(env: NodeJS.ProcessEnv): Promise<Spare> {
-      return ClaudeSpare.start(resolve(), env, archive);
+      return ClaudeSpare.start(launch(), env);
     },
     async verify(agentSessionId, cwd, env) {
       if (archive) await checkResumable(archive, agentSessionId, cwd, env);

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { query, type Options, type Query, type SDKMessage, type SDKUserMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { AgentEvent, AgentResult, Runner, RunnerSettings, RunnerSpec } from '../agent.js';
-import type { TranscriptMirror } from '../../store/ports/transcripts.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import { ErrorCode } from '../../errors.js';
 import { EMPTY_CONTEXT, ZERO_USAGE, type TurnError } from '../../domain/types.js';
 import { withRecap } from '../../domain/recap.js';
 import { ClaudeTurnNormalizer } from './normalize.js';
-import { ProcessWatch, trackedSpawn } from './spawn.js';
+import { ProcessWatch, trackedSpawn, type ClaudeLaunch } from './spawn.js';
 import { isConversationMissing, sessionStoreOver, withConfigDir } from './transcripts.js';
 
 /** How long an interrupted turn may take to wind down before its process is ended. */
@@ -39,13 +38,14 @@ export interface RunnerRecovery {
 }
 
 /** The SDK options of a conversation started with `query()`. */
-export function claudeOptions(spec: RunnerSpec, binary: string, watch: ProcessWatch, archive: TranscriptMirror | null = null): Options {
+export function claudeOptions(spec: RunnerSpec, launch: ClaudeLaunch, watch: ProcessWatch): Options {
   const { config, env, resume, newConversationId } = spec;
+  const { archive } = launch;
   const options: Options = {
     cwd: config.cwd,
     env: { ...withConfigDir(env) },
-    pathToClaudeCodeExecutable: binary,
-    spawnClaudeCodeProcess: trackedSpawn(watch),
+    pathToClaudeCodeExecutable: launch.binary,
+    spawnClaudeCodeProcess: trackedSpawn(watch, launch.nice),
     includePartialMessages: true,
   };
   if (archive) {
@@ -71,11 +71,11 @@ export function claudeOptions(spec: RunnerSpec, binary: string, watch: ProcessWa
 }
 
 /** A cold start: a new Claude Code process for the spec's conversation, with the runner's current settings. */
-export function coldStart(spec: RunnerSpec, binary: string, archive: TranscriptMirror | null = null): ClaudeStart {
+export function coldStart(spec: RunnerSpec, launch: ClaudeLaunch): ClaudeStart {
   return (input, settings) => {
     const watch = new ProcessWatch();
     const config = { ...spec.config, model: settings.model ?? undefined, permissionMode: settings.permissionMode ?? undefined };
-    return { query: query({ prompt: input, options: claudeOptions({ ...spec, config }, binary, watch, archive) }), watch };
+    return { query: query({ prompt: input, options: claudeOptions({ ...spec, config }, launch, watch) }), watch };
   };
 }
 

@@ -1,8 +1,7 @@
 import { prewarm, type SpareProcess } from '@anthropic-ai/claude-agent-sdk';
 import type { Runner, RunnerSpec, Spare } from '../agent.js';
-import type { TranscriptMirror } from '../../store/ports/transcripts.js';
 import { ClaudeRunner, coldStart, type ClaudeStart } from './runner.js';
-import { ProcessWatch, trackedSpawn } from './spawn.js';
+import { ProcessWatch, trackedSpawn, type ClaudeLaunch } from './spawn.js';
 import { sessionStoreOver, withConfigDir } from './transcripts.js';
 
 /**
@@ -15,31 +14,30 @@ import { sessionStoreOver, withConfigDir } from './transcripts.js';
 export class ClaudeSpare implements Spare {
   readonly #spare: SpareProcess;
   readonly #watch: ProcessWatch;
-  readonly #binary: string;
+  readonly #launch: ClaudeLaunch;
   readonly #env: NodeJS.ProcessEnv;
-  readonly #archive: TranscriptMirror | null;
   #claimed = false;
 
-  private constructor(spare: SpareProcess, watch: ProcessWatch, binary: string, env: NodeJS.ProcessEnv, archive: TranscriptMirror | null) {
+  private constructor(spare: SpareProcess, watch: ProcessWatch, launch: ClaudeLaunch, env: NodeJS.ProcessEnv) {
     this.#spare = spare;
     this.#watch = watch;
-    this.#binary = binary;
+    this.#launch = launch;
     this.#env = env;
-    this.#archive = archive;
   }
 
-  static async start(binary: string, env: NodeJS.ProcessEnv, archive: TranscriptMirror | null = null): Promise<ClaudeSpare> {
+  static async start(launch: ClaudeLaunch, env: NodeJS.ProcessEnv): Promise<ClaudeSpare> {
     const watch = new ProcessWatch();
+    const { archive } = launch;
     const spare = await prewarm({
       options: {
         env: { ...withConfigDir(env) },
-        pathToClaudeCodeExecutable: binary,
+        pathToClaudeCodeExecutable: launch.binary,
         includePartialMessages: true,
-        spawnClaudeCodeProcess: trackedSpawn(watch),
+        spawnClaudeCodeProcess: trackedSpawn(watch, launch.nice),
         ...(archive ? { sessionStore: sessionStoreOver(archive), sessionStoreFlush: 'eager' as const } : {}),
       },
     });
-    return new ClaudeSpare(spare, watch, binary, env, archive);
+    return new ClaudeSpare(spare, watch, launch, env);
   }
 
   get alive(): boolean {
@@ -65,7 +63,7 @@ export class ClaudeSpare implements Spare {
       if (config.appendSystemPrompt) options.appendSystemPrompt = config.appendSystemPrompt;
       return { query: this.#spare.claim({ prompt: input, options }), watch: this.#watch, claimed: this.#spare.claimed };
     };
-    return new ClaudeRunner(spec, start, coldStart(spec, this.#binary, this.#archive));
+    return new ClaudeRunner(spec, start, coldStart(spec, this.#launch));
   }
 
   async close(): Promise<void> {

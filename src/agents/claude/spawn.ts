@@ -1,9 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { SpawnOptions, SpawnedProcess } from '@anthropic-ai/claude-agent-sdk';
+import type { TranscriptMirror } from '../../store/ports/transcripts.js';
 import { killMarked } from '../../lib/reaper.js';
+
+/** How every Claude Code process of a backend is started. */
+export interface ClaudeLaunch {
+  /** The Claude Code binary. */
+  readonly binary: string;
+  /** Tether's copy of every transcript (the store), or null: conversations live under ~/.claude only. */
+  readonly archive: TranscriptMirror | null;
+  /** Niceness added to each agent process (and so to the tools it runs); 0 leaves it as Tether's. */
+  readonly nice: number;
+}
 
 /** Environment marker every agent process, and every tool it runs, carries: one id per agent. */
 export const AGENT_MARKER = 'TETHER_AGENT_ID';
@@ -127,8 +139,12 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
  * A `spawnClaudeCodeProcess` for the SDK that records the child in `watch`. The agent leads its
  * own process group and carries AGENT_MARKER, which its tools inherit (Claude Code starts them in
  * sessions of their own, outside the group); on Linux it also dies with Tether.
+ *
+ * With `nice`, the agent runs at a lower CPU priority than Tether: on a busy machine its agents
+ * (and their builds and tests) must not starve the process that renews their leases, or a node
+ * gives up turns that were running fine. It only matters when the CPU is contended.
  */
-export function trackedSpawn(watch: ProcessWatch): (options: SpawnOptions) => SpawnedProcess {
+export function trackedSpawn(watch: ProcessWatch, nice = 0): (options: SpawnOptions) => SpawnedProcess {
   return (options) => {
     const [command, args] = PDEATHSIG_WRAPPER
       ? [PDEATHSIG_WRAPPER, ['--pdeathsig', 'KILL', '--', options.command, ...options.args]]
@@ -141,7 +157,20 @@ export function trackedSpawn(watch: ProcessWatch): (options: SpawnOptions) => Sp
       detached: process.platform !== 'win32',
       windowsHide: true,
     });
+    if (nice > 0 && child.pid !== undefined) lowerPriority(child.pid, nice);
     watch.attach(child);
     return child as SpawnedProcess;
   };
+}
+
+/**
+ * Set right after spawn, before the agent has started anything (its tools inherit it), relative
+ * to Tether's own niceness. Where that is not permitted the agent runs at Tether's priority.
+ */
+function lowerPriority(pid: number, nice: number): void {
+  try {
+    setPriority(pid, Math.min(19, getPriority() + nice));
+  } catch {
+    // Not permitted here, or the process is already gone.
+  }
 }
