@@ -38,6 +38,7 @@ export const eventDelivery: Benchmark = {
       const text = Array.from({ length: CHUNKS }, (_, i) => `[r${id} c${String(i).padStart(2, '0')}]`.padEnd(24, '.')).join('');
       return { text, chunks: CHUNKS, chunkDelayMs: CHUNK_MS };
     });
+    const config = loadConfig({ db: join(fx.dir, 'tether.db'), defaultCwd: fx.cwd, allowedRoots: fx.dir, logLevel: 'silent', janitorIntervalSec: 0 }, fx.env);
     const tether = await createTether({
       env: fx.env,
       defaultCwd: fx.cwd,
@@ -46,9 +47,9 @@ export const eventDelivery: Benchmark = {
       janitorIntervalSec: 0,
       spares: 0,
       maxLive: BUSY + 1,
-      backends: { claude: stamping(createClaudeBackend(), given) },
+      // The backend createTether would make, as configured (agents at their default niceness).
+      backends: { claude: stamping(createClaudeBackend({ nice: config.agentNice }), given) },
     });
-    const config = loadConfig({ db: join(fx.dir, 'tether.db'), defaultCwd: fx.cwd, allowedRoots: fx.dir, logLevel: 'silent', janitorIntervalSec: 0 }, fx.env);
     const app = await buildServer(tether, config, { logger: false, cwd: fx.dir });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
