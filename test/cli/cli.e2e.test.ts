@@ -240,7 +240,7 @@ describe('tether CLI (real agent, mock API)', () => {
     mock.enqueue({ text: 'never seen', delayMs: 30_000 });
     let started!: () => void;
     const running = new Promise<void>((resolve) => (started = resolve));
-    const sending = run(['send', 'k:other', 'long job', '--json'], { env: { ...env, TETHER_LEASE_TTL_MS: '1200' } }, (s) => {
+    const sending = run(['send', 'k:other', 'long job', '--json'], { env: { ...env, TETHER_LEASE_TTL_MS: '6000' } }, (s) => {
       if (s.includes('"turn.started"')) started();
     });
     await running;

@@ -94,7 +94,7 @@ describe('tether CLI in client mode (daemon, real agent, mock API)', () => {
   const embedded = (args: string[], extra: Partial<CliIO> = {}): Promise<Run> => cli(['--db', embeddedDb, ...args], extra);
   const ndjson = (r: Run): TetherEvent[] => r.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as TetherEvent);
 
-  it('every command gives the same output and exit code as in embedded mode', async () => {
+  it('every command gives the same output and exit code as in embedded mode', { timeout: 180_000 }, async () => {
     const scenario: Array<{ args: string[]; stdin?: string; code?: number }> = [
       { args: ['send', 'cmp:1', 'hello', 'there'] },
       { args: ['send', 'cmp:1', '-'], stdin: 'and again\n' },

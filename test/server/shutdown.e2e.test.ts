@@ -30,7 +30,7 @@ describe('graceful shutdown of the daemon (real agent)', () => {
   };
 
   it('interrupts a turn still running after a short grace, journals it, and ends its stream', async () => {
-    fx.mock.enqueue({ text: 'too slow', delayMs: 10_000 });
+    fx.mock.enqueue({ text: 'too slow', delayMs: 60_000 });
     const res = await fetch(`${server.url}/v1/sessions/slow%3A1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
@@ -44,7 +44,9 @@ describe('graceful shutdown of the daemon (real agent)', () => {
 
     const started = Date.now();
     await server.close({ graceMs: 300 });
-    expect(Date.now() - started).toBeLessThan(5_000);
+    // Nowhere near the reply's minute: the grace, then the interrupt and the agent's own stop
+    // (up to 5 s, more on a starved machine).
+    expect(Date.now() - started).toBeLessThan(30_000);
     await reading;
     expect(events.at(-1)).toMatchObject({ event: 'turn.failed', data: { error: { code: 'INTERRUPTED' } } });
 

@@ -195,7 +195,7 @@ describe.sequential('mock Anthropic API with the real Claude Code binary', () =>
     // Transcript location.
     const transcript = join(ctx.home, '.claude', 'projects', ctx.cwd.replace(/[^a-zA-Z0-9]/g, '-'), `${r.session_id}.jsonl`);
     expect(existsSync(transcript)).toBe(true);
-  }, 30_000);
+  }, 120_000);
 
   it('resumes in new processes: the 3rd turn carries the first two prompts; cost is cumulative', async () => {
     const ctx = newCtx();
@@ -227,7 +227,7 @@ describe.sequential('mock Anthropic API with the real Claude Code binary', () =>
     expect(loose(t1.result).total_cost_usd).toBeCloseTo(price(mains[0]!), 6);
     expect(r2.total_cost_usd).toBeCloseTo(price(mains[0]!) + price(mains[1]!), 6);
     expect(r3.total_cost_usd).toBeCloseTo(price(mains[0]!) + price(mains[1]!) + price(mains[2]!), 6);
-  }, 30_000);
+  }, 120_000);
 
   it('executes scripted tool calls (Read, then Bash) and sends their tool_results back', async () => {
     const ctx = newCtx();
@@ -255,7 +255,7 @@ describe.sequential('mock Anthropic API with the real Claude Code binary', () =>
     expect(mains[2]!.userTexts).toEqual(['read the note']);
     // result.usage sums the turn's three main requests.
     expect(loose(turn.result).usage.input_tokens).toBe(mains.reduce((n, m) => n + m.response!.usage!.input_tokens, 0));
-  }, 30_000);
+  }, 120_000);
 
   it('500 and 529 with CLAUDE_CODE_MAX_RETRIES=0: no retry, an is_error result, and query() throws', async () => {
     for (const [status, type] of [[500, 'api_error'], [529, 'overloaded_error']] as const) {
@@ -272,7 +272,7 @@ describe.sequential('mock Anthropic API with the real Claude Code binary', () =>
       expect(r).toMatchObject({ type: 'result', subtype: 'success', is_error: true, api_error_status: status, api_error_type: type, terminal_reason: 'api_error' });
       expect(r.result).toMatch(new RegExp(`^API Error: ${status} `));
     }
-  }, 30_000);
+  }, 120_000);
 
   it('500 and 529 with CLAUDE_CODE_MAX_RETRIES=1: one retry after ~0.5 s, then success or error', async () => {
     for (const [status, error] of [[500, 'server_error'], [529, 'overloaded']] as const) {
@@ -297,7 +297,7 @@ describe.sequential('mock Anthropic API with the real Claude Code binary', () =>
       expect(mock.mainRequests()).toHaveLength(2);
       expect(loose(bad.result)).toMatchObject({ is_error: true, api_error_status: status });
     }
-  }, 30_000);
+  }, 120_000);
 
   it('without CLAUDE_CODE_MAX_RETRIES the binary allows 10 retries; 429 honours retry-after', async () => {
     mock.enqueue({ fault: { kind: 'status', status: 529 } });
@@ -313,7 +313,7 @@ describe.sequential('mock Anthropic API with the real Claude Code binary', () =>
     expect(retry!.retry_delay_ms).toBeGreaterThanOrEqual(1000);
     expect(retry!.retry_delay_ms).toBeLessThanOrEqual(1300);
     expect(loose(r.result).is_error).toBe(false);
-  }, 30_000);
+  }, 120_000);
 
   it('a dropped stream is re-sent once without streaming; a hang ends at API_TIMEOUT_MS', async () => {
     mock.enqueue({ text: 'this reply gets cut off', fault: { kind: 'drop' } }, { text: 'saved by the non-streaming fallback' });
@@ -335,7 +335,7 @@ describe.sequential('mock Anthropic API with the real Claude Code binary', () =>
     expect(hung.ms).toBeGreaterThanOrEqual(2000);
     expect(loose(hung.result)).toMatchObject({ is_error: true, terminal_reason: 'api_error' });
     expect(loose(hung.result).result).toContain('Request timed out');
-  }, 30_000);
+  }, 120_000);
 
   it('with non-essential traffic on, the hello probe and the title request are side requests', async () => {
     const ctx = newCtx();
@@ -354,7 +354,7 @@ describe.sequential('mock Anthropic API with the real Claude Code binary', () =>
     expect(title.body.tools ?? []).toHaveLength(0);
     expect(title.body.output_config?.format?.type).toBe('json_schema');
     expect(JSON.parse(title.response!.text!)).toEqual({ title: expect.any(String) });
-  }, 30_000);
+  }, 120_000);
 });
 
 // ---------------------------------------------------------------------------------------------
