@@ -128,6 +128,11 @@ export const configSchema = z
     requestTimeoutSec: int(1, 3_600).default(30),
     /** Seconds running turns get to finish on SIGTERM/SIGINT before they are interrupted. */
     shutdownGraceSec: int(0, 3_600).default(30),
+    /**
+     * Shut down (as on SIGTERM) when the process that started the daemon is gone; `auto`: when a
+     * package manager ran it (`npm start`), whose death would otherwise leave it running, adopted.
+     */
+    exitWithParent: z.enum(['auto', 'always', 'never']).default('auto'),
     /** Seconds between SSE keep-alive comments. */
     sseKeepAliveSec: int(1, 300).default(15),
   })
@@ -176,6 +181,7 @@ export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly stri
   maxHeaders: ['TETHER_MAX_HEADERS'],
   requestTimeoutSec: ['TETHER_REQUEST_TIMEOUT'],
   shutdownGraceSec: ['TETHER_SHUTDOWN_GRACE'],
+  exitWithParent: ['TETHER_EXIT_WITH_PARENT'],
   sseKeepAliveSec: ['TETHER_SSE_KEEPALIVE'],
 };
 
