@@ -105,6 +105,8 @@ export const configSchema = z
     /** A Claude Code binary to use instead of the one inside the Agent SDK package. */
     claudePath: z.string().min(1).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Log lines as JSON, or as `HH:MM:SS LEVEL component: msg key=value`; `auto`: readable on a terminal, JSON otherwise. */
+    logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
 
     // The daemon (`tether serve`).
     port: int(0, 65_535).default(7420),
@@ -171,6 +173,7 @@ export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly stri
   maxTurnDurationSec: ['TETHER_MAX_TURN_DURATION'],
   claudePath: ['TETHER_CLAUDE_PATH'],
   logLevel: ['TETHER_LOG_LEVEL'],
+  logFormat: ['TETHER_LOG_FORMAT'],
   port: ['TETHER_PORT'],
   host: ['TETHER_HOST'],
   tokens: ['TETHER_TOKENS'],

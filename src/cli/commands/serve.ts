@@ -1,9 +1,9 @@
 import { onStopSignals } from '../signals.js';
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { loadConfig, type TetherConfig } from '../../config.js';
 import { validateTenant } from '../../domain/keys.js';
 import { invalidInput } from '../../errors.js';
+import { createLogger } from '../../lib/logger.js';
 import { REDACT_PATHS } from '../../server/app.js';
 import { serve } from '../../server/serve.js';
 import { globalsOf } from '../open.js';
@@ -47,7 +47,7 @@ async function run(cmd: Command, io: CliIO, flags: ServeFlags): Promise<number> 
   );
 
   // Logs go to the CLI's stderr; stdout carries the one "listening" line.
-  const logger = pino({ level: config.logLevel, name: 'tether', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, { write: (s: string) => io.stderr.write(s) });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, sink: io.stderr, redact: REDACT_PATHS });
   const server = await serve({ config, env: io.env, logger });
   const db = config.persistence ? config.db : 'in memory (ENABLE_PERSISTENCE=false)';
   io.stdout.write(`tether listening on ${server.url} (auth: ${server.auth ? 'on' : 'off'}, db: ${db})\n`);
