@@ -105,6 +105,8 @@ export const configSchema = z
     /** A Claude Code binary to use instead of the one inside the Agent SDK package. */
     claudePath: z.string().min(1).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Log lines as JSON, or as `HH:MM:SS LEVEL component: msg key=value`; `auto`: readable on a terminal, JSON otherwise. */
+    logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
 
     // The daemon (`tether serve`).
     port: int(0, 65_535).default(7420),
@@ -128,6 +130,11 @@ export const configSchema = z
     requestTimeoutSec: int(1, 3_600).default(30),
     /** Seconds running turns get to finish on SIGTERM/SIGINT before they are interrupted. */
     shutdownGraceSec: int(0, 3_600).default(30),
+    /**
+     * Shut down (as on SIGTERM) when the process that started the daemon is gone; `auto`: when a
+     * package manager ran it (`npm start`), whose death would otherwise leave it running, adopted.
+     */
+    exitWithParent: z.enum(['auto', 'always', 'never']).default('auto'),
     /** Seconds between SSE keep-alive comments. */
     sseKeepAliveSec: int(1, 300).default(15),
   })
@@ -166,6 +173,7 @@ export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly stri
   maxTurnDurationSec: ['TETHER_MAX_TURN_DURATION'],
   claudePath: ['TETHER_CLAUDE_PATH'],
   logLevel: ['TETHER_LOG_LEVEL'],
+  logFormat: ['TETHER_LOG_FORMAT'],
   port: ['TETHER_PORT'],
   host: ['TETHER_HOST'],
   tokens: ['TETHER_TOKENS'],
@@ -176,6 +184,7 @@ export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly stri
   maxHeaders: ['TETHER_MAX_HEADERS'],
   requestTimeoutSec: ['TETHER_REQUEST_TIMEOUT'],
   shutdownGraceSec: ['TETHER_SHUTDOWN_GRACE'],
+  exitWithParent: ['TETHER_EXIT_WITH_PARENT'],
   sseKeepAliveSec: ['TETHER_SSE_KEEPALIVE'],
 };
 

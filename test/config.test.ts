@@ -16,6 +16,8 @@ describe('config', () => {
       resetAt: { claude: 0.95, codex: 0.95 },
       compactAt: { claude: 0.7, codex: 0.7 },
       tenant: 'default',
+      logFormat: 'auto',
+      exitWithParent: 'auto',
     });
   });
 
@@ -42,6 +44,8 @@ describe('config', () => {
     ['resetAt', { TETHER_RESET_AT: '1.5' }],
     ['resetAt', { TETHER_RESET_AT: '0' }],
     ['TETHER_TENANT', { TETHER_TENANT: 'bad tenant' }],
+    ['TETHER_LOG_FORMAT', { TETHER_LOG_FORMAT: 'colour' }],
+    ['TETHER_EXIT_WITH_PARENT', { TETHER_EXIT_WITH_PARENT: 'sometimes' }],
   ];
   it.each(outOfBounds)('refuses %s out of bounds, naming it', (name, env) => {
     expect(() => loadConfig({}, env)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_INPUT, message: expect.stringContaining(name) }));

@@ -1,4 +1,5 @@
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from '../lib/logger.js';
 import { createClaudeBackend } from '../agents/claude/index.js';
 import type { AgentBackend } from '../agents/agent.js';
 import { loadConfig, type TetherConfigInput } from '../config.js';
@@ -48,7 +49,7 @@ const EVENTS_MAX_TURNS = 1000;
 export async function createTether(options: CreateTetherOptions = {}): Promise<Tether> {
   const { clock = systemClock, env = process.env, store: given, backends, contextPolicy, logger, ...settings } = options;
   const config = loadConfig(settings, env);
-  const log = logger ?? pino({ level: config.logLevel, name: 'tether' }, pino.destination(2));
+  const log = logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const store =
     given ??
     openStore({

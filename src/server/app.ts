@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from '../lib/logger.js';
 import type { Tether } from '../broker/api.js';
 import type { TetherConfig } from '../config.js';
 import { ErrorCode, TetherError } from '../errors.js';
@@ -54,8 +55,8 @@ function loggerFor(config: TetherConfig, logger: Logger | false | undefined): Lo
   if (logger === false) return undefined;
   const redact = { paths: REDACT_PATHS, censor: '[redacted]' };
   // A child can carry its own redaction, so the caller's logger gets it without being rebuilt.
-  if (logger) return logger.child({ name: 'tether-http' }, { redact });
-  return pino({ level: config.logLevel, name: 'tether-http', redact }, pino.destination(2));
+  if (logger) return logger.child({ component: 'http' }, { redact });
+  return createLogger({ level: config.logLevel, format: config.logFormat, redact: REDACT_PATHS }).child({ component: 'http' });
 }
 
 /**

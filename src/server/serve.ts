@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { isIPv6 } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from '../lib/logger.js';
 import type { Tether } from '../broker/api.js';
 import { createTether } from '../broker/create-tether.js';
 import type { TetherConfig } from '../config.js';
@@ -47,7 +48,7 @@ const exitCodeOfSignal = (signal: NodeJS.Signals): number => (signal === 'SIGINT
  */
 export async function serve(options: ServeOptions): Promise<RunningServer> {
   const { config, env } = options;
-  const log = options.logger ?? pino({ level: config.logLevel, name: 'tether', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, pino.destination(2));
+  const log = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat, redact: REDACT_PATHS });
 
   const tokens = loadTokens(config);
   assertBindingAllowed(config.host, tokens);

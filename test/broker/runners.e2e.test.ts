@@ -62,6 +62,18 @@ describe('warm runners (real agent)', () => {
     expect((await tether.stats()).runners.live).toBeLessThanOrEqual(2);
   });
 
+  it('under load (24 sessions × 2 turns, maxLive 3, a spare) never has more agent processes alive than the cap', async () => {
+    const tether = await fx.open({ maxLive: 3, spares: 1 });
+    const sampler = sampleMax(() => agentChildren().length, 5);
+    const keys = Array.from({ length: 24 }, (_, i) => `load:${i}`);
+    // Every turn of a key is sent at once: its second queues behind its first (the pin), while
+    // the other keys wait for a slot and evict idle runners, so processes end all the time.
+    const replies = await Promise.all(keys.flatMap((k) => [tether.send(k, `${k} one`).result, tether.send(k, `${k} two`).result]));
+    expect(sampler.stop()).toBeLessThanOrEqual(3);
+    expect(replies.map((r) => r.text)).toEqual(keys.flatMap((k) => [`Reply #1: ${k} one`, `Reply #2: ${k} two`]));
+    expect((await tether.stats()).runners.live).toBeLessThanOrEqual(3);
+  }, 240_000);
+
   it('a new session at the cap hibernates exactly one idle runner, the least recently used', async () => {
     const clock = new ManualClock(Date.now());
     const tether = await fx.open({ clock, maxLive: 4 });

@@ -89,6 +89,12 @@ export class ClaudeRunner implements Runner {
   #start: ClaudeStart;
   /** Used when a spare refuses its claim: the same conversation, started normally. */
   readonly #fallback: ClaudeStart | null;
+  /**
+   * Ends the process a claimed spare holds, for as long as the runner has not started on it: until
+   * then only the spare knows that process, and a runner closed before its first turn (the turn
+   * was interrupted meanwhile) must not leave it running.
+   */
+  #discard: (() => Promise<void>) | null;
   /** Set while the runner has yet to resume its conversation; used once. */
   #recovery: RunnerRecovery | null;
   #input: AsyncQueue<SDKUserMessage> | null = null;
@@ -106,10 +112,19 @@ export class ClaudeRunner implements Runner {
   #turnsDone = 0;
   #busy = false;
   #closed = false;
+  /** The first close(): every later call waits for the same exit. */
+  #closing: Promise<void> | null = null;
 
-  constructor(spec: RunnerSpec, start: ClaudeStart, fallback: ClaudeStart | null = null, recovery: RunnerRecovery | null = null) {
+  constructor(
+    spec: RunnerSpec,
+    start: ClaudeStart,
+    fallback: ClaudeStart | null = null,
+    recovery: RunnerRecovery | null = null,
+    discard: (() => Promise<void>) | null = null,
+  ) {
     this.#start = start;
     this.#fallback = fallback;
+    this.#discard = discard;
     this.#recovery = spec.resume !== null ? recovery : null;
     this.#agentSessionId = spec.resume;
     this.#model = spec.config.model ?? null;
@@ -300,14 +315,22 @@ export class ClaudeRunner implements Runner {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Resolves once the process has exited, for every caller: the pool frees the runner's slot
+   * then, so a second close (the pool retiring a runner its interrupted turn is still closing)
+   * returning early would let one more process start than `maxLive` allows.
+   */
+  close(): Promise<void> {
     this.#closed = true;
-    await this.#stopProcess();
+    this.#closing ??= this.#discard ? this.#discard() : this.#stopProcess();
+    return this.#closing;
   }
 
   #ensureStarted(start: ClaudeStart): void {
     if (this.#query) return;
+    // A process started after close() would run outside the pool's count.
+    if (this.#closed) throw new Error('runner is closed');
+    this.#discard = null;
     this.#input = new AsyncQueue<SDKUserMessage>();
     const started = start(this.#input, this.#settings);
     this.#query = started.query;

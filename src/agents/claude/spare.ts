@@ -28,15 +28,22 @@ export class ClaudeSpare implements Spare {
   static async start(launch: ClaudeLaunch, env: NodeJS.ProcessEnv): Promise<ClaudeSpare> {
     const watch = new ProcessWatch();
     const { archive } = launch;
-    const spare = await prewarm({
-      options: {
-        env: { ...withConfigDir(env) },
-        pathToClaudeCodeExecutable: launch.binary,
-        includePartialMessages: true,
-        spawnClaudeCodeProcess: trackedSpawn(watch, launch.nice),
-        ...(archive ? { sessionStore: sessionStoreOver(archive), sessionStoreFlush: 'eager' as const } : {}),
-      },
-    });
+    let spare: SpareProcess;
+    try {
+      spare = await prewarm({
+        options: {
+          env: { ...withConfigDir(env) },
+          pathToClaudeCodeExecutable: launch.binary,
+          includePartialMessages: true,
+          spawnClaudeCodeProcess: trackedSpawn(watch, launch.nice),
+          ...(archive ? { sessionStore: sessionStoreOver(archive), sessionStoreFlush: 'eager' as const } : {}),
+        },
+      });
+    } catch (err) {
+      // A process that came up but failed its handshake is nobody's: end it before reporting.
+      await watch.kill();
+      throw err;
+    }
     return new ClaudeSpare(spare, watch, launch, env);
   }
 
@@ -63,11 +70,16 @@ export class ClaudeSpare implements Spare {
       if (config.appendSystemPrompt) options.appendSystemPrompt = config.appendSystemPrompt;
       return { query: this.#spare.claim({ prompt: input, options }), watch: this.#watch, claimed: this.#spare.claimed };
     };
-    return new ClaudeRunner(spec, start, coldStart(spec, this.#launch));
+    return new ClaudeRunner(spec, start, coldStart(spec, this.#launch), null, () => this.#end());
   }
 
+  /** Ends the parked process; once claimed, its runner does (see ClaudeRunner's discard). */
   async close(): Promise<void> {
     if (this.#claimed) return;
+    await this.#end();
+  }
+
+  async #end(): Promise<void> {
     this.#spare.close();
     await this.#watch.kill();
   }

@@ -1,14 +1,15 @@
 import { onStopSignals } from '../signals.js';
 import type { Command } from 'commander';
-import { pino } from 'pino';
-import { loadConfig } from '../../config.js';
+import { loadConfig, type TetherConfig } from '../../config.js';
 import { validateTenant } from '../../domain/keys.js';
 import { invalidInput } from '../../errors.js';
+import { createLogger } from '../../lib/logger.js';
 import { REDACT_PATHS } from '../../server/app.js';
 import { serve } from '../../server/serve.js';
 import { globalsOf } from '../open.js';
 import { EXIT_OK, type CliContext, type CliIO } from '../output.js';
 import { intOption } from './options.js';
+import { watchParent } from '../parent-watch.js';
 
 interface ServeFlags {
   port?: number;
@@ -46,20 +47,32 @@ async function run(cmd: Command, io: CliIO, flags: ServeFlags): Promise<number> 
   );
 
   // Logs go to the CLI's stderr; stdout carries the one "listening" line.
-  const logger = pino({ level: config.logLevel, name: 'tether', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, { write: (s: string) => io.stderr.write(s) });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, sink: io.stderr, redact: REDACT_PATHS });
   const server = await serve({ config, env: io.env, logger });
   const db = config.persistence ? config.db : 'in memory (ENABLE_PERSISTENCE=false)';
   io.stdout.write(`tether listening on ${server.url} (auth: ${server.auth ? 'on' : 'off'}, db: ${db})\n`);
 
-  const stopListening = onStopSignals(io, (signal) => {
-    io.stderr.write(`shutting down (${signal}); running turns get the grace period; press Ctrl-C again to quit at once\n`);
+  let stopping = false;
+  const stop = (why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    io.stderr.write(`shutting down (${why}); running turns get the grace period; press Ctrl-C again to quit at once\n`);
     void server.close();
-  });
+  };
+  const stopListening = onStopSignals(io, stop);
+  // `npm start` killed (SIGKILL, or SIGTERM its shell does not pass on) would leave the daemon
+  // running, adopted by init, holding its port and database.
+  const parentWatch = watchesParent(config.exitWithParent, io.env) ? watchParent(() => stop('the process that started it is gone')) : null;
   try {
     await server.closed;
   } finally {
     stopListening();
+    parentWatch?.cancel();
   }
   return EXIT_OK;
 }
 
+/** `auto` watches when a package manager started us: it sets npm_lifecycle_event for its scripts (npm, pnpm, yarn, npx). */
+function watchesParent(setting: TetherConfig['exitWithParent'], env: NodeJS.ProcessEnv): boolean {
+  return setting === 'always' || (setting === 'auto' && Boolean(env.npm_lifecycle_event));
+}
