@@ -62,10 +62,10 @@ describe('warm runners (real agent)', () => {
     expect((await tether.stats()).runners.live).toBeLessThanOrEqual(2);
   });
 
-  it('under load (24 sessions × 2 turns, maxLive 3, a spare) never has more agent processes alive than the cap', async () => {
+  it('under load (12 sessions × 2 turns, maxLive 3, a spare) never has more agent processes alive than the cap', async () => {
     const tether = await fx.open({ maxLive: 3, spares: 1 });
     const sampler = sampleMax(() => agentChildren().length, 5);
-    const keys = Array.from({ length: 24 }, (_, i) => `load:${i}`);
+    const keys = Array.from({ length: 12 }, (_, i) => `load:${i}`);
     // Every turn of a key is sent at once: its second queues behind its first (the pin), while
     // the other keys wait for a slot and evict idle runners, so processes end all the time.
     const replies = await Promise.all(keys.flatMap((k) => [tether.send(k, `${k} one`).result, tether.send(k, `${k} two`).result]));
