@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PERMISSION_MODES, TURN_STATUSES } from '../domain/types.js';
+import { boundedJson } from './send-options.js';
 
 /**
  * A portable session: what `export` writes and `import` reads. Versioned JSON, self-contained —
@@ -46,7 +47,7 @@ export const bundleSchema = z
           })
           .strict(),
         labels: z.record(text(64), text(256)),
-        metadata: z.record(text(64), z.json()),
+        metadata: z.record(text(64), boundedJson()),
         usage,
         context: z.object({ tokens: z.number().int().min(0), window: z.number().int().min(0), ratio: z.number().min(0) }).strict(),
       })

@@ -2,7 +2,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { Tether } from '../broker/api.js';
 import type { TetherConfig } from '../config.js';
-import { ErrorCode, TetherError } from '../errors.js';
+import { JSON_BOUNDS, depthProblem } from '../domain/json-bounds.js';
+import { ErrorCode, TetherError, invalidInput } from '../errors.js';
 import { loadTokens, registerAuth, type TokenTable } from './auth.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandlers, sendError } from './errors.js';
 import { createLimits } from './limits.js';
@@ -114,7 +115,15 @@ export async function buildServer(tether: Tether, config: TetherConfig, options:
     // A POST without a body (reset, interrupt) is fine even when a client labels it JSON.
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
-    parseJson(request, text, done);
+    parseJson(request, text, (err, parsed) => {
+      if (err) return done(err, undefined);
+      // Before any schema sees it: every body of this API is an object, and zod's validators
+      // recurse (a body nested thousands deep would overflow the stack: a 500, not a 400).
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return done(invalidInput('request body must be a JSON object'), undefined);
+      const tooDeep = depthProblem(parsed, JSON_BOUNDS.documentDepth);
+      if (tooDeep) return done(invalidInput(`request body is ${tooDeep}`), undefined);
+      done(null, parsed);
+    });
   });
 
   const sse = new SseHub(config.sseKeepAliveSec);

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { healthResponseSchema, readinessResponseSchema, statsResponseSchema } from '../schemas.js';
+import { healthResponseSchema, noQuerySchema, readinessResponseSchema, statsResponseSchema } from '../schemas.js';
 import type { RouteContext } from './context.js';
-import { json } from './docs.js';
+import { errors, json } from './docs.js';
 
 /**
  * Health, readiness, metrics, the OpenAPI document and `/v1/stats`. Only `/v1/stats` needs a
@@ -15,7 +15,16 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
 
   app.get(
     '/v1/stats',
-    { schema: { operationId: 'stats', summary: "Counts, totals, tokens and cost of the caller's tenant", tags, response: { 200: json('Statistics.', statsResponseSchema) } } },
+    {
+      schema: {
+        operationId: 'stats',
+        summary: "Counts, totals, tokens and cost of the caller's tenant",
+        tags,
+        // Stats are the tenant's: a `?tenant=` or `?all=` that silently meant nothing would mislead.
+        querystring: noQuerySchema,
+        response: { 200: json('Statistics.', statsResponseSchema), ...errors(400) },
+      },
+    },
     async (request) => tether.stats({ tenant: request.tenant }),
   );
 
