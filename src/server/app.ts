@@ -22,8 +22,19 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every route as `method /path` (fastify's `:param`), HEAD twins left out: the OpenAPI test compares it with the document. */
     registeredRoutes: string[];
+    /**
+     * Starts the drain of a shutdown: the server keeps listening, but every new request is
+     * answered 503 AGENT_UNAVAILABLE with Retry-After (and /readyz says not ready) while the
+     * requests in flight finish. `close()` drains too. Idempotent.
+     */
+    drain(): void;
+    /** Whether the drain has begun. */
+    readonly draining: boolean;
   }
 }
+
+/** Seconds a client refused during a drain is told to wait (another node, or this one back, by then). */
+export const DRAIN_RETRY_AFTER_SEC = 5;
 
 export interface BuildServerOptions {
   /** Where request logs go; `false` for none. Default: pino on stderr at `config.logLevel`. */
@@ -94,10 +105,13 @@ export async function buildServer(tether: Tether, config: TetherConfig, options:
 
   registerErrorHandlers(app);
 
-  let closing = false;
+  let draining = false;
   app.addHook('onRequest', async (request, reply) => {
-    if (closing) {
-      void reply.header('connection', 'close');
+    if (draining) {
+      // Still listening, so that a client learns to go elsewhere instead of finding the port shut;
+      // the readiness probe answers for itself (not ready) so a load balancer takes the node out.
+      void reply.header('connection', 'close').header('retry-after', String(DRAIN_RETRY_AFTER_SEC));
+      if (request.routeOptions.url === '/readyz') return undefined;
       return sendError(request, reply, new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'Tether is shutting down; retry on another node or once it is back'));
     }
     const count = request.raw.rawHeaders.length / 2;
@@ -127,6 +141,13 @@ export async function buildServer(tether: Tether, config: TetherConfig, options:
   });
 
   const sse = new SseHub(config.sseKeepAliveSec);
+  app.decorate('drain', () => {
+    if (draining) return;
+    draining = true;
+    // A tail never ends by itself; turn streams end with their turn (which shutdown bounds).
+    sse.endAll('tail');
+  });
+  app.decorate('draining', { getter: () => draining });
   const metrics = createMetrics(tether);
   const ctx: RouteContext = { tether, config, limits, sse, metrics };
 
@@ -150,11 +171,7 @@ export async function buildServer(tether: Tether, config: TetherConfig, options:
   registerEventRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
 
-  app.addHook('preClose', async () => {
-    closing = true;
-    // A tail never ends by itself; turn streams end with their turn (which shutdown bounds).
-    sse.endAll('tail');
-  });
+  app.addHook('preClose', async () => app.drain());
   app.addHook('onClose', async () => {
     metrics.dispose();
     sse.endAll();

@@ -207,6 +207,8 @@ export const readinessResponseSchema = z
     status: z.enum(['ready', 'unavailable']),
     store: z.object({ ok: z.boolean(), kind: z.string() }),
     agent: z.object({ ok: z.boolean() }),
+    /** Present (true) while the node shuts down: it finishes its running turns and takes no new requests. */
+    draining: z.boolean().optional(),
   })
   .meta({ id: 'Readiness' });
 

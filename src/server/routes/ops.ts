@@ -43,17 +43,21 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
   };
   app.get('/readyz', { schema: readyzSchema }, async (request, reply) => {
     const readiness = await tether.readiness();
+    // Shutting down: the store and agent may be fine, but this node takes no new work.
+    const draining = app.draining;
+    const ready = readiness.ready && !draining;
     // Probes poll this every few seconds: log the reason when the answer changes, not every time.
-    if (readiness.ready !== lastReady) {
-      lastReady = readiness.ready;
-      if (readiness.ready) request.log.info('ready');
-      else request.log.warn({ store: readiness.store, agent: readiness.agent }, 'not ready');
+    if (ready !== lastReady) {
+      lastReady = ready;
+      if (ready) request.log.info('ready');
+      else request.log.warn({ store: readiness.store, agent: readiness.agent, draining }, 'not ready');
     }
     // Error texts may name paths: they go to the log only.
-    return reply.code(readiness.ready ? 200 : 503).send({
-      status: readiness.ready ? 'ready' : 'unavailable',
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'unavailable',
       store: { ok: readiness.store.ok, kind: readiness.store.kind },
       agent: { ok: readiness.agent.ok },
+      ...(draining ? { draining: true } : {}),
     });
   });
 
