@@ -7,6 +7,7 @@ import { ErrorCode, TetherError, invalidInput } from '../errors.js';
 import { loadTokens, registerAuth, type TokenTable } from './auth.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandlers, sendError } from './errors.js';
 import { createLimits } from './limits.js';
+import { metricsAccess, registerMetricsAuth } from './metrics-auth.js';
 import { createMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
 import type { RouteContext } from './routes/context.js';
@@ -121,6 +122,7 @@ export async function buildServer(tether: Tether, config: TetherConfig, options:
     return undefined;
   });
   registerAuth(app, tokens, config.tenant);
+  registerMetricsAuth(app, metricsAccess(config, tokens));
 
   // JSON only; `text/plain` (fastify's other default) would let a string through as a body.
   app.removeContentTypeParser(['application/json', 'text/plain']);

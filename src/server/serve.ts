@@ -8,6 +8,7 @@ import type { TetherConfig } from '../config.js';
 import { ErrorCode, TetherError } from '../errors.js';
 import { REDACT_PATHS, buildServer } from './app.js';
 import { assertBindingAllowed, loadTokens } from './auth.js';
+import { metricsAccess } from './metrics-auth.js';
 
 export interface ServeOptions {
   config: TetherConfig;
@@ -52,6 +53,8 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
 
   const tokens = loadTokens(config);
   assertBindingAllowed(config.host, tokens);
+  // A metrics token that is also an API token is a configuration error: refused before anything opens.
+  metricsAccess(config, tokens);
   if (!tokens.enabled) log.warn({ host: config.host }, 'no TETHER_TOKENS: authentication is off, so the server listens on loopback only');
 
   const tether = await createTether({ ...config, env, logger: log });

@@ -5,8 +5,8 @@ import type { RouteContext } from './context.js';
 import { errors, json } from './docs.js';
 
 /**
- * Health, readiness, metrics, the OpenAPI document and `/v1/stats`. Only `/v1/stats` needs a
- * token: probes and scrapers get no tenant data.
+ * Health, readiness, metrics, the OpenAPI document and `/v1/stats`. `/v1/stats` needs an API
+ * token; `/metrics` (every tenant's totals) a metrics token of its own (metrics-auth.ts); probes none.
  */
 export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { tether } = ctx;
@@ -63,7 +63,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
 
   const metricsSchema = {
     operationId: 'metrics',
-    summary: 'Prometheus metrics',
+    summary: 'Prometheus metrics, summed over every tenant (with API tokens configured, it needs TETHER_METRICS_TOKEN as a bearer token)',
     tags,
     response: { 200: { description: 'Prometheus text exposition format.', content: { 'text/plain': { schema: z.string() } } } },
   };
