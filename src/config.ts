@@ -115,6 +115,17 @@ export const configSchema = z
     tokens: z.string().max(100_000).optional(),
     /** A file holding the same `token=tenant` pairs, one per line or comma-separated. */
     tokensFile: z.string().min(1).optional(),
+    /**
+     * The bearer token `/metrics` asks for (its series sum every tenant). With API tokens and no
+     * metrics token, `/metrics` is closed; without either it is open (loopback only, as the API).
+     * At least 16 characters (as API tokens), no whitespace.
+     */
+    metricsToken: z
+      .string()
+      .min(16)
+      .max(1_000)
+      .regex(/^[^\s\p{Cc}]+$/u, 'must not contain whitespace or control characters')
+      .optional(),
     /** Directories a session's cwd must lie in, `:`-separated; default: where the server started. */
     allowedRoots: z.string().min(1).optional(),
     /** Whether HTTP clients may ask for `permissionMode: bypassPermissions`. */
@@ -178,6 +189,7 @@ export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly stri
   host: ['TETHER_HOST'],
   tokens: ['TETHER_TOKENS'],
   tokensFile: ['TETHER_TOKENS_FILE'],
+  metricsToken: ['TETHER_METRICS_TOKEN'],
   allowedRoots: ['TETHER_ALLOWED_ROOTS'],
   allowBypassPermissions: ['TETHER_ALLOW_BYPASS_PERMISSIONS'],
   bodyLimitBytes: ['TETHER_BODY_LIMIT'],

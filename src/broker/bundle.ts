@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PERMISSION_MODES, TURN_STATUSES } from '../domain/types.js';
+import { boundedJson } from './send-options.js';
 
 /**
  * A portable session: what `export` writes and `import` reads. Versioned JSON, self-contained —
@@ -23,6 +24,13 @@ const usage = z
 const entry = z.looseObject({ type: z.string().min(1).max(100), uuid: z.string().max(100).optional() });
 const entries = z.array(entry).max(200_000);
 
+/**
+ * An agent's conversation id: a UUID for Claude Code (and Codex thread ids alike). It is given to
+ * the agent's command line (`--resume <id>`) and names the transcript, so nothing else is taken:
+ * not a path (`../../x`), not an option (`--dangerously-skip-permissions`).
+ */
+export const AGENT_SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export const bundleSchema = z
   .object({
     format: z.literal(BUNDLE_FORMAT),
@@ -33,7 +41,7 @@ export const bundleSchema = z
         key: text(256),
         backend: z.enum(['claude', 'codex']),
         generation: z.number().int().min(1),
-        agentSessionId: z.string().min(1).max(100).nullable(),
+        agentSessionId: z.string().regex(AGENT_SESSION_ID, 'must be a UUID (the agent\'s conversation id)').nullable(),
         config: z
           .object({
             cwd: text(4096),
@@ -46,7 +54,7 @@ export const bundleSchema = z
           })
           .strict(),
         labels: z.record(text(64), text(256)),
-        metadata: z.record(text(64), z.json()),
+        metadata: z.record(text(64), boundedJson()),
         usage,
         context: z.object({ tokens: z.number().int().min(0), window: z.number().int().min(0), ratio: z.number().min(0) }).strict(),
       })

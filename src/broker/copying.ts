@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { isoNow } from '../domain/clock.js';
 import { standingTurns } from '../domain/history.js';
+import { JSON_BOUNDS, depthProblem } from '../domain/json-bounds.js';
 import { validateKey, validateLabels } from '../domain/keys.js';
 import type { SessionConfig, SessionRecord, TurnRecord } from '../domain/types.js';
 import { ErrorCode, TetherError } from '../errors.js';
-import type { TranscriptEntry } from '../store/store.js';
+import type { ImportedTranscript, TranscriptEntry } from '../store/store.js';
 import { backendOf, type BrokerContext } from './context.js';
 import { BUNDLE_FORMAT, BUNDLE_VERSION, bundleSchema, type SessionBundle } from './bundle.js';
 import { resolveCwd } from './send-options.js';
@@ -89,8 +90,11 @@ export async function exportSession(deps: CopyDeps, tenant: string, key: string)
   };
 }
 
-/** Recreates a bundle's session (see Tether.import). */
+/** Recreates a bundle's session (see Tether.import). A refused import changes nothing. */
 export async function importSession(deps: CopyDeps, tenant: string, bundle: unknown, options: { key?: string; replace?: boolean; cwd?: string }): Promise<SessionRecord> {
+  // Before the schema: its validators recurse, and a bundle nested thousands deep would overflow the stack.
+  const tooDeep = depthProblem(bundle, JSON_BOUNDS.documentDepth);
+  if (tooDeep) throw new TetherError(ErrorCode.INVALID_INPUT, `not a Tether session bundle: it is ${tooDeep}`);
   const parsed = bundleSchema.safeParse(bundle);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -106,31 +110,49 @@ export async function importSession(deps: CopyDeps, tenant: string, bundle: unkn
   } catch {
     throw new TetherError(ErrorCode.INVALID_INPUT, `the bundle's working directory ${options.cwd ?? b.session.config.cwd} does not exist here; import with a cwd of this machine`);
   }
+  // The store refuses this too, in the import's transaction; asked first, so that an import over
+  // a live key makes no copy of the conversation on its way to being refused.
+  if (options.replace !== true && (await deps.store.getLiveSession(tenant, key))) throw keyTaken(key);
   const config: SessionConfig = { ...b.session.config, cwd };
   let agentSessionId = b.session.agentSessionId;
+  let transcripts: ImportedTranscript[] = [];
+  let copied: string | null = null;
   if (agentSessionId !== null && b.transcript.main.length > 0) {
     if ((await deps.store.loadTranscript({ agentSessionId })) === null) {
-      await deps.store.appendTranscript({ agentSessionId }, 'import', b.transcript.main as TranscriptEntry[]);
-      for (const [subpath, lines] of Object.entries(b.transcript.subpaths)) {
-        await deps.store.appendTranscript({ agentSessionId, subpath }, 'import', lines as TranscriptEntry[]);
-      }
+      // Written by the store in the import's own transaction: a refused import leaves none behind.
+      transcripts = [
+        { entries: b.transcript.main as TranscriptEntry[] },
+        ...Object.entries(b.transcript.subpaths).map(([subpath, lines]) => ({ subpath, entries: lines as TranscriptEntry[] })),
+      ];
     } else {
       // This store already holds that conversation (the bundle came from here): the import
       // gets a copy of its own, so the two sessions never write into one transcript.
       const backend = backendOf(deps, b.session.backend);
       if (!backend.fork) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `the ${b.session.backend} backend cannot copy conversations`);
-      agentSessionId = await backend.fork({ agentSessionId, cwd, env: deps.agentEnv }, null);
+      agentSessionId = copied = await backend.fork({ agentSessionId, cwd, env: deps.agentEnv }, null);
     }
   }
-  return importRecord(
-    deps,
-    tenant,
-    key,
-    { backend: b.session.backend, agentSessionId, config, labels: b.session.labels, metadata: b.session.metadata, usage: b.session.usage, context: b.session.context },
-    b.turns,
-    options.replace === true,
-  );
+  try {
+    return await importRecord(
+      deps,
+      tenant,
+      key,
+      { backend: b.session.backend, agentSessionId, config, labels: b.session.labels, metadata: b.session.metadata, usage: b.session.usage, context: b.session.context },
+      b.turns,
+      options.replace === true,
+      transcripts,
+    );
+  } catch (err) {
+    // Refused after all (the cap, a label quota, a session that became live meanwhile): the copy
+    // made for it goes too.
+    if (copied !== null) await deps.store.deleteTranscript({ agentSessionId: copied }).catch(() => undefined);
+    throw err;
+  }
 }
+
+/** The refusal of an import over a key with a live session, as the store words it. */
+const keyTaken = (key: string): TetherError =>
+  new TetherError(ErrorCode.INVALID_INPUT, `key "${key}" already has a live session; choose another key, or replace it`, { details: { key } });
 
 async function importRecord(
   deps: CopyDeps,
@@ -139,6 +161,7 @@ async function importRecord(
   from: Pick<SessionRecord, 'backend' | 'agentSessionId' | 'config' | 'labels' | 'metadata' | 'usage' | 'context'>,
   turns: Array<Pick<TurnRecord, 'prompt' | 'status' | 'text' | 'error' | 'usage' | 'createdAt' | 'startedAt' | 'endedAt'>>,
   replace: boolean,
+  transcripts: ImportedTranscript[] = [],
 ): Promise<SessionRecord> {
   const { session, closed } = await deps.store.importSession({
     tenant,
@@ -153,6 +176,7 @@ async function importRecord(
     context: from.context,
     turns: turns.map((t) => ({ ...t, status: t.status as 'succeeded' | 'failed' | 'interrupted' })),
     replace,
+    ...(transcripts.length > 0 ? { transcripts } : {}),
     maxSessions: deps.config.maxSessions,
     onLimit: deps.config.onLimit,
     idleTimeoutMs: deps.config.idleTimeoutSec * 1000,

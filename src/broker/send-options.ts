@@ -2,6 +2,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import type { TetherConfig } from '../config.js';
+import { JSON_BOUNDS, depthProblem } from '../domain/json-bounds.js';
 import { validateKey, validateLabels, validateTenant } from '../domain/keys.js';
 import { PERMISSION_MODES, type Labels, type Metadata, type SessionConfig } from '../domain/types.js';
 import { invalidInput } from '../errors.js';
@@ -9,6 +10,26 @@ import type { SendOptions } from './api.js';
 
 const PRINTABLE_LINE = /^[^\p{Cc}]*$/u;
 const toolList = z.array(z.string().min(1).max(200).regex(PRINTABLE_LINE)).max(200);
+
+/**
+ * A free-form JSON value (a metadata value) at most `maxDepth` levels deep. The depth is checked
+ * first, without recursion; only a value within it reaches `z.json()`, whose recursion would
+ * otherwise overflow the stack on one nested a few thousand levels deep.
+ */
+export function boundedJson(maxDepth: number = JSON_BOUNDS.fieldDepth) {
+  return z
+    .unknown()
+    .superRefine((value, ctx) => {
+      const problem = depthProblem(value, maxDepth);
+      // `continue: false`: nothing after this (the record's size check stringifies it) may run on it.
+      if (problem) ctx.addIssue({ code: 'custom', message: `${problem} (the limit for free-form JSON)`, continue: false });
+    })
+    .pipe(z.json());
+}
+
+const metadataKey = z.string().min(1).max(64).regex(PRINTABLE_LINE);
+const metadataSize = (m: Record<string, unknown>): boolean => JSON.stringify(m).length <= JSON_BOUNDS.metadataBytes;
+const METADATA_TOO_LARGE = `metadata is larger than ${JSON_BOUNDS.metadataBytes / 1024} KiB`;
 
 /**
  * The settings of a new session, with their bounds: the one definition shared by the library,
@@ -24,11 +45,8 @@ export const sessionSettingsShape = {
   disallowedTools: toolList.optional(),
   /** Names and values are checked further by validateLabels. */
   labels: z.record(z.string().max(64), z.string().max(256)).optional(),
-  /** Free-form JSON about the session (merged over what it has), at most 16 KiB. */
-  metadata: z
-    .record(z.string().min(1).max(64).regex(PRINTABLE_LINE), z.json())
-    .refine((m) => JSON.stringify(m).length <= 16_384, 'metadata is larger than 16 KiB')
-    .optional(),
+  /** Free-form JSON about the session (merged over what it has): at most 16 KiB, each value 32 levels deep. */
+  metadata: z.record(metadataKey, boundedJson()).refine(metadataSize, METADATA_TOO_LARGE).optional(),
   /** Links other systems give a session: stored in its metadata as `taskId` and `mcpSessionId`. */
   taskId: z.string().min(1).max(256).regex(PRINTABLE_LINE).optional(),
   mcpSessionId: z.string().min(1).max(256).regex(PRINTABLE_LINE).optional(),
@@ -40,10 +58,7 @@ export const sessionUpdateSchema = z
     model: sessionSettingsShape.model.unwrap().nullable().optional(),
     permissionMode: sessionSettingsShape.permissionMode.unwrap().nullable().optional(),
     labels: z.record(z.string().max(64), z.string().max(256).nullable()).optional(),
-    metadata: z
-      .record(z.string().min(1).max(64).regex(PRINTABLE_LINE), z.json().nullable())
-      .refine((m) => JSON.stringify(m).length <= 16_384, 'metadata is larger than 16 KiB')
-      .optional(),
+    metadata: z.record(metadataKey, boundedJson().nullable()).refine(metadataSize, METADATA_TOO_LARGE).optional(),
   })
   .strict();
 

@@ -3,10 +3,12 @@ import type { Logger } from 'pino';
 import { createLogger } from '../lib/logger.js';
 import type { Tether } from '../broker/api.js';
 import type { TetherConfig } from '../config.js';
-import { ErrorCode, TetherError } from '../errors.js';
+import { JSON_BOUNDS, depthProblem } from '../domain/json-bounds.js';
+import { ErrorCode, TetherError, invalidInput } from '../errors.js';
 import { loadTokens, registerAuth, type TokenTable } from './auth.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandlers, sendError } from './errors.js';
 import { createLimits } from './limits.js';
+import { metricsAccess, registerMetricsAuth } from './metrics-auth.js';
 import { createMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
 import type { RouteContext } from './routes/context.js';
@@ -22,8 +24,19 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every route as `method /path` (fastify's `:param`), HEAD twins left out: the OpenAPI test compares it with the document. */
     registeredRoutes: string[];
+    /**
+     * Starts the drain of a shutdown: the server keeps listening, but every new request is
+     * answered 503 AGENT_UNAVAILABLE with Retry-After (and /readyz says not ready) while the
+     * requests in flight finish. `close()` drains too. Idempotent.
+     */
+    drain(): void;
+    /** Whether the drain has begun. */
+    readonly draining: boolean;
   }
 }
+
+/** Seconds a client refused during a drain is told to wait (another node, or this one back, by then). */
+export const DRAIN_RETRY_AFTER_SEC = 5;
 
 export interface BuildServerOptions {
   /** Where request logs go; `false` for none. Default: pino on stderr at `config.logLevel`. */
@@ -94,10 +107,13 @@ export async function buildServer(tether: Tether, config: TetherConfig, options:
 
   registerErrorHandlers(app);
 
-  let closing = false;
+  let draining = false;
   app.addHook('onRequest', async (request, reply) => {
-    if (closing) {
-      void reply.header('connection', 'close');
+    if (draining) {
+      // Still listening, so that a client learns to go elsewhere instead of finding the port shut;
+      // the readiness probe answers for itself (not ready) so a load balancer takes the node out.
+      void reply.header('connection', 'close').header('retry-after', String(DRAIN_RETRY_AFTER_SEC));
+      if (request.routeOptions.url === '/readyz') return undefined;
       return sendError(request, reply, new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'Tether is shutting down; retry on another node or once it is back'));
     }
     const count = request.raw.rawHeaders.length / 2;
@@ -107,6 +123,7 @@ export async function buildServer(tether: Tether, config: TetherConfig, options:
     return undefined;
   });
   registerAuth(app, tokens, config.tenant);
+  registerMetricsAuth(app, metricsAccess(config, tokens));
 
   // JSON only; `text/plain` (fastify's other default) would let a string through as a body.
   app.removeContentTypeParser(['application/json', 'text/plain']);
@@ -115,10 +132,25 @@ export async function buildServer(tether: Tether, config: TetherConfig, options:
     // A POST without a body (reset, interrupt) is fine even when a client labels it JSON.
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
-    parseJson(request, text, done);
+    parseJson(request, text, (err, parsed) => {
+      if (err) return done(err, undefined);
+      // Before any schema sees it: every body of this API is an object, and zod's validators
+      // recurse (a body nested thousands deep would overflow the stack: a 500, not a 400).
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return done(invalidInput('request body must be a JSON object'), undefined);
+      const tooDeep = depthProblem(parsed, JSON_BOUNDS.documentDepth);
+      if (tooDeep) return done(invalidInput(`request body is ${tooDeep}`), undefined);
+      done(null, parsed);
+    });
   });
 
   const sse = new SseHub(config.sseKeepAliveSec);
+  app.decorate('drain', () => {
+    if (draining) return;
+    draining = true;
+    // A tail never ends by itself; turn streams end with their turn (which shutdown bounds).
+    sse.endAll('tail');
+  });
+  app.decorate('draining', { getter: () => draining });
   const metrics = createMetrics(tether);
   const ctx: RouteContext = { tether, config, limits, sse, metrics };
 
@@ -142,11 +174,7 @@ export async function buildServer(tether: Tether, config: TetherConfig, options:
   registerEventRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
 
-  app.addHook('preClose', async () => {
-    closing = true;
-    // A tail never ends by itself; turn streams end with their turn (which shutdown bounds).
-    sse.endAll('tail');
-  });
+  app.addHook('preClose', async () => app.drain());
   app.addHook('onClose', async () => {
     metrics.dispose();
     sse.endAll();

@@ -152,6 +152,12 @@ function isApiRequest(request: FastifyRequest): boolean {
 
 const BEARER_RE = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerOf(header: string | string[] | undefined): string | null {
+  const match = typeof header === 'string' ? BEARER_RE.exec(header) : null;
+  return match?.[1] ?? null;
+}
+
 /**
  * Sets `request.tenant` on every request and, when tokens exist, requires
  * `Authorization: Bearer <token>` on `/v1/*`. Runs at `onRequest`, before the body is read,
@@ -164,8 +170,8 @@ export function registerAuth(app: FastifyInstance, tokens: TokenTable, defaultTe
     if (!tokens.enabled) return;
     if (!isApiRequest(request)) return;
     const header = request.headers.authorization;
-    const match = typeof header === 'string' ? BEARER_RE.exec(header) : null;
-    const tenant = match?.[1] === undefined ? null : tokens.tenantOf(match[1]);
+    const token = bearerOf(header);
+    const tenant = token === null ? null : tokens.tenantOf(token);
     if (tenant === null) {
       const message = header === undefined ? 'this API needs Authorization: Bearer <token>' : 'the token is not valid';
       return sendError(request, reply, new TetherError(ErrorCode.UNAUTHORIZED, message));

@@ -25,7 +25,11 @@ export function zodMessage(error: z.ZodError, where: string): string {
   const problems = error.issues.slice(0, 3).map((issue) => {
     const path = issue.path.map(String).join('.');
     const at = path === '' ? '' : `${path}: `;
-    if (issue.code === 'unrecognized_keys') return `${at}unknown field ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    if (issue.code === 'unrecognized_keys') {
+      // A mistyped query parameter would otherwise be ignored, and the request mean something else.
+      const what = where === 'query' ? 'unknown query parameter' : 'unknown field';
+      return `${at}${what} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    }
     return `${at}${issue.message}`;
   });
   return `invalid ${where}: ${problems.join('; ')}`;

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifySchema } from 'fastify';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { isApiPath } from './auth.js';
+import { METRICS_PATH } from './metrics-auth.js';
 import { errors, type ResponseDoc } from './routes/docs.js';
 
 /**
@@ -55,15 +56,22 @@ function responsesOf(responses: Record<string, ResponseDoc>, components: Json): 
   return out;
 }
 
+/** What metrics-auth.ts answers a scraper without the metrics token. */
+const METRICS_ERRORS: Record<string, ResponseDoc> = {
+  401: { ...errors(401)[401]!, description: 'UNAUTHORIZED: no metrics token, or another one.' },
+  403: { ...errors(403)[403]!, description: 'FORBIDDEN: the server has API tokens but no metrics token (TETHER_METRICS_TOKEN), so /metrics is closed.' },
+};
+
 /** A route's schema as the document shows it. Security (and 401) follow the rule auth.ts enforces. */
 function documentRoute(schema: FastifySchema | undefined, url: string, components: Json): FastifySchema {
   const { params, querystring, body, headers, response, ...rest } = schema ?? {};
   const auth = isApiPath(url);
-  const out: Json = { ...rest, security: auth ? [{ bearer: [] }] : [] };
+  const metrics = url === METRICS_PATH;
+  const out: Json = { ...rest, security: auth ? [{ bearer: [] }] : metrics ? [{ metricsBearer: [] }] : [] };
   for (const [part, value] of Object.entries({ params, querystring, body, headers })) {
     if (value !== undefined) out[part] = schemaOf(value, components);
   }
-  out.response = responsesOf({ ...(response as Record<string, ResponseDoc> | undefined), ...(auth ? errors(401) : {}) }, components);
+  out.response = responsesOf({ ...(response as Record<string, ResponseDoc> | undefined), ...(auth ? errors(401) : metrics ? METRICS_ERRORS : {}) }, components);
   return out;
 }
 
@@ -108,6 +116,11 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'A token of TETHER_TOKENS; its tenant scopes every key. Not required when the server runs without tokens (loopback only).' },
+          metricsBearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'TETHER_METRICS_TOKEN, for /metrics only (its series sum every tenant). Not required when the server runs with neither API tokens nor a metrics token.',
+          },
         },
       },
     },

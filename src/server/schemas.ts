@@ -33,6 +33,15 @@ export const continueBodySchema = z
   .strict()
   .meta({ id: 'ContinueRequest' });
 
+/**
+ * The body of an operation that takes none (reset, interrupt, compact, delete): no body, or `{}`.
+ * Anything else is refused (400) before the operation runs, so a client's mistake does nothing.
+ */
+export const emptyBodySchema = z.object({}).strict().meta({ id: 'EmptyRequest' });
+
+/** The query of a route that takes no parameters: a mistyped one is refused, never ignored. */
+export const noQuerySchema = z.object({}).strict();
+
 export const listSessionsQuerySchema = z
   .object({
     status: z.enum(SESSION_STATUSES).optional(),
@@ -198,6 +207,8 @@ export const readinessResponseSchema = z
     status: z.enum(['ready', 'unavailable']),
     store: z.object({ ok: z.boolean(), kind: z.string() }),
     agent: z.object({ ok: z.boolean() }),
+    /** Present (true) while the node shuts down: it finishes its running turns and takes no new requests. */
+    draining: z.boolean().optional(),
   })
   .meta({ id: 'Readiness' });
 

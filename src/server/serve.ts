@@ -9,6 +9,7 @@ import type { TetherConfig } from '../config.js';
 import { ErrorCode, TetherError } from '../errors.js';
 import { REDACT_PATHS, buildServer } from './app.js';
 import { assertBindingAllowed, loadTokens } from './auth.js';
+import { metricsAccess } from './metrics-auth.js';
 
 export interface ServeOptions {
   config: TetherConfig;
@@ -30,7 +31,8 @@ export interface RunningServer {
   /** Resolves once the server has shut down, whoever started the shutdown. */
   readonly closed: Promise<void>;
   /**
-   * Stops accepting requests (new ones get 503), gives running turns `graceMs` (default
+   * Drains: new requests get 503 AGENT_UNAVAILABLE with Retry-After (the port stays open until
+   * the turns are over, /readyz says not ready), running turns get `graceMs` (default
    * `config.shutdownGraceSec`) to finish, interrupts the rest (journaled `interrupted`), closes
    * the store. Idempotent: a second call returns the first one's promise.
    */
@@ -52,6 +54,8 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
 
   const tokens = loadTokens(config);
   assertBindingAllowed(config.host, tokens);
+  // A metrics token that is also an API token is a configuration error: refused before anything opens.
+  metricsAccess(config, tokens);
   if (!tokens.enabled) log.warn({ host: config.host }, 'no TETHER_TOKENS: authentication is off, so the server listens on loopback only');
 
   const tether = await createTether({ ...config, env, logger: log });
@@ -95,15 +99,17 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
 }
 
 async function stop(app: FastifyInstance, tether: Tether, log: Logger, graceMs: number): Promise<void> {
-  log.info({ graceMs }, 'shutting down: refusing new requests; running turns get the grace period');
-  // close() stops accepting at once (new requests on open connections get 503), then waits for
-  // the requests in flight, which end when their turns do: it resolves after tether.close below.
-  const appClosed = app.close().catch((err: unknown) => log.warn({ err }, 'closing the HTTP server failed'));
+  log.info({ graceMs }, 'shutting down: new requests get 503; running turns get the grace period');
+  // Still listening while the turns drain: a new request gets the contract's 503 with Retry-After
+  // (a refused connection would tell a client nothing), and /readyz says not ready.
+  app.drain();
   try {
     await tether.close({ graceMs });
   } finally {
-    // Turns are over: let streams and JSON waiters write their last event, reaping connections as
-    // they fall idle (node only reaps the ones idle when close began), then cut what is left.
+    // Turns are over: stop listening, let streams and JSON waiters write their last event, reaping
+    // connections as they fall idle (node only reaps the ones idle when close began), then cut
+    // what is left.
+    const appClosed = app.close().catch((err: unknown) => log.warn({ err }, 'closing the HTTP server failed'));
     let timer: NodeJS.Timeout | undefined;
     const reaper = setInterval(() => app.server.closeIdleConnections(), 25);
     await Promise.race([appClosed, new Promise((resolve) => (timer = setTimeout(resolve, DRAIN_MS)))]);

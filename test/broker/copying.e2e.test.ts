@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serveOverHttp } from '../helpers/serve.js';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
@@ -98,6 +99,79 @@ describe('fork, export, import (real agent)', () => {
     expect(await tether.list()).toEqual(before);
     // The same bundle whole is taken: the refusals above were the variants' doing.
     expect(await tether.import(good, { key: 'imported' })).toMatchObject({ key: 'imported', turns: 1 });
+  });
+
+  it('a refused import writes nothing: no transcript, no entry, no session, no turn (SQLite)', async () => {
+    const first = await fx.open();
+    await first.send('taken', 'one').result;
+    await first.send('taken', 'two').result;
+    const bundle = JSON.parse(JSON.stringify(await first.export('taken')));
+    expect(bundle.transcript.main.length).toBeGreaterThan(0);
+
+    // Another store, where the key is live with a conversation of its own.
+    const elsewhere = join(fx.dir, 'elsewhere');
+    mkdirSync(join(elsewhere, 'home'), { recursive: true });
+    const dbPath = join(elsewhere, 'other.db');
+    const second = await fx.open({ db: dbPath, env: { ...fx.env, HOME: join(elsewhere, 'home') } });
+    await second.send('taken', 'mine').result;
+    const mine = await second.get('taken');
+
+    const db = new Database(dbPath, { readonly: true });
+    try {
+      const counts = () =>
+        ['transcripts', 'transcript_entries', 'sessions', 'turns'].map((table) => [table, (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n]);
+      const before = counts();
+      for (let i = 0; i < 3; i++) {
+        await expect(second.import(bundle)).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('already has a live session') });
+      }
+      expect(counts()).toEqual(before);
+      expect(await second.get('taken')).toEqual(mine);
+
+      // A bundle of this very store (its conversation is here already, so an import would copy
+      // it): refused over a live key, it makes no copy either.
+      const own = JSON.parse(JSON.stringify(await second.export('taken')));
+      await expect(second.import(own)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      expect(counts()).toEqual(before);
+
+      // Accepted under a free key, the transcript arrives with the session, in one go.
+      const imported = await second.import(bundle, { key: 'free' });
+      expect(imported.agentSessionId).toBe(bundle.session.agentSessionId);
+      const [transcripts, entries] = counts();
+      expect(transcripts![1]).toBe((before[0]![1] as number) + 1);
+      expect(entries![1]).toBe((before[1]![1] as number) + bundle.transcript.main.length);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('refuses an agent session id that is not a UUID (a path, an option), storing nothing', async () => {
+    const tether = await fx.open();
+    await tether.send('good', 'hello').result;
+    const good = JSON.parse(JSON.stringify(await tether.export('good')));
+    expect(good.session.agentSessionId).toMatch(/^[0-9a-f-]{36}$/);
+    const before = await tether.list();
+    for (const id of ['../../../../outside/pwn', '--dangerously-skip-permissions', '-r', `${good.session.agentSessionId}\n--x`, 'not-a-uuid', '']) {
+      const bad = { ...good, session: { ...good.session, agentSessionId: id } };
+      await expect(tether.import(bad, { key: 'imported' }), id).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('agentSessionId') });
+    }
+    expect(await tether.list()).toEqual(before);
+  });
+
+  it('refuses a bundle nested past the bounds (a stack overflow before), changing nothing', async () => {
+    const tether = await fx.open();
+    await tether.send('good', 'hello').result;
+    const good = JSON.parse(JSON.stringify(await tether.export('good')));
+    let deep: unknown = 1;
+    for (let i = 0; i < 5_000; i++) deep = { a: deep };
+    const before = await tether.list();
+    for (const bad of [
+      { ...good, session: { ...good.session, metadata: { x: deep } } },
+      { ...good, transcript: { main: [{ ...good.transcript.main[0], x: deep }], subpaths: {} } },
+    ]) {
+      await expect(tether.import(bad, { key: 'imported' })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('nested deeper than') });
+    }
+    expect(await tether.list()).toEqual(before);
+    await expect(tether.update('good', { metadata: { x: deep } })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });
 
   it('over HTTP and through the client: fork, export, import', async () => {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ErrorCode, TetherError } from '../../src/errors.js';
 import { isLoopbackHost, loadTokens, parseTokenPairs } from '../../src/server/auth.js';
+import { metricsAccess } from '../../src/server/metrics-auth.js';
 import { serve } from '../../src/server/serve.js';
 import { json, startServer, type ServerFixture } from './server-fixture.js';
 
@@ -72,10 +73,58 @@ describe('tenant isolation with TETHER_TOKENS (real agent)', () => {
     expect(logged).not.toContain(TOKEN_B);
   });
 
+  it('closes /metrics (every tenant\'s totals) when there are API tokens and no metrics token; no API token opens it', async () => {
+    for (const init of [{}, as(TOKEN_A), as(TOKEN_B)]) {
+      const res = await s.get('/metrics', init);
+      expect(res.status).toBe(403);
+      expect(await json(res)).toEqual({ error: { code: 'FORBIDDEN', message: expect.stringContaining('TETHER_METRICS_TOKEN') } });
+    }
+    // Decoded by the router to the same route: the same answer.
+    expect((await s.get('/%6Detrics', as(TOKEN_A))).status).toBe(403);
+    expect((await s.get('/healthz')).status).toBe(200);
+  });
+
   it('redacts an Authorization header even when something logs the headers', async () => {
     s.app.log.info({ headers: { authorization: `Bearer ${WRONG}` } }, 'header dump');
     expect(s.logs.join('\n')).not.toContain(WRONG);
     expect(s.logs.join('\n')).toContain('[redacted]');
+  });
+});
+
+describe('the metrics token (TETHER_METRICS_TOKEN)', () => {
+  const METRICS = 'metrics-secret-cccccccccccc';
+  let s: ServerFixture;
+  beforeAll(async () => {
+    s = await startServer({ tokens: `${TOKEN_A}=alpha`, metricsToken: METRICS });
+  });
+  afterAll(async () => s.stop());
+
+  it('is what /metrics needs as a bearer token; API tokens and wrong ones get 401, and it opens nothing else', async () => {
+    const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+    for (const init of [{}, bearer(TOKEN_A), bearer(WRONG), { headers: { authorization: METRICS } }]) {
+      const res = await s.get('/metrics', init);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer');
+      expect(await json(res)).toEqual({ error: { code: 'UNAUTHORIZED', message: expect.any(String) } });
+    }
+    const ok = await s.get('/metrics', bearer(METRICS));
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('tether_sessions');
+    // It is not an API token.
+    expect((await s.get('/v1/sessions', bearer(METRICS))).status).toBe(401);
+    expect(s.logs.join('\n')).not.toContain(METRICS);
+  });
+
+  it('is bounded and validated in config: at least 16 characters, no whitespace, not one of the API tokens', async () => {
+    expect(loadConfig({}, { TETHER_METRICS_TOKEN: METRICS }).metricsToken).toBe(METRICS);
+    expect(loadConfig({}, {}).metricsToken).toBeUndefined();
+    expect(() => loadConfig({}, { TETHER_METRICS_TOKEN: 'short' })).toThrow(/metricsToken \(from TETHER_METRICS_TOKEN\)/);
+    expect(() => loadConfig({ metricsToken: 'has a space in the middle' }, {})).toThrow(/metricsToken/);
+    expect(() => loadConfig({ metricsToken: 'x'.repeat(1_001) }, {})).toThrow(/metricsToken/);
+    expect(() => metricsAccess({ metricsToken: TOKEN_A }, loadTokens({ tokens: `${TOKEN_A}=alpha` }))).toThrow(/also an API token/);
+    expect(metricsAccess({}, loadTokens({})).kind).toBe('open');
+    expect(metricsAccess({}, loadTokens({ tokens: `${TOKEN_A}=alpha` })).kind).toBe('closed');
+    expect(metricsAccess({ metricsToken: METRICS }, loadTokens({})).kind).toBe('token');
   });
 });
 

@@ -44,17 +44,21 @@ interface SlowOutcome {
 }
 
 /** A bundle as `GET …/export` writes it (no turns, no transcript) whose session has this config. */
-function bundleWith(config: Record<string, unknown>): Record<string, unknown> {
+function bundleWith(config: Record<string, unknown>, session: Record<string, unknown> = {}): Record<string, unknown> {
   const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 };
   return {
     format: 'tether.session',
     version: 1,
     exportedAt: new Date(0).toISOString(),
-    session: { key: 'hostile:imported', backend: 'claude', generation: 1, agentSessionId: null, config, labels: {}, metadata: {}, usage, context: { tokens: 0, window: 0, ratio: 0 } },
+    session: { key: 'hostile:imported', backend: 'claude', generation: 1, agentSessionId: null, config, labels: {}, metadata: {}, usage, context: { tokens: 0, window: 0, ratio: 0 }, ...session },
     turns: [],
     transcript: { main: [], subpaths: {} },
   };
 }
+
+/** `{"a":{"a":…1…}}`, `depth` objects deep, as JSON text. */
+const nestedObjects = (depth: number, leaf = '1'): string => `${'{"a":'.repeat(depth)}${leaf}${'}'.repeat(depth)}`;
+const nestedArrays = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 
 /** Opens a raw socket that sends a request too slowly (or never finishes it). */
 function slowRequest(port: number, client: SlowClient): { socket: Socket; started: Promise<void>; outcome: Promise<SlowOutcome> } {
@@ -222,7 +226,58 @@ describe('hostile inputs are refused with 4xx and the error shape; nothing chang
     ),
   ];
 
-  const corpus = (): HostileCase[] => [...cases(), ...keyCases(), ...typeCases(), ...shapeCases()];
+  /**
+   * Free-form JSON nested past its bound (a stack overflow in the validator was a 500), bodies
+   * where an operation takes none, agent conversation ids that are not ids, and query parameters
+   * no route takes (a typo must not silently change what a request means).
+   */
+  const boundCases = (): HostileCase[] => {
+    const key = '/v1/sessions/hostile%3A1';
+    const inside = join(root, 'inside');
+    const importOf = (session: Record<string, unknown>): string => JSON.stringify({ bundle: bundleWith({ cwd: inside }, session) });
+    const transcriptEntry = { type: 'user', uuid: '11111111-1111-4111-8111-111111111111' };
+    const withTranscript = (agentSessionId: string): string =>
+      JSON.stringify({ bundle: { ...bundleWith({ cwd: inside }, { agentSessionId }), transcript: { main: [transcriptEntry], subpaths: {} } } });
+    return [
+      { name: 'PATCH metadata nested 33 deep (the bound is 32)', path: key, method: 'PATCH', body: `{"metadata":{"x":${nestedObjects(33)}}}`, status: 400, code: 'INVALID_INPUT' },
+      { name: 'PATCH metadata of arrays 900 deep', path: key, method: 'PATCH', body: `{"metadata":{"x":${nestedArrays(900)}}}`, status: 400, code: 'INVALID_INPUT' },
+      { name: 'message metadata of arrays 900 deep', body: `{"prompt":"hi","options":{"metadata":{"x":${nestedArrays(900)}}}}`, status: 400, code: 'INVALID_INPUT' },
+      { name: 'message metadata nested 33 deep', body: `{"prompt":"hi","options":{"metadata":{"x":${nestedObjects(33)}}}}`, status: 400, code: 'INVALID_INPUT' },
+      { name: 'import of a bundle whose metadata is arrays 600 deep', path: '/v1/sessions/import', method: 'POST', body: importOf({}).replace('"metadata":{}', `"metadata":{"x":${nestedArrays(600)}}`), status: 400, code: 'INVALID_INPUT' },
+      { name: 'import of a bundle whose metadata is nested 33 deep', path: '/v1/sessions/import', method: 'POST', body: importOf({}).replace('"metadata":{}', `"metadata":{"x":${nestedObjects(33)}}`), status: 400, code: 'INVALID_INPUT' },
+      { name: 'import of a bundle with a transcript entry of arrays 600 deep', path: '/v1/sessions/import', method: 'POST', body: withTranscript('22222222-2222-4222-8222-222222222222').replace('"type":"user"', `"type":"user","x":${nestedArrays(600)}`), status: 400, code: 'INVALID_INPUT' },
+      { name: 'import with a path as the agent session id', path: '/v1/sessions/import', method: 'POST', body: importOf({ agentSessionId: '../../../../outside/pwn' }), status: 400, code: 'INVALID_INPUT' },
+      { name: 'import with an option as the agent session id', path: '/v1/sessions/import', method: 'POST', body: importOf({ agentSessionId: '--dangerously-skip-permissions' }), status: 400, code: 'INVALID_INPUT' },
+      { name: 'import with a path as the agent session id, and a transcript', path: '/v1/sessions/import', method: 'POST', body: withTranscript('../../../../outside/pwn'), status: 400, code: 'INVALID_INPUT' },
+      { name: 'import with a UUID and more as the agent session id', path: '/v1/sessions/import', method: 'POST', body: importOf({ agentSessionId: '33333333-3333-4333-8333-333333333333 --x' }), status: 400, code: 'INVALID_INPUT' },
+      ...['reset', 'interrupt', 'compact'].flatMap((op) =>
+        // (Within this server's 2 KiB body limit: a 5,000-deep body is in strict-requests.e2e.test.ts.)
+        ['[]', 'null', '42', '"x"', 'true', '{"force":true}', nestedArrays(1_000), `{"a":${nestedArrays(900)}}`].map(
+          (body): HostileCase => ({ name: `${op} with the body ${body.slice(0, 16)}`, path: `${key}/${op}`, method: 'POST', body, status: 400, code: 'INVALID_INPUT' }),
+        ),
+      ),
+      ...['[]', 'null', '{"cascade":true}'].map((body): HostileCase => ({ name: `delete with the body ${body}`, path: key, method: 'DELETE', body, status: 400, code: 'INVALID_INPUT' })),
+      ...[
+        '/v1/stats?tenant=other',
+        '/v1/stats?all=1',
+        '/v1/events?after=3',
+        '/v1/events?key=hostile%3A1',
+        `${key}/export?format=v2`,
+        `${key}?generation=1`,
+        `${key}/turns?limt=5`,
+        '/v1/turns/abc?x=1',
+        '/v1/sessions?stauts=idle',
+      ].map((path): HostileCase => ({ name: `unknown query parameter: GET ${path}`, path, method: 'GET', status: 400, code: 'INVALID_INPUT' })),
+      ...(['reset', 'interrupt', 'compact', 'fork'] as const).map(
+        (op): HostileCase => ({ name: `unknown query parameter: POST ${op}?force=1`, path: `${key}/${op}?force=1`, method: 'POST', json: op === 'fork' ? { newKey: 'hostile:2' } : {}, status: 400, code: 'INVALID_INPUT' }),
+      ),
+      { name: 'unknown query parameter: PATCH ?dryRun=1', path: `${key}?dryRun=1`, method: 'PATCH', json: { model: 'm' }, status: 400, code: 'INVALID_INPUT' },
+      { name: 'unknown query parameter: DELETE ?force=1', path: `${key}?force=1`, method: 'DELETE', status: 400, code: 'INVALID_INPUT' },
+      { name: 'unknown query parameter: import ?replace=1', path: '/v1/sessions/import?replace=1', method: 'POST', body: importOf({}), status: 400, code: 'INVALID_INPUT' },
+    ];
+  };
+
+  const corpus = (): HostileCase[] => [...cases(), ...keyCases(), ...typeCases(), ...shapeCases(), ...boundCases()];
 
   it('has a corpus of at least 200 hostile requests', () => {
     expect(corpus().length).toBeGreaterThanOrEqual(200);
@@ -293,6 +348,15 @@ describe('hostile inputs are refused with 4xx and the error shape; nothing chang
       expect(() => loadConfig({}, { TETHER_REQUEST_TIMEOUT: '0' })).toThrow(/requestTimeoutSec \(from TETHER_REQUEST_TIMEOUT\)/);
       expect(() => loadConfig({ requestTimeoutSec: 3601 }, {})).toThrow(/requestTimeoutSec/);
     });
+  });
+
+  it('names the unknown query parameter, and the bound a nested value passed', async () => {
+    const stats = await json(await s.get('/v1/stats?tenant=other'));
+    expect(stats.error.message).toBe('invalid query: unknown query parameter "tenant"');
+    const deep = await fetch(`${s.url}/v1/sessions/hostile%3A1`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: `{"metadata":{"x":${nestedObjects(33)}}}` });
+    expect((await json(deep)).error.message).toMatch(/metadata\.x: nested deeper than 32 levels/);
+    const body = await s.post('/v1/sessions/hostile%3A1/reset', []);
+    expect((await json(body)).error.message).toBe('request body must be a JSON object');
   });
 
   it('has changed nothing, reached no agent, and still serves a normal turn', async () => {

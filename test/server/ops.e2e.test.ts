@@ -54,15 +54,17 @@ describe('health, readiness, metrics and the OpenAPI document (real agent)', () 
     const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
     const registered = s.app.registeredRoutes.map((r) => r.replace(/:(\w+)/g, '{$1}'));
     expect(documented.sort()).toEqual([...new Set(registered)].sort());
-    // Each route says what it is, and the document says which need a token (auth.ts's rule: /v1).
+    // Each route says what it is, and the document says which need a token (auth.ts's rule: /v1;
+    // metrics-auth.ts's: /metrics, with a token of its own).
     const operations = Object.entries(doc.paths as Record<string, Record<string, Record<string, unknown>>>).flatMap(([path, ops]) => Object.values(ops).map((op) => ({ path, op })));
     const ids = operations.map(({ op }) => op.operationId);
     expect(new Set(ids).size).toBe(operations.length);
     for (const { path, op } of operations) {
       expect(op, path).toMatchObject({ operationId: expect.any(String), summary: expect.any(String), tags: [expect.any(String)] });
       const v1 = path.startsWith('/v1/');
-      expect(op.security, path).toEqual(v1 ? [{ bearer: [] }] : []);
-      expect(Object.keys(op.responses as object).includes('401'), path).toBe(v1);
+      const metrics = path === '/metrics';
+      expect(op.security, path).toEqual(v1 ? [{ bearer: [] }] : metrics ? [{ metricsBearer: [] }] : []);
+      expect(Object.keys(op.responses as object).includes('401'), path).toBe(v1 || metrics);
     }
     // And the contract's routes of this issue are all there.
     for (const route of ['post /v1/sessions/{key}/messages', 'get /v1/sessions', 'get /v1/sessions/{key}', 'delete /v1/sessions/{key}', 'get /v1/sessions/{key}/turns', 'post /v1/sessions/{key}/reset', 'post /v1/sessions/{key}/interrupt', 'get /v1/turns/{id}', 'get /v1/turns/{id}/events', 'get /v1/events', 'get /v1/stats', 'get /healthz', 'get /readyz', 'get /metrics', 'get /openapi.json']) {
@@ -78,6 +80,7 @@ describe('health, readiness, metrics and the OpenAPI document (real agent)', () 
     expect(send.security).toEqual([{ bearer: [] }]);
     expect(doc.paths['/healthz'].get.security).toEqual([]);
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.securitySchemes.metricsBearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     for (const id of ['SendMessage', 'SessionOptions', 'Session', 'Turn', 'TurnCompleted', 'AcceptedTurn', 'Interrupt', 'Error', 'Usage', 'Stats', 'Readiness']) {
       expect(doc.components.schemas, id).toHaveProperty(id);
     }

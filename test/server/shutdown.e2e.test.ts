@@ -58,7 +58,7 @@ describe('graceful shutdown of the daemon (real agent)', () => {
     expect(turns.map((t) => t.status)).toEqual(['interrupted']);
   });
 
-  it('lets a running turn finish within a long grace before close resolves; new requests are refused', async () => {
+  it('lets a running turn finish within a long grace before close resolves; new requests get 503 with Retry-After', async () => {
     fx.mock.enqueue({ text: 'made it', delayMs: 800 });
     const pending = fetch(`${server.url}/v1/sessions/slow%3A2/messages`, {
       method: 'POST',
@@ -75,12 +75,22 @@ describe('graceful shutdown of the daemon (real agent)', () => {
 
     const closing = server.close({ graceMs: 20_000 });
     expect(await tailEnded).toBe(true);
-    // A new request during shutdown is refused: connection refused, or 503 on a kept-alive one.
-    const during = await fetch(`${server.url}/healthz`).catch(() => null);
-    if (during) {
+    // The server keeps listening while it drains: a new request, on a new connection, gets the
+    // contract's 503 and when to retry, never a refused connection.
+    for (const during of [
+      await fetch(`${server.url}/healthz`),
+      await fetch(`${server.url}/v1/sessions/new%3A1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'too late' }) }),
+      await fetch(`${server.url}/v1/sessions`),
+    ]) {
       expect(during.status).toBe(503);
-      expect((await json(during)).error.code).toBe('AGENT_UNAVAILABLE');
+      expect(during.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+      expect(during.headers.get('connection')).toBe('close');
+      expect(await json(during)).toEqual({ error: { code: 'AGENT_UNAVAILABLE', message: expect.stringContaining('shutting down') } });
     }
+    // Readiness says not ready, in its own shape, so a load balancer takes the node out.
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await json(ready)).toMatchObject({ status: 'unavailable', draining: true });
     const res = await pending;
     await closing;
     expect(res.status).toBe(200);
@@ -88,6 +98,10 @@ describe('graceful shutdown of the daemon (real agent)', () => {
 
     const reopened = await fx.open();
     expect((await reopened.turns('slow:2')).map((t) => t.status)).toEqual(['succeeded']);
+    // The refused message was never journaled.
+    expect(await reopened.turns('new:1')).toEqual([]);
+    // Not listening once the drain is over.
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
   });
 });
 

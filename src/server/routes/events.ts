@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { TetherEvent } from '../../domain/events.js';
 import type { RouteContext } from './context.js';
-import { sseStream } from './docs.js';
+import { noQuerySchema } from '../schemas.js';
+import { errors, sseStream } from './docs.js';
 
 /** Events queued for a slow client at most; beyond that it is cut off rather than grow memory. */
 const MAX_BACKLOG = 10_000;
@@ -15,7 +16,12 @@ export function registerEventRoutes(app: FastifyInstance, ctx: RouteContext): vo
     operationId: 'tailEvents',
     summary: "Every event of the caller's tenant as it happens (SSE; ids count per connection)",
     tags: ['events'],
-    response: { 200: { description: 'Server-Sent Events of every TetherEvent of the tenant, with keep-alive comments.', content: { 'text/event-stream': { schema: sseStream } } } },
+    // No replay and no filter: a parameter asking for one (`?after=`, `?key=`) is refused, not ignored.
+    querystring: noQuerySchema,
+    response: {
+      200: { description: 'Server-Sent Events of every TetherEvent of the tenant, with keep-alive comments.', content: { 'text/event-stream': { schema: sseStream } } },
+      ...errors(400),
+    },
   };
   app.get('/v1/events', { exposeHeadRoute: false, schema }, async (request, reply) => {
     const tenant = request.tenant;

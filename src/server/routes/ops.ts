@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { healthResponseSchema, readinessResponseSchema, statsResponseSchema } from '../schemas.js';
+import { healthResponseSchema, noQuerySchema, readinessResponseSchema, statsResponseSchema } from '../schemas.js';
 import type { RouteContext } from './context.js';
-import { json } from './docs.js';
+import { errors, json } from './docs.js';
 
 /**
- * Health, readiness, metrics, the OpenAPI document and `/v1/stats`. Only `/v1/stats` needs a
- * token: probes and scrapers get no tenant data.
+ * Health, readiness, metrics, the OpenAPI document and `/v1/stats`. `/v1/stats` needs an API
+ * token; `/metrics` (every tenant's totals) a metrics token of its own (metrics-auth.ts); probes none.
  */
 export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { tether } = ctx;
@@ -15,7 +15,16 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
 
   app.get(
     '/v1/stats',
-    { schema: { operationId: 'stats', summary: "Counts, totals, tokens and cost of the caller's tenant", tags, response: { 200: json('Statistics.', statsResponseSchema) } } },
+    {
+      schema: {
+        operationId: 'stats',
+        summary: "Counts, totals, tokens and cost of the caller's tenant",
+        tags,
+        // Stats are the tenant's: a `?tenant=` or `?all=` that silently meant nothing would mislead.
+        querystring: noQuerySchema,
+        response: { 200: json('Statistics.', statsResponseSchema), ...errors(400) },
+      },
+    },
     async (request) => tether.stats({ tenant: request.tenant }),
   );
 
@@ -34,23 +43,27 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
   };
   app.get('/readyz', { schema: readyzSchema }, async (request, reply) => {
     const readiness = await tether.readiness();
+    // Shutting down: the store and agent may be fine, but this node takes no new work.
+    const draining = app.draining;
+    const ready = readiness.ready && !draining;
     // Probes poll this every few seconds: log the reason when the answer changes, not every time.
-    if (readiness.ready !== lastReady) {
-      lastReady = readiness.ready;
-      if (readiness.ready) request.log.info('ready');
-      else request.log.warn({ store: readiness.store, agent: readiness.agent }, 'not ready');
+    if (ready !== lastReady) {
+      lastReady = ready;
+      if (ready) request.log.info('ready');
+      else request.log.warn({ store: readiness.store, agent: readiness.agent, draining }, 'not ready');
     }
     // Error texts may name paths: they go to the log only.
-    return reply.code(readiness.ready ? 200 : 503).send({
-      status: readiness.ready ? 'ready' : 'unavailable',
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'unavailable',
       store: { ok: readiness.store.ok, kind: readiness.store.kind },
       agent: { ok: readiness.agent.ok },
+      ...(draining ? { draining: true } : {}),
     });
   });
 
   const metricsSchema = {
     operationId: 'metrics',
-    summary: 'Prometheus metrics',
+    summary: 'Prometheus metrics, summed over every tenant (with API tokens configured, it needs TETHER_METRICS_TOKEN as a bearer token)',
     tags,
     response: { 200: { description: 'Prometheus text exposition format.', content: { 'text/plain': { schema: z.string() } } } },
   };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { turnToJSON } from '../../domain/json.js';
 import { ErrorCode, TetherError } from '../../errors.js';
 import { toHttpError } from '../errors.js';
-import { turnEventsQuerySchema, turnSchema } from '../schemas.js';
+import { noQuerySchema, turnEventsQuerySchema, turnSchema } from '../schemas.js';
 import type { ZodTypeProvider } from '../type-provider.js';
 import type { RouteContext } from './context.js';
 import { SSE_DESCRIPTION, errors, json, sseStream, turnIdParams } from './docs.js';
@@ -62,7 +62,8 @@ export function registerTurnRoutes(app: FastifyInstance, ctx: RouteContext): voi
         summary: 'One turn from the journal',
         tags: ['turns'],
         params: turnIdParams,
-        response: { 200: json('The turn.', turnSchema), ...errors(404) },
+        querystring: noQuerySchema,
+        response: { 200: json('The turn.', turnSchema), ...errors(400, 404) },
       },
     },
     async (request) => turnToJSON(await turnOf(request.params.id, request.tenant)),

@@ -1,4 +1,5 @@
 import type { BackendName, CloseReason, ContextInfo, Labels, Metadata, SessionConfig, SessionRecord, TurnError, TurnStatus, Usage } from '../../domain/types.js';
+import type { TranscriptEntry } from './transcripts.js';
 import type { OnLimit } from './turns.js';
 
 /** Changes to a key's sessions besides turns: close, delete, update, and copies (fork, import). */
@@ -29,7 +30,9 @@ export interface SessionChanges {
    * config, labels, metadata, usage and context, and its ended turns as history. The key must
    * have no live session (INVALID_INPUT) unless `replace`, which closes it as `reset` first
    * (SESSION_BUSY while it has a turn running or queued). The cap and label quotas apply as for a
-   * new session. Turns are renumbered after the key's earlier generations.
+   * new session. Turns are renumbered after the key's earlier generations. `transcripts` are
+   * appended to the mirror (as `appendTranscript` would, project key `import`) in the same
+   * transaction: a refused import writes none of them.
    */
   importSession(input: ImportSessionInput): Promise<{ session: SessionRecord; closed: SessionRecord[] }>;
 }
@@ -54,6 +57,12 @@ export interface ImportedTurn {
   endedAt: number | null;
 }
 
+/** A transcript carried into an imported session: its main one (no subpath) or a subagent's. */
+export interface ImportedTranscript {
+  subpath?: string;
+  entries: TranscriptEntry[];
+}
+
 export interface ImportSessionInput {
   tenant: string;
   key: string;
@@ -66,6 +75,8 @@ export interface ImportSessionInput {
   usage: Usage;
   context: ContextInfo;
   turns: ImportedTurn[];
+  /** The conversation's transcripts carried with the copy, under `agentSessionId`. */
+  transcripts?: ImportedTranscript[];
   replace: boolean;
   maxSessions: number;
   onLimit: OnLimit;

@@ -7,6 +7,10 @@ import { checkQuotas, closeSession as close, createSession, makeRoom } from './l
 import { liveRow, returned, toSession } from './lookups.js';
 import { assign, insertRows, sql } from './query.js';
 import type { Tx } from './transaction.js';
+import { appendTranscript } from './transcripts.js';
+
+/** The project key of imported transcripts until the agent writes them under its own. */
+const IMPORT_PROJECT_KEY = 'import';
 
 /** Close, delete, update and import: every change to a key's sessions that is not a turn. */
 
@@ -106,6 +110,12 @@ export async function importSession(tx: Tx, input: ImportSessionInput): Promise<
     'session',
     row.id,
   );
+  // The conversation last, once nothing above refused the import: one transaction with the rest.
+  if (input.agentSessionId !== null) {
+    for (const t of input.transcripts ?? []) {
+      await appendTranscript(tx, { agentSessionId: input.agentSessionId, ...(t.subpath ? { subpath: t.subpath } : {}) }, IMPORT_PROJECT_KEY, t.entries);
+    }
+  }
   // Imported history counts in the tenant's turn totals (its usage was spent elsewhere).
   tx.bump(input.tenant, importedDelta(turns));
   return { session: toSession(tx, session), closed };

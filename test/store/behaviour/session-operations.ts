@@ -120,6 +120,28 @@ export function sessionOperationBehaviour(suite: Suite): void {
       await expect(store.importSession(imported({ replace: true }))).rejects.toMatchObject({ code: 'SESSION_BUSY' });
     });
 
+    it('writes the transcripts of an import with it, and none of them when the import is refused', async () => {
+      const entries = (n: number, tag: string) => Array.from({ length: n }, (_, i) => ({ type: 'user', uuid: `${tag}-${i}`, n: i }));
+      const carried = { agentSessionId: 'conv-carried', transcripts: [{ entries: entries(40, 'm') }, { subpath: 'subagents/agent-1', entries: entries(3, 's') }] };
+      await runTurn({ key: 'copy:1' });
+      await runTurn({ key: 'quota', labels: { user: 'ada' } });
+      const refusals: Array<[string, Partial<ImportSessionInput>, string]> = [
+        ['a live key', {}, 'INVALID_INPUT'],
+        ['the cap', { key: 'copy:2', maxSessions: 2, onLimit: 'reject' }, 'LIMIT_REACHED'],
+        ['a label quota', { key: 'copy:3', labelQuotas: { user: 1 } }, 'LIMIT_REACHED'],
+      ];
+      for (const [name, over, code] of refusals) {
+        await expect(store.importSession(imported({ ...carried, ...over })), name).rejects.toMatchObject({ code });
+        expect(await store.loadTranscript({ agentSessionId: 'conv-carried' }), name).toBeNull();
+        expect(await store.loadTranscript({ agentSessionId: 'conv-carried', subpath: 'subagents/agent-1' }), name).toBeNull();
+      }
+      const { session } = await store.importSession(imported({ ...carried, key: 'copy:4' }));
+      expect(session.agentSessionId).toBe('conv-carried');
+      expect(await store.loadTranscript({ agentSessionId: 'conv-carried' })).toEqual(entries(40, 'm'));
+      expect(await store.listTranscriptSubpaths('conv-carried')).toEqual(['subagents/agent-1']);
+      expect(await store.loadTranscript({ agentSessionId: 'conv-carried', subpath: 'subagents/agent-1' })).toEqual(entries(3, 's'));
+    });
+
     it('applies the session cap and label quotas to imports', async () => {
       await runTurn({ key: 'old' });
       const { closed } = await store.importSession(imported({ maxSessions: 1 }));
