@@ -384,10 +384,10 @@ describe('tether CLI in client mode (daemon, real agent, mock API)', () => {
     const url = `http://127.0.0.1:${await deadPort()}`;
     const r = await cli(['--server', url, 'ls']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`error: AGENT_UNAVAILABLE: cannot reach the Tether daemon at ${url}: connect ECONNREFUSED ${url.slice('http://'.length)}\n`);
+    expect(r.stderr).toBe(`error: DAEMON_UNREACHABLE: cannot reach the Tether daemon at ${url}: connect ECONNREFUSED ${url.slice('http://'.length)}\n`);
     const send = await cli(['--server', url, 'send', 'k', 'hi', '--json']);
     expect(send.code).toBe(1);
-    expect(ndjson(send)).toEqual([expect.objectContaining({ type: 'turn.failed', error: expect.objectContaining({ code: 'AGENT_UNAVAILABLE' }) })]);
+    expect(ndjson(send)).toEqual([expect.objectContaining({ type: 'turn.failed', error: expect.objectContaining({ code: 'DAEMON_UNREACHABLE' }) })]);
   });
 });
 
