@@ -208,7 +208,9 @@ describe('tether CLI (real agent, mock API)', () => {
       expect(r.stderr).toMatch(message);
     }
     expect(existsSync(db)).toBe(false);
-    expect(json<unknown[]>(await run(['ls', '--json']))).toEqual([]);
+    // Reading creates nothing either: ls names the missing database instead of listing none.
+    expect(await run(['ls', '--json'])).toMatchObject({ code: 4, stderr: expect.stringContaining(`no Tether database at ${db} (--db)`) });
+    expect(existsSync(db)).toBe(false);
     expect(mock.mainRequests()).toHaveLength(0);
   });
 

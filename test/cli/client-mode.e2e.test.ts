@@ -225,8 +225,9 @@ describe('tether CLI in client mode (daemon, real agent, mock API)', () => {
     await client(['send', 'exp:1', 'and the red one']);
     await client(['update', 'exp:1', '--meta', 'taskId=T-7']);
     const file = join(daemon.fx.dir, 'exp-1.json');
-    expect(await client(['export', 'exp:1', '-o', file])).toEqual({ code: 0, stdout: '', stderr: '' });
+    const written = await client(['export', 'exp:1', '-o', file]);
     const text = readFileSync(file, 'utf8');
+    expect(written).toEqual({ code: 0, stdout: `exported "exp:1" (2 turns, ${Buffer.byteLength(text)} bytes) to ${file}\n`, stderr: '' });
     expect(JSON.parse(text)).toMatchObject({ format: 'tether.session', session: { key: 'exp:1', labels: { user: 'ada' }, metadata: { taskId: 'T-7' } }, turns: [{}, {}] });
 
     expect(await client(['import', file, '--key', 'exp:2'])).toEqual({ code: 0, stdout: 'imported "exp:2" (2 turns)\n', stderr: '' });
