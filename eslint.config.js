@@ -47,7 +47,7 @@ export default tseslint.config(
     rules: TIME_RULES,
   },
   {
-    files: ['bin/**/*.js'],
+    files: ['bin/**/*.js', 'scripts/**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
 );

@@ -1,5 +1,6 @@
 import { freemem } from 'node:os';
 import { z } from 'zod';
+import { describeProblem, unwrapSchema } from './config-words.js';
 import { invalidInput } from './errors.js';
 import { PERMISSION_MODES } from './domain/types.js';
 
@@ -213,7 +214,8 @@ function thresholdsFromEnv(env: NodeJS.ProcessEnv, name: string): Record<string,
 
 /**
  * Reads settings from the environment, then applies `overrides` (library options or CLI flags)
- * on top, and validates the result. Throws INVALID_INPUT naming the setting and its variable.
+ * on top, and validates the result. Throws INVALID_INPUT naming the setting, its variable, the
+ * value given and the value expected, in plain words (config-words.ts).
  */
 export function loadConfig(overrides: Partial<TetherConfigInput> = {}, env: NodeJS.ProcessEnv = process.env): TetherConfig {
   const fromEnv: Record<string, unknown> = {};
@@ -240,12 +242,38 @@ export function loadConfig(overrides: Partial<TetherConfigInput> = {}, env: Node
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
-      const setting = String(issue.path[0] ?? '');
-      const vars = ENV_VARS[setting as keyof TetherConfig];
-      const where = vars && setting in fromEnv && !(setting in defined) ? ` (from ${vars.join(' or ')})` : '';
-      return `${issue.path.join('.') || 'config'}${where}: ${issue.message}`;
+      const setting = issue.path.map(String).join('.') || 'config';
+      const top = String(issue.path[0] ?? '');
+      const variables = variablesOf(top, issue.path[1]);
+      const givenInEnv = top in fromEnv && !(top in defined);
+      const fromVariable = givenInEnv ? (variables.find((name) => env[name] !== undefined && env[name] !== '') ?? null) : null;
+      return describeProblem({ setting, variables, fromVariable, value: valueAt(merged, issue.path) }, issue, schemaAt(issue.path));
     });
     throw invalidInput(`invalid configuration: ${problems.join('; ')}`, { problems });
   }
   return parsed.data;
+}
+
+/** The variables of a setting; a per-backend threshold has its own before the shared one. */
+function variablesOf(setting: string, backend: PropertyKey | undefined): readonly string[] {
+  if (setting === 'compactAt' || setting === 'resetAt') {
+    const name = setting === 'compactAt' ? 'COMPACT_AT' : 'RESET_AT';
+    return typeof backend === 'string' ? [`TETHER_${name}_${backend.toUpperCase()}`, `TETHER_${name}`] : [`TETHER_${name}`];
+  }
+  return ENV_VARS[setting as keyof TetherConfig] ?? [];
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let v = value;
+  for (const key of path) v = typeof v === 'object' && v !== null ? (v as Record<PropertyKey, unknown>)[key] : undefined;
+  return v;
+}
+
+function schemaAt(path: readonly PropertyKey[]): z.ZodType | undefined {
+  let schema: z.ZodType | undefined = configSchema;
+  for (const key of path) {
+    const s: z.ZodType | undefined = schema ? unwrapSchema(schema) : undefined;
+    schema = s instanceof z.ZodObject ? (s.shape as Record<string, z.ZodType>)[String(key)] : undefined;
+  }
+  return schema;
 }

@@ -18,6 +18,11 @@ export const ErrorCode = {
   /** A fenced write was refused because another holder has taken the lease since. */
   LEASE_LOST: 'LEASE_LOST',
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
+  /**
+   * Client mode only: the Tether daemon (`--server`, `TETHER_URL`) could not be reached. Not the
+   * agent's fault, so not AGENT_UNAVAILABLE: the remedy is to start the daemon or fix its URL.
+   */
+  DAEMON_UNREACHABLE: 'DAEMON_UNREACHABLE',
   INTERNAL: 'INTERNAL',
 } as const;
 
@@ -36,6 +41,8 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   INTERRUPTED: 409,
   LEASE_LOST: 409,
   STORE_UNAVAILABLE: 503,
+  // Never sent by the daemon (it is the one unreachable); a proxy in front of it would say 503.
+  DAEMON_UNREACHABLE: 503,
   INTERNAL: 500,
 };
 
@@ -53,6 +60,8 @@ const EXIT_CODE: Record<ErrorCode, number> = {
   INTERRUPTED: 1,
   LEASE_LOST: 1,
   STORE_UNAVAILABLE: 1,
+  // Exit 1 as before it had a code of its own: scripts that retry on 1 keep working.
+  DAEMON_UNREACHABLE: 1,
   INTERNAL: 1,
 };
 

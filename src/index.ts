@@ -2,7 +2,7 @@
  * Tether: durable coding-agent sessions behind keys.
  *
  * ```ts
- * import { createTether } from 'tether';
+ * import { createTether } from 'tether-broker';
  * const tether = await createTether();
  * const turn = tether.send('discord:42', 'hello');
  * for await (const event of turn) if (event.type === 'text.delta') process.stdout.write(event.text);

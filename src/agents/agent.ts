@@ -16,6 +16,11 @@ export interface AgentBackend {
   preflight(config: SessionConfig, env: NodeJS.ProcessEnv): Promise<void>;
   /** The agent binary this backend runs; throws AGENT_UNAVAILABLE when there is none. */
   locate(): string;
+  /**
+   * Throws AGENT_UNAVAILABLE when the environment gives the agent no way to authenticate
+   * (optional: backends that need no credentials leave it out). Readiness asks it.
+   */
+  checkCredentials?(env: NodeJS.ProcessEnv): void;
   /** Opens a runner for one conversation. Cheap: the process starts on the first turn. */
   open(spec: RunnerSpec): Runner;
   /**

@@ -177,10 +177,15 @@ export interface Tether {
    * NOT_FOUND for an unknown turn or another tenant's.
    */
   turnEvents(turnId: string, options?: { tenant?: string; afterSeq?: number; signal?: AbortSignal }): AsyncIterable<SequencedEvent>;
-  /** Store reachable and agent binary present: what `/readyz` reports. */
+  /** Store reachable, agent binary present and credentials for it: what `/readyz` reports. */
   readiness(): Promise<Readiness>;
   /** Runs the janitor's sweeps now. */
   gc(): Promise<GcResult>;
+  /**
+   * What the janitor's pass at start-up did: an embedded Tether sweeps once as it opens, so a
+   * one-shot `tether gc` reports that pass with its own. Absent over HTTP (the daemon's own).
+   */
+  startupSweep?(): GcResult | null;
   /** Subscribes to every event of every key (`'*'`) or of one type. Returns the unsubscribe. */
   on(type: TetherEventType | '*', listener: TetherListener): () => void;
   /** Waits for running turns (interrupting them after `graceMs`), stops the janitor, closes the store. */

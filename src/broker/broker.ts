@@ -143,6 +143,10 @@ export class Broker implements Tether {
     return this.#node.readiness();
   }
 
+  startupSweep(): GcResult | null {
+    return this.#node.startupSweep;
+  }
+
   gc(): Promise<GcResult> {
     return this.#janitor.run();
   }

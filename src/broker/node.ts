@@ -1,10 +1,10 @@
 import { every, type Timer } from '../domain/clock.js';
-import type { Readiness } from './api.js';
+import type { GcResult, Readiness } from './api.js';
 import { backendOf, type BrokerContext } from './context.js';
 import type { TurnsInFlight } from './in-flight.js';
 import type { Janitor } from './janitor.js';
 
-type NodeContext = Pick<BrokerContext, 'store' | 'clock' | 'log' | 'config' | 'owner' | 'usageGate' | 'pool' | 'leases' | 'turnEvents' | 'backends'>;
+type NodeContext = Pick<BrokerContext, 'store' | 'clock' | 'log' | 'config' | 'owner' | 'usageGate' | 'pool' | 'leases' | 'turnEvents' | 'backends' | 'agentEnv'>;
 
 /**
  * This broker process as a node among those sharing the store: it heartbeats (other nodes tell
@@ -18,6 +18,7 @@ export class BrokerNode {
   #heartbeat: Timer | null = null;
   #closing = false;
   #closed: Promise<void> | null = null;
+  #startup: GcResult | null = null;
 
   constructor(ctx: NodeContext, inFlight: TurnsInFlight, janitor: Janitor) {
     this.#ctx = ctx;
@@ -36,9 +37,15 @@ export class BrokerNode {
     this.#heartbeat = every(clock, Math.max(250, Math.floor(config.leaseTtlMs / 3)), () => void this.#beat(), { unref: true });
     await this.#ctx.turnEvents.start();
     const result = await this.#janitor.run();
+    this.#startup = result;
     if (result.recovered + result.adopted > 0) log.info({ recovered: result.recovered, adopted: result.adopted }, 'took over what a stopped process left');
     this.#janitor.start(config.janitorIntervalSec);
     this.#ctx.pool.start();
+  }
+
+  /** What the janitor's pass at start-up did (null before start): `tether gc` reports it too. */
+  get startupSweep(): GcResult | null {
+    return this.#startup;
   }
 
   async readiness(): Promise<Readiness> {
@@ -51,7 +58,10 @@ export class BrokerNode {
     }
     const agent: Readiness['agent'] = { ok: true };
     try {
-      backendOf(this.#ctx, 'claude').locate();
+      const claude = backendOf(this.#ctx, 'claude');
+      claude.locate();
+      // Without credentials every turn is refused: a node in that state is not ready for turns.
+      claude.checkCredentials?.(this.#ctx.agentEnv);
     } catch (err) {
       agent.ok = false;
       agent.error = err instanceof Error ? err.message : String(err);

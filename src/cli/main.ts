@@ -28,7 +28,7 @@ export type { CliIO, SignalSource, Writer } from './output.js';
  * Never exits the process itself, so tests run it in-process with captured streams.
  */
 export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
-  const ctx: CliContext = { io, exitCode: EXIT_OK, helpText: () => program.helpInformation() };
+  const ctx: CliContext = { io, exitCode: EXIT_OK };
   const program = buildProgram(ctx);
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../config.js';
 import { createTether } from '../broker/create-tether.js';
 import type { Tether } from '../broker/api.js';
 import { connectTether } from '../client/http-tether.js';
 import { baseUrlOf } from '../client/http.js';
 import { validateTenant } from '../domain/keys.js';
-import { invalidInput } from '../errors.js';
+import { ErrorCode, TetherError, invalidInput } from '../errors.js';
 import type { CliIO } from './output.js';
 
 /** Options every command accepts (declared on the root program). */
@@ -54,6 +57,11 @@ export interface OpenOverrides {
   defaultDb?: string;
   /** Environment of the broker and the agent; the CLI's environment by default. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The command only reads (`ls`, `show`, `stats`, `turns`, `export`): embedded, it opens an
+   * existing database and never creates one, so a mistyped --db is an error, not an empty list.
+   */
+  readOnly?: string;
 }
 
 /**
@@ -82,6 +90,7 @@ export async function withTether<T>(cmd: Command, io: CliIO, fn: (tether: Tether
 
 function openEmbedded(g: GlobalOptions, io: CliIO, overrides: OpenOverrides): Promise<Tether> {
   const db = g.db ?? overrides.defaultDb;
+  if (overrides.readOnly !== undefined) assertDatabaseExists(overrides.readOnly, g, db, overrides.env ?? io.env);
   return createTether({
     ...(db !== undefined ? { db } : {}),
     // --tenant becomes the configured default tenant, so every call below is scoped by it.
@@ -93,3 +102,20 @@ function openEmbedded(g: GlobalOptions, io: CliIO, overrides: OpenOverrides): Pr
     env: overrides.env ?? io.env,
   });
 }
+
+/** NOT_FOUND, naming the file and how to create it, when a read-only command's SQLite file is missing. */
+function assertDatabaseExists(command: string, g: GlobalOptions, db: string | undefined, env: NodeJS.ProcessEnv): void {
+  const config = loadConfig(db !== undefined ? { db } : {}, env);
+  // PostgreSQL and in-memory stores have no file to create by mistake.
+  if (config.databaseUrl !== undefined || !config.persistence || config.db === ':memory:') return;
+  const file = path.resolve(config.db);
+  if (existsSync(file)) return;
+  const from = g.db !== undefined ? '--db' : str(env.TETHER_DB) !== undefined ? 'TETHER_DB' : str(env.DATABASE_PATH) !== undefined ? 'DATABASE_PATH' : 'the default';
+  throw new TetherError(
+    ErrorCode.NOT_FOUND,
+    `no Tether database at ${file} (${from}): ${command} reads an existing one and creates none. ` +
+      `Check the path, or create the database by sending a first message: tether --db ${shellWord(config.db)} send <key> <prompt>`,
+  );
+}
+
+const shellWord = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);

@@ -158,6 +158,4 @@ export interface CliContext {
   readonly io: CliIO;
   /** Set by a command's action; main returns it. */
   exitCode: number;
-  /** The root program's help, for `demo`. */
-  helpText(): string;
 }

@@ -37,7 +37,7 @@ const DEFAULT_GRACE_MS = 30_000;
  * - `peek` is derived from the session JSON: `busy` means running or with turns queued;
  * - records lack broker internals (lease, owner, epoch): see records.ts for their defaults;
  * - `gc` is refused (INVALID_INPUT): the daemon runs its own janitor and has no gc route;
- * - an unreachable daemon is AGENT_UNAVAILABLE ("cannot reach the Tether daemon at …", exit 1).
+ * - an unreachable daemon is DAEMON_UNREACHABLE ("cannot reach the Tether daemon at …", exit 1).
  */
 export function connectTether(options: ConnectOptions): Tether {
   return new HttpTether(options);

@@ -3,8 +3,8 @@ import { ErrorCode, TetherError } from '../errors.js';
 /**
  * The request layer of the client: one base URL, the bearer token, and the error contract.
  * Every HTTP error JSON becomes the TetherError it names; a daemon that cannot be reached
- * becomes AGENT_UNAVAILABLE (exit 1): from a client's point of view the daemon *is* the agent
- * service, and "unavailable, try again" is the action a caller can take.
+ * becomes DAEMON_UNREACHABLE (exit 1), told apart from AGENT_UNAVAILABLE because the remedy
+ * differs: start the daemon or fix its URL, rather than wait for the agent's API.
  */
 
 export interface HttpOptions {
@@ -108,7 +108,7 @@ export class HttpClient {
   }
 
   unreachable(err: unknown): TetherError {
-    return new TetherError(ErrorCode.AGENT_UNAVAILABLE, `cannot reach the Tether daemon at ${this.base}: ${causeOf(err)}`, { cause: err });
+    return new TetherError(ErrorCode.DAEMON_UNREACHABLE, `cannot reach the Tether daemon at ${this.base}: ${causeOf(err)}`, { cause: err });
   }
 }
 

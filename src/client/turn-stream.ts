@@ -75,7 +75,7 @@ export function isRetryable(err: unknown): boolean {
   if (!(err instanceof TetherError)) return true;
   const status = err.details?.status;
   if (typeof status === 'number') return status >= 500;
-  return err.code === ErrorCode.AGENT_UNAVAILABLE;
+  return err.code === ErrorCode.AGENT_UNAVAILABLE || err.code === ErrorCode.DAEMON_UNREACHABLE;
 }
 
 export function backoffMs(failures: number, retry: RetryPolicy): number {

@@ -208,7 +208,9 @@ describe('tether CLI (real agent, mock API)', () => {
       expect(r.stderr).toMatch(message);
     }
     expect(existsSync(db)).toBe(false);
-    expect(json<unknown[]>(await run(['ls', '--json']))).toEqual([]);
+    // Reading creates nothing either: ls names the missing database instead of listing none.
+    expect(await run(['ls', '--json'])).toMatchObject({ code: 4, stderr: expect.stringContaining(`no Tether database at ${db} (--db)`) });
+    expect(existsSync(db)).toBe(false);
     expect(mock.mainRequests()).toHaveLength(0);
   });
 
@@ -396,7 +398,8 @@ describe('tether CLI (real agent, mock API)', () => {
     await run(['send', 'travel', 'pack the blue suitcase', '--label', 'user=ada', '--task-id', 'T-7']);
     await run(['send', 'travel', 'and the red one']);
     const file = join(dir, `bundle-${n}.json`);
-    expect(await run(['export', 'travel', '-o', file])).toEqual({ code: 0, stdout: '', stderr: '' });
+    const written = await run(['export', 'travel', '-o', file]);
+    expect(written).toEqual({ code: 0, stdout: `exported "travel" (2 turns, ${readFileSync(file).length} bytes) to ${file}\n`, stderr: '' });
     const bundle = JSON.parse(readFileSync(file, 'utf8')) as { format: string; session: Record<string, unknown>; turns: unknown[] };
     expect(bundle).toMatchObject({ format: 'tether.session', session: { key: 'travel', labels: { user: 'ada' }, metadata: { taskId: 'T-7' } } });
     expect(bundle.turns).toHaveLength(2);

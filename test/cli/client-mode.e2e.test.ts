@@ -225,8 +225,9 @@ describe('tether CLI in client mode (daemon, real agent, mock API)', () => {
     await client(['send', 'exp:1', 'and the red one']);
     await client(['update', 'exp:1', '--meta', 'taskId=T-7']);
     const file = join(daemon.fx.dir, 'exp-1.json');
-    expect(await client(['export', 'exp:1', '-o', file])).toEqual({ code: 0, stdout: '', stderr: '' });
+    const written = await client(['export', 'exp:1', '-o', file]);
     const text = readFileSync(file, 'utf8');
+    expect(written).toEqual({ code: 0, stdout: `exported "exp:1" (2 turns, ${Buffer.byteLength(text)} bytes) to ${file}\n`, stderr: '' });
     expect(JSON.parse(text)).toMatchObject({ format: 'tether.session', session: { key: 'exp:1', labels: { user: 'ada' }, metadata: { taskId: 'T-7' } }, turns: [{}, {}] });
 
     expect(await client(['import', file, '--key', 'exp:2'])).toEqual({ code: 0, stdout: 'imported "exp:2" (2 turns)\n', stderr: '' });
@@ -384,10 +385,10 @@ describe('tether CLI in client mode (daemon, real agent, mock API)', () => {
     const url = `http://127.0.0.1:${await deadPort()}`;
     const r = await cli(['--server', url, 'ls']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`error: AGENT_UNAVAILABLE: cannot reach the Tether daemon at ${url}: connect ECONNREFUSED ${url.slice('http://'.length)}\n`);
+    expect(r.stderr).toBe(`error: DAEMON_UNREACHABLE: cannot reach the Tether daemon at ${url}: connect ECONNREFUSED ${url.slice('http://'.length)}\n`);
     const send = await cli(['--server', url, 'send', 'k', 'hi', '--json']);
     expect(send.code).toBe(1);
-    expect(ndjson(send)).toEqual([expect.objectContaining({ type: 'turn.failed', error: expect.objectContaining({ code: 'AGENT_UNAVAILABLE' }) })]);
+    expect(ndjson(send)).toEqual([expect.objectContaining({ type: 'turn.failed', error: expect.objectContaining({ code: 'DAEMON_UNREACHABLE' }) })]);
   });
 });
 

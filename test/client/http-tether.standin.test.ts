@@ -351,12 +351,12 @@ describe('connectTether against a scripted stand-in', () => {
     await expect(tether.stats()).rejects.toMatchObject({ code: 'AGENT_UNAVAILABLE', message: 'this Tether client is closed' });
   });
 
-  it('an unreachable daemon is AGENT_UNAVAILABLE naming the URL and the cause', async () => {
+  it('an unreachable daemon is DAEMON_UNREACHABLE naming the URL and the cause', async () => {
     const url = `http://127.0.0.1:${await deadPort()}`;
     const client = connectTether({ url });
-    await expect(client.list()).rejects.toMatchObject({ code: 'AGENT_UNAVAILABLE', message: expect.stringMatching(new RegExp(`^cannot reach the Tether daemon at ${url}: .*ECONNREFUSED`)) });
+    await expect(client.list()).rejects.toMatchObject({ code: 'DAEMON_UNREACHABLE', message: expect.stringMatching(new RegExp(`^cannot reach the Tether daemon at ${url}: .*ECONNREFUSED`)) });
     const handle = client.send('k', 'hi');
-    await expect(handle.accepted).rejects.toMatchObject({ code: 'AGENT_UNAVAILABLE' });
+    await expect(handle.accepted).rejects.toMatchObject({ code: 'DAEMON_UNREACHABLE' });
     await client.close();
   });
 

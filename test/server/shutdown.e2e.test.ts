@@ -127,7 +127,6 @@ describe('tether serve (CLI)', () => {
         signals,
       },
       exitCode: -1,
-      helpText: () => '',
     };
     // The root program's global options, as src/cli/main.ts declares them.
     const program = new Command('tether').option('--db <path>').option('--server <url>').option('--token <token>').option('--tenant <name>').exitOverride();

@@ -37,6 +37,7 @@ export function createClaudeBackend(options: ClaudeBackendOptions = {}): AgentBa
   return {
     name: 'claude',
     locate: resolve,
+    checkCredentials: checkClaudeCredentials,
     async preflight(config: SessionConfig, env: NodeJS.ProcessEnv): Promise<void> {
       if (!existsSync(config.cwd) || !statSync(config.cwd).isDirectory()) {
         throw invalidInput(`cwd ${config.cwd} is not an existing directory`);

@@ -13,13 +13,12 @@ const PROMPTS = ['Hello! My name is Ada.', 'What can you help me with?', 'Do you
 export function registerDemo(program: Command, ctx: CliContext): void {
   program
     .command('demo')
-    .description(`send three messages to "${DEMO_KEY}" through a mock Anthropic API (what npm start runs)`)
+    .description(`try Tether offline: three messages to "${DEMO_KEY}", the real agent answered by a bundled mock API (no key needed)`)
     .action(async (_flags: unknown, cmd: Command) => {
       const { io } = ctx;
       const g = globalsOf(cmd);
       // The demo runs its own broker next to its own mock API: --server and TETHER_URL do not apply.
       checkGlobals(g, io, { embedded: true });
-      io.stdout.write(`${ctx.helpText()}\n`);
       const mock = await startMockAnthropic();
       io.stdout.write(`demo: mock Anthropic API on ${mock.url}; the real Claude Code binary talks to it offline\n`);
       io.stdout.write(`demo: database ${g.db ?? DEMO_DB}, key "${DEMO_KEY}"\n`);

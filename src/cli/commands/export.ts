@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { validateKey } from '../../domain/keys.js';
 import { checkGlobals, globalsOf, withTether } from '../open.js';
@@ -14,10 +15,13 @@ export function registerExport(program: Command, ctx: CliContext): void {
       const { io } = ctx;
       checkGlobals(globalsOf(cmd), io);
       validateKey(key);
-      const bundle = await withTether(cmd, io, (tether) => tether.export(key));
+      const bundle = await withTether(cmd, io, (tether) => tether.export(key), { readOnly: 'export' });
       const text = `${JSON.stringify(bundle)}\n`;
-      if (flags.output) writeFileSync(flags.output, text, { mode: 0o600 });
-      else io.stdout.write(text);
+      if (flags.output) {
+        writeFileSync(flags.output, text, { mode: 0o600 });
+        // Silence would leave the reader guessing whether anything was written, and where.
+        io.stdout.write(`exported ${JSON.stringify(key)} (${bundle.turns.length} turns, ${Buffer.byteLength(text)} bytes) to ${path.resolve(flags.output)}\n`);
+      } else io.stdout.write(text);
       ctx.exitCode = EXIT_OK;
     });
 }

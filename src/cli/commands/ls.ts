@@ -35,7 +35,7 @@ export function registerLs(program: Command, ctx: CliContext): void {
         ...(metadata !== undefined ? { metadata } : {}),
         ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
       };
-      const sessions = await withTether(cmd, io, (tether) => tether.list(filter));
+      const sessions = await withTether(cmd, io, (tether) => tether.list(filter), { readOnly: 'ls' });
       if (flags.json) printJSON(io.stdout, sessions.map(sessionToJSON));
       else io.stdout.write(sessions.length === 0 ? 'no sessions\n' : `${sessionTable(sessions)}\n`);
       ctx.exitCode = EXIT_OK;

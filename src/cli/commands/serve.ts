@@ -1,11 +1,13 @@
 import { onStopSignals } from '../signals.js';
 import type { Command } from 'commander';
+import { checkClaudeCredentials } from '../../agents/claude/preflight.js';
 import { loadConfig, type TetherConfig } from '../../config.js';
 import { validateTenant } from '../../domain/keys.js';
 import { invalidInput } from '../../errors.js';
 import { createLogger } from '../../lib/logger.js';
 import { REDACT_PATHS } from '../../server/app.js';
-import { serve } from '../../server/serve.js';
+import { serve, type RunningServer } from '../../server/serve.js';
+import { mockAgentEnv, startMockAnthropic, type MockAnthropic } from '../../testing/mock-anthropic.js';
 import { globalsOf } from '../open.js';
 import { EXIT_OK, type CliContext, type CliIO } from '../output.js';
 import { intOption } from './options.js';
@@ -15,6 +17,7 @@ interface ServeFlags {
   port?: number;
   host?: string;
   databaseUrl?: string;
+  mock?: boolean;
 }
 
 /** `tether serve`: the HTTP daemon, until SIGTERM or SIGINT. */
@@ -25,6 +28,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--port <port>', 'port to listen on (default: $TETHER_PORT or 7420; 0 picks a free one)', intOption(0, 65_535))
     .option('--host <host>', 'interface to listen on (default: $TETHER_HOST or 127.0.0.1; others need TETHER_TOKENS)')
     .option('--database-url <url>', 'PostgreSQL URL: several nodes share one fleet of sessions (default: $TETHER_DATABASE_URL)')
+    .option('--mock', 'offline: agents talk to the bundled mock of the Anthropic API, not to Claude (canned replies; for trying Tether)')
     .action(async (flags: ServeFlags, cmd: Command) => {
       ctx.exitCode = await run(cmd, ctx.io, flags);
     });
@@ -48,9 +52,15 @@ async function run(cmd: Command, io: CliIO, flags: ServeFlags): Promise<number> 
 
   // Logs go to the CLI's stderr; stdout carries the one "listening" line.
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, sink: io.stderr, redact: REDACT_PATHS });
-  const server = await serve({ config, env: io.env, logger });
-  const db = config.persistence ? config.db : 'in memory (ENABLE_PERSISTENCE=false)';
-  io.stdout.write(`tether listening on ${server.url} (auth: ${server.auth ? 'on' : 'off'}, db: ${db})\n`);
+  const agent = await agentEnvironment(io, flags.mock === true);
+  let server: RunningServer;
+  try {
+    server = await serve({ config, env: agent.env, logger });
+  } catch (err) {
+    await agent.mock?.stop();
+    throw err;
+  }
+  io.stdout.write(`tether listening on ${server.url} (auth: ${server.auth ? 'on' : 'off'}, db: ${storeLine(config)}${agent.mock ? `, agent: mock API on ${agent.mock.url}` : ''})\n`);
 
   let stopping = false;
   const stop = (why: string): void => {
@@ -68,6 +78,7 @@ async function run(cmd: Command, io: CliIO, flags: ServeFlags): Promise<number> 
   } finally {
     stopListening();
     parentWatch?.cancel();
+    await agent.mock?.stop();
   }
   return EXIT_OK;
 }
@@ -76,3 +87,40 @@ async function run(cmd: Command, io: CliIO, flags: ServeFlags): Promise<number> 
 function watchesParent(setting: TetherConfig['exitWithParent'], env: NodeJS.ProcessEnv): boolean {
   return setting === 'always' || (setting === 'auto' && Boolean(env.npm_lifecycle_event));
 }
+
+/**
+ * The agents' environment: the CLI's own, or (`--mock`) pointed at the bundled mock API started
+ * here, in this process, so that every client of this daemon (curl, `tether --server`) is served
+ * offline without setting anything. Either way the first lines on stderr say what to expect.
+ */
+async function agentEnvironment(io: CliIO, mock: boolean): Promise<{ env: NodeJS.ProcessEnv; mock: MockAnthropic | null }> {
+  if (mock) {
+    const api = await startMockAnthropic();
+    io.stderr.write(`WARNING: --mock: agents talk to a mock of the Anthropic API on ${api.url}, not to Claude; every reply is canned ("Reply #n: <your prompt>"). For trying Tether offline, not for real work.\n`);
+    return { env: { ...io.env, ...mockAgentEnv(api) }, mock: api };
+  }
+  try {
+    checkClaudeCredentials(io.env);
+  } catch (err) {
+    // Not fatal: credentials may appear later (`claude login`), and the operator may want the API up.
+    io.stderr.write(`warning: ${err instanceof Error ? err.message : String(err)}. Until then every message is refused (AGENT_UNAVAILABLE) and /readyz answers 503; to try Tether without an account, run: tether serve --mock\n`);
+  }
+  return { env: io.env, mock: null };
+}
+
+/** Where the sessions live, for the start-up line: the PostgreSQL URL without its password, or the SQLite file. */
+function storeLine(config: TetherConfig): string {
+  if (config.databaseUrl !== undefined) return `PostgreSQL ${maskPassword(config.databaseUrl)}, schema ${config.databaseSchema ?? "the search_path's first"}`;
+  return config.persistence ? config.db : 'in memory (ENABLE_PERSISTENCE=false)';
+}
+
+function maskPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+

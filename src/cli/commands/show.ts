@@ -17,7 +17,7 @@ export function registerShow(program: Command, ctx: CliContext): void {
       const { io } = ctx;
       checkGlobals(globalsOf(cmd), io);
       validateKey(key);
-      const session = await withTether(cmd, io, (tether) => tether.get(key));
+      const session = await withTether(cmd, io, (tether) => tether.get(key), { readOnly: 'show' });
       if (!session) throw notFound(key);
       if (flags.json) printJSON(io.stdout, sessionToJSON(session));
       else io.stdout.write(`${sessionLines(session)}\n`);

@@ -12,7 +12,7 @@ export function registerStats(program: Command, ctx: CliContext): void {
       const { io } = ctx;
       const g = globalsOf(cmd);
       checkGlobals(g, io);
-      const stats = await withTether(cmd, io, (tether) => tether.stats(g.tenant !== undefined ? { tenant: g.tenant } : {}));
+      const stats = await withTether(cmd, io, (tether) => tether.stats(g.tenant !== undefined ? { tenant: g.tenant } : {}), { readOnly: 'stats' });
       if (flags.json) printJSON(io.stdout, stats);
       else io.stdout.write(`${statsLines(stats)}\n`);
       ctx.exitCode = EXIT_OK;

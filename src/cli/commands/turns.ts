@@ -23,7 +23,7 @@ export function registerTurns(program: Command, ctx: CliContext): void {
         // An empty list is ambiguous; an unknown key is "not found" as for `show`.
         if (list.length === 0 && !(await tether.get(key))) throw notFound(key);
         return list;
-      });
+      }, { readOnly: 'turns' });
       if (flags.json) printJSON(io.stdout, turns.map(turnToJSON));
       else io.stdout.write(turns.length === 0 ? 'no turns\n' : `${turnTable(turns)}\n`);
       ctx.exitCode = EXIT_OK;
