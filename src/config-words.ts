@@ -16,10 +16,11 @@ const PATTERN_WORDS: Record<string, string> = {
 const FREE_FORM_WORDS: Record<string, string> = {
   labelQuotas: 'label=N pairs separated by commas, N at least 1 (e.g. user=5,channel=2)',
   databaseUrl: 'a PostgreSQL URL such as postgres://user:password@host:5432/database',
+  metricsToken: 'a token of 16 to 1,000 characters without whitespace, not one of the API tokens',
 };
 
 /** Settings whose value is never repeated in an error (secrets), or repeated masked. */
-const SECRET = new Set(['tokens']);
+const SECRET = new Set(['tokens', 'metricsToken']);
 
 interface Problem {
   setting: string;

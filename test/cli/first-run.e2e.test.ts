@@ -84,9 +84,11 @@ describe('the first five minutes (real agent)', () => {
   });
 
   it('serve --mock answers curl and `tether --server` without any credentials, and says it is a mock', async () => {
-    const s = await serveWith(['--mock']);
+    // Warnings are log lines: this test's default level (silent) would hide them.
+    const s = await serveWith(['--mock'], { TETHER_LOG_LEVEL: 'warn' });
     try {
-      expect(s.stderr()).toMatch(/^WARNING: --mock: agents talk to a mock of the Anthropic API on http:\/\/127\.0\.0\.1:\d+, not to Claude/m);
+      // A warning of the daemon's log (JSON here: stderr is not a terminal).
+      expect(s.stderr()).toMatch(/"level":40,.*"msg":"--mock: agents talk to a mock of the Anthropic API on http:\/\/127\.0\.0\.1:\d+, not to Claude/);
       expect(s.stdout()).toMatch(/agent: mock API on http:\/\/127\.0\.0\.1:\d+\)\n$/);
       const ready = await fetch(`${s.url}/readyz`);
       expect(ready.status).toBe(200);
@@ -101,9 +103,9 @@ describe('the first five minutes (real agent)', () => {
   });
 
   it('serve without credentials warns at start, and /readyz does not say the agent is ok', async () => {
-    const s = await serveWith([]);
+    const s = await serveWith([], { TETHER_LOG_LEVEL: 'warn' });
     try {
-      expect(s.stderr()).toContain('warning: no credentials for Claude Code');
+      expect(s.stderr()).toMatch(/"level":40,.*"msg":"no credentials for Claude Code/);
       expect(s.stderr()).toContain('tether serve --mock');
       const ready = await fetch(`${s.url}/readyz`);
       expect(ready.status).toBe(503);

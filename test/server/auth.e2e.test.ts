@@ -118,7 +118,8 @@ describe('the metrics token (TETHER_METRICS_TOKEN)', () => {
   it('is bounded and validated in config: at least 16 characters, no whitespace, not one of the API tokens', async () => {
     expect(loadConfig({}, { TETHER_METRICS_TOKEN: METRICS }).metricsToken).toBe(METRICS);
     expect(loadConfig({}, {}).metricsToken).toBeUndefined();
-    expect(() => loadConfig({}, { TETHER_METRICS_TOKEN: 'short' })).toThrow(/metricsToken \(from TETHER_METRICS_TOKEN\)/);
+    // Named by its variable and setting, and never repeated back: it is a secret.
+    expect(() => loadConfig({}, { TETHER_METRICS_TOKEN: 'short' })).toThrow(/TETHER_METRICS_TOKEN=\[hidden\] \(setting metricsToken\): expected a token of 16 to 1,000 characters/);
     expect(() => loadConfig({ metricsToken: 'has a space in the middle' }, {})).toThrow(/metricsToken/);
     expect(() => loadConfig({ metricsToken: 'x'.repeat(1_001) }, {})).toThrow(/metricsToken/);
     expect(() => metricsAccess({ metricsToken: TOKEN_A }, loadTokens({ tokens: `${TOKEN_A}=alpha` }))).toThrow(/also an API token/);

@@ -345,7 +345,7 @@ describe('hostile inputs are refused with 4xx and the error shape; nothing chang
     it('bounds requestTimeoutSec (TETHER_REQUEST_TIMEOUT): 1 s – 1 h, default 30 s', () => {
       expect(loadConfig({}, {}).requestTimeoutSec).toBe(30);
       expect(loadConfig({}, { TETHER_REQUEST_TIMEOUT: '3600' }).requestTimeoutSec).toBe(3600);
-      expect(() => loadConfig({}, { TETHER_REQUEST_TIMEOUT: '0' })).toThrow(/requestTimeoutSec \(from TETHER_REQUEST_TIMEOUT\)/);
+      expect(() => loadConfig({}, { TETHER_REQUEST_TIMEOUT: '0' })).toThrow(/TETHER_REQUEST_TIMEOUT="0" \(setting requestTimeoutSec\): expected an integer from 1 to 3,600/);
       expect(() => loadConfig({ requestTimeoutSec: 3601 }, {})).toThrow(/requestTimeoutSec/);
     });
   });

@@ -1,5 +1,6 @@
 import { onStopSignals } from '../signals.js';
 import type { Command } from 'commander';
+import type { Logger } from 'pino';
 import { checkClaudeCredentials } from '../../agents/claude/preflight.js';
 import { loadConfig, type TetherConfig } from '../../config.js';
 import { validateTenant } from '../../domain/keys.js';
@@ -52,7 +53,7 @@ async function run(cmd: Command, io: CliIO, flags: ServeFlags): Promise<number> 
 
   // Logs go to the CLI's stderr; stdout carries the one "listening" line.
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, sink: io.stderr, redact: REDACT_PATHS });
-  const agent = await agentEnvironment(io, flags.mock === true);
+  const agent = await agentEnvironment(io, logger, flags.mock === true);
   let server: RunningServer;
   try {
     server = await serve({ config, env: agent.env, logger });
@@ -93,17 +94,17 @@ function watchesParent(setting: TetherConfig['exitWithParent'], env: NodeJS.Proc
  * here, in this process, so that every client of this daemon (curl, `tether --server`) is served
  * offline without setting anything. Either way the first lines on stderr say what to expect.
  */
-async function agentEnvironment(io: CliIO, mock: boolean): Promise<{ env: NodeJS.ProcessEnv; mock: MockAnthropic | null }> {
+async function agentEnvironment(io: CliIO, logger: Logger, mock: boolean): Promise<{ env: NodeJS.ProcessEnv; mock: MockAnthropic | null }> {
   if (mock) {
     const api = await startMockAnthropic();
-    io.stderr.write(`WARNING: --mock: agents talk to a mock of the Anthropic API on ${api.url}, not to Claude; every reply is canned ("Reply #n: <your prompt>"). For trying Tether offline, not for real work.\n`);
+    logger.warn(`--mock: agents talk to a mock of the Anthropic API on ${api.url}, not to Claude; every reply is canned ("Reply #n: <your prompt>"). For trying Tether offline, not for real work.`);
     return { env: { ...io.env, ...mockAgentEnv(api) }, mock: api };
   }
   try {
     checkClaudeCredentials(io.env);
   } catch (err) {
     // Not fatal: credentials may appear later (`claude login`), and the operator may want the API up.
-    io.stderr.write(`warning: ${err instanceof Error ? err.message : String(err)}. Until then every message is refused (AGENT_UNAVAILABLE) and /readyz answers 503; to try Tether without an account, run: tether serve --mock\n`);
+    logger.warn(`${err instanceof Error ? err.message : String(err)}. Until then every message is refused (AGENT_UNAVAILABLE) and /readyz answers 503; to try Tether without an account, run: tether serve --mock`);
   }
   return { env: io.env, mock: null };
 }
