@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { hideUrlPasswords } from './lib/url-password.js';
 
 /**
  * Plain words for a refused setting: which setting, which variable, what value was given and
@@ -43,7 +44,7 @@ function showValue(setting: string, value: unknown): string {
   if (SECRET.has(setting.split('.')[0] ?? '')) return '[hidden]';
   let text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
   // A URL may carry a password: never echo it.
-  text = text.replace(/(\/\/[^:/@\s]*:)[^@/\s]*@/, '$1***@');
+  text = hideUrlPasswords(text);
   if (text.length > 80) text = `${text.slice(0, 77)}...`;
   return JSON.stringify(text);
 }

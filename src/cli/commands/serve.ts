@@ -6,6 +6,7 @@ import { loadConfig, type TetherConfig } from '../../config.js';
 import { validateTenant } from '../../domain/keys.js';
 import { invalidInput } from '../../errors.js';
 import { createLogger } from '../../lib/logger.js';
+import { hideUrlPasswords } from '../../lib/url-password.js';
 import { REDACT_PATHS } from '../../server/app.js';
 import { serve, type RunningServer } from '../../server/serve.js';
 import { mockAgentEnv, startMockAnthropic, type MockAnthropic } from '../../testing/mock-anthropic.js';
@@ -111,17 +112,7 @@ async function agentEnvironment(io: CliIO, logger: Logger, mock: boolean): Promi
 
 /** Where the sessions live, for the start-up line: the PostgreSQL URL without its password, or the SQLite file. */
 function storeLine(config: TetherConfig): string {
-  if (config.databaseUrl !== undefined) return `PostgreSQL ${maskPassword(config.databaseUrl)}, schema ${config.databaseSchema ?? "the search_path's first"}`;
+  if (config.databaseUrl !== undefined) return `PostgreSQL ${hideUrlPasswords(config.databaseUrl)}, schema ${config.databaseSchema ?? "the search_path's first"}`;
   return config.persistence ? config.db : 'in memory (ENABLE_PERSISTENCE=false)';
-}
-
-function maskPassword(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
 }
 
