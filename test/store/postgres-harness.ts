@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, it } from 'vitest';
+import { hideUrlPasswords } from '../../src/lib/url-password.js';
 import { POSTGRES_REQUIRED, TEST_DATABASE_URL, postgresUnreachable } from '../helpers/postgres.js';
 
 export interface PostgresHarness {
@@ -25,7 +26,7 @@ export async function postgresHarness(file: string): Promise<PostgresHarness> {
   const url = TEST_DATABASE_URL;
   const unreachable = await postgresUnreachable();
   const skip = unreachable !== null;
-  const where = url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  const where = hideUrlPasswords(url);
   if (skip) {
     console.warn(
       `[${file}] PostgreSQL at ${where} is unreachable (${unreachable}); ` +
