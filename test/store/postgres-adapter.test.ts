@@ -197,6 +197,27 @@ describe.skipIf(skip)('PostgreSQL adapter', () => {
   });
 
   describe('several nodes', () => {
+    it('renews leases on a connection of their own, so a pool busy with other writes does not hold them up', async () => {
+      const schema = freshSchema();
+      const store = open({ schema, poolSize: 2 });
+      const enq = await store.enqueueTurn(enqueueInput({ key: 'held', owner: 'node-a', leaseTtlMs: 30_000 }));
+      const lease = enq.lease!;
+      expect(lease).toBeTruthy();
+      // Another session's writer takes the turns table; the next enqueues wait for it on both of
+      // the pool's connections.
+      const admin = await adminClient();
+      await admin.query('BEGIN');
+      await admin.query(`LOCK TABLE "${schema}".turns IN EXCLUSIVE MODE`);
+      const blocked = Promise.all(['x', 'y', 'z'].map((key) => store.enqueueTurn(enqueueInput({ key }))));
+      try {
+        const [renewed] = await store.renewLeases([lease], 30_000);
+        expect(renewed).toMatchObject({ sessionId: lease.sessionId, token: lease.token });
+      } finally {
+        await admin.query('ROLLBACK');
+      }
+      expect((await blocked).every((r) => r.created)).toBe(true);
+    });
+
     it('two stores (two pools) racing 20 first messages for one key make one session, seqs 1..20', async () => {
       const schema = freshSchema();
       const a = open({ schema });

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Clock } from '../../domain/clock.js';
 import { TetherError } from '../../errors.js';
-import type { Driver, Reader, Tx } from '../sql/transaction.js';
+import type { Driver, Reader, StatementOptions, Tx } from '../sql/transaction.js';
 import { pgDialect } from './dialect.js';
 import { describeTarget, isRetryable, mapPgError, type PgTarget } from './errors.js';
 import { runExclusive } from './exclusive.js';
@@ -52,6 +52,12 @@ export class PgDatabase implements Driver {
   /** For connections of its own (LISTEN), configured like the pool's. */
   readonly clientConfig: pg.ClientConfig;
   readonly #pool: pg.Pool;
+  /**
+   * One connection for urgent statements (lease renewals), opened when first needed: on a node
+   * whose pool is busy with many turns' transactions, a renewal waiting for a pooled connection
+   * would lose leases of turns that run fine.
+   */
+  #urgent: pg.Pool | null = null;
   readonly #schema: string | undefined;
   readonly #announcer: Announcer;
   /** Names of the exclusive sections this node runs now. */
@@ -121,10 +127,10 @@ export class PgDatabase implements Driver {
    * 'error' with no listener, which would crash the process. The checkout listens for it
    * instead, and releasing it drops such a connection rather than pooling it again.
    */
-  async connect(): Promise<Checkout> {
+  async connect(pool: pg.Pool = this.#pool): Promise<Checkout> {
     let client: pg.PoolClient;
     try {
-      client = await this.#pool.connect();
+      client = await pool.connect();
     } catch (err) {
       throw mapPgError(err, this.target);
     }
@@ -143,8 +149,8 @@ export class PgDatabase implements Driver {
   }
 
   /** Runs `fn` on a pooled connection, mapping failures; a broken connection is discarded. */
-  async query<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const checkout = await this.connect();
+  async query<T>(fn: (client: pg.PoolClient) => Promise<T>, pool: pg.Pool = this.#pool): Promise<T> {
+    const checkout = await this.connect(pool);
     let broken: Error | undefined;
     try {
       return await fn(checkout.client);
@@ -171,13 +177,24 @@ export class PgDatabase implements Driver {
   }
 
   /** Autocommit, on a pooled connection; `now` is the injected clock or the database's, inline. */
-  async statement<R>(build: (now: Sql) => Sql): Promise<R[]> {
+  async statement<R>(build: (now: Sql) => Sql, options: StatementOptions = {}): Promise<R[]> {
     await this.open();
     const now = this.clock ? sql`CAST(${this.clock.now()} AS BIGINT)` : raw(DB_NOW_EXPR);
-    return this.query(async (client) => {
-      const { text, params } = render(build(now), 'numbered');
-      return (await client.query(text, params)).rows as R[];
-    });
+    return this.query(
+      async (client) => {
+        const { text, params } = render(build(now), 'numbered');
+        return (await client.query(text, params)).rows as R[];
+      },
+      options.urgent ? this.#urgentPool() : this.#pool,
+    );
+  }
+
+  #urgentPool(): pg.Pool {
+    if (!this.#urgent) {
+      this.#urgent = new pg.Pool({ ...this.clientConfig, max: 1 });
+      this.#urgent.on('error', () => undefined);
+    }
+    return this.#urgent;
   }
 
   /**
@@ -221,7 +238,7 @@ export class PgDatabase implements Driver {
     this.#closed = true;
     // Let a connection being opened finish, so that ending the pool leaves no socket behind.
     await this.#ready?.catch(() => undefined);
-    await this.#pool.end();
+    await Promise.all([this.#pool.end(), this.#urgent?.end()]);
   }
 
   async #init(): Promise<void> {

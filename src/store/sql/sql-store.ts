@@ -78,7 +78,7 @@ export class SqlStore implements Store {
     const out: Array<Lease | null> = [];
     for (let i = 0; i < held.length; i += leases.RENEWALS_PER_STATEMENT) {
       const chunk = held.slice(i, i + leases.RENEWALS_PER_STATEMENT);
-      const rows = await this.#driver.statement<leases.RenewedRow>((now) => leases.renewLeasesStatement(d, chunk, ttlMs, now));
+      const rows = await this.#driver.statement<leases.RenewedRow>((now) => leases.renewLeasesStatement(d, chunk, ttlMs, now), { urgent: true });
       out.push(...leases.renewedLeases(d, chunk, rows));
     }
     return out;

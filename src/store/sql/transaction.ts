@@ -47,6 +47,10 @@ export interface Tx extends Queries {
 }
 
 /** How a store gets at its database: the adapter. */
+export interface StatementOptions {
+  urgent?: boolean;
+}
+
 export interface Driver {
   readonly dialect: Dialect;
   /** The store's clock (the database clock where there is one). */
@@ -62,9 +66,11 @@ export interface Driver {
   /**
    * One statement on its own, committed as it runs (no BEGIN / COMMIT around it): a change that
    * is a single statement is atomic by itself, and on a busy node every round trip saved counts
-   * (a lease renewal). `now` stands for the store's clock as the statement reads it.
+   * (a lease renewal). `now` stands for the store's clock as the statement reads it. An `urgent`
+   * statement does not wait behind the driver's other work (a lease renewal on a node busy with
+   * hundreds of turns): SQLite runs it next, PostgreSQL on a connection kept for it.
    */
-  statement<R>(build: (now: Sql) => Sql): Promise<R[]>;
+  statement<R>(build: (now: Sql) => Sql, options?: StatementOptions): Promise<R[]>;
   /** See `NodeRegistry.runExclusive`. */
   runExclusive<T>(name: string, fn: () => Promise<T>): Promise<T | null>;
   close(): Promise<void>;
