@@ -58,6 +58,11 @@ export class LeaseKeeper {
   #timer: Timer | null = null;
   /** A renewal of the held leases is on its way to the store. */
   #renewing = false;
+  /**
+   * When the oldest renewal the store has not answered was asked (null: the last one was
+   * answered). A renewal that failed at once (the store refusing connections) stays unanswered.
+   */
+  #unansweredSince: number | null = null;
 
   constructor(ctx: LeaseKeeperContext) {
     this.#ctx = ctx;
@@ -131,10 +136,15 @@ export class LeaseKeeper {
   #tick(): void {
     const { clock, config } = this.#ctx;
     const now = clock.now();
+    // Only a store that has let a renewal go unanswered for a whole period costs the leases. When
+    // this process is the one that stalled (its event loop blocked, or the host paused it), no
+    // renewal was asked meanwhile: one is asked now, and its answer decides — a lease still held
+    // by its token is one nobody else has taken.
+    const storeStalled = this.#unansweredSince !== null && now - this.#unansweredSince >= renewEvery(config.leaseTtlMs);
     const due: Held[] = [];
     for (const held of [...this.#held]) {
       if (held.lost) continue;
-      if (now - held.confirmedAt > config.leaseTtlMs * GIVE_UP_FRACTION) this.#lose(held, 'lease renewal unconfirmed for most of its TTL (store unreachable?)');
+      if (storeStalled && now - held.confirmedAt > config.leaseTtlMs * GIVE_UP_FRACTION) this.#lose(held, 'lease renewal unconfirmed for most of its TTL (store unreachable?)');
       else due.push(held);
     }
     // One statement renews them all; one that hangs (a dead connection) must not pile more up.
@@ -143,11 +153,13 @@ export class LeaseKeeper {
 
   async #renew(due: Held[], askedAt: number): Promise<void> {
     this.#renewing = true;
+    this.#unansweredSince ??= askedAt;
     try {
       const renewed = await this.#ctx.store.renewLeases(
         due.map((held) => held.lease),
         this.#ctx.config.leaseTtlMs,
       );
+      this.#unansweredSince = null;
       due.forEach((held, i) => {
         const lease = renewed[i];
         if (!lease) return this.#lose(held, 'lease lost while the turn ran');

@@ -51,16 +51,43 @@ describe('LeaseKeeper', () => {
     expect(held.lost).toBe(true);
   });
 
-  it('counts from when the grant was asked for, not from when the turn started holding it', async () => {
+  it('counts from when the grant was asked for: an old grant the store does not renew is given up one period after asking', async () => {
     const clock = new ManualClock(10_000);
     const config = loadConfig({ leaseTtlMs: TTL, logLevel: 'silent' }, {});
     const k = new LeaseKeeper({ store: storeOf(() => new Promise<Lease>(() => undefined)), clock, log: pino({ level: 'silent' }), config });
     const lost: number[] = [];
-    // Granted 3,000 ms ago (its expiry says so): 60% of the TTL is up 600 ms from now, so the
-    // first tick gives it up (counting from now, it would last until the fourth).
+    // Granted 3,000 ms ago (its expiry says so): 60% of the TTL is up 600 ms from now. The first
+    // tick finds no renewal unanswered, so it asks; the next finds that one unanswered for a
+    // period and gives the lease up (counting from now, it would last until the fourth).
     k.hold({ sessionId: 's', owner: 'o', token: 't', epoch: 1, expiresAt: clock.now() - 3_000 + TTL }, turn, { onLost: () => lost.push(clock.now()), onInterruptRequested: () => undefined });
     await clock.advanceAsync(TTL);
-    expect(lost).toEqual([11_000]);
+    expect(lost).toEqual([12_000]);
+  });
+
+  it('keeps the leases of a process that stalled (its event loop blocked) when the store still has them', async () => {
+    let renewals = 0;
+    const { clock, held, events } = keeper(async (l, ttl) => {
+      renewals++;
+      return { ...l, expiresAt: clock.now() + ttl };
+    });
+    await clock.advanceAsync(1_000);
+    expect(renewals).toBe(1);
+    // Nothing ran for 5 s (more than 60% of the TTL since the last confirmed renewal); the one
+    // tick that runs then asks the store, whose answer says the lease is still this turn's.
+    clock.advance(5_000);
+    await clock.advanceAsync(0);
+    expect(renewals).toBe(2);
+    expect(events).toEqual([]);
+    expect(held.lost).toBe(false);
+    expect(held.lease.expiresAt).toBe(6_000 + TTL);
+  });
+
+  it('gives up the leases of a process that stalled when the store no longer has them', async () => {
+    const { clock, events } = keeper(async (l, ttl) => (clock.now() > 3_000 ? null : { ...l, expiresAt: clock.now() + ttl }));
+    await clock.advanceAsync(1_000);
+    clock.advance(8_000);
+    await clock.advanceAsync(0);
+    expect(events).toEqual(['lost at 9000']);
   });
 
   it('stops the turn at once when the store says the lease was taken over', async () => {

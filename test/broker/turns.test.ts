@@ -3,6 +3,7 @@ import type { Tether } from '../../src/broker/api.js';
 import { createTether, type CreateTetherOptions } from '../../src/broker/create-tether.js';
 import { ManualClock, settle } from '../../src/domain/clock.js';
 import type { TetherEvent } from '../../src/domain/events.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { ScriptedBackend, untilInterrupted } from '../../src/testing/scripted-backend.js';
 
 /**
@@ -16,7 +17,7 @@ afterEach(async () => {
 });
 
 async function open(backend = new ScriptedBackend(), options: CreateTetherOptions = {}) {
-  const clock = new ManualClock(Date.UTC(2026, 10, 29));
+  const clock = options.clock instanceof ManualClock ? options.clock : new ManualClock(Date.UTC(2026, 10, 29));
   const tether = await createTether({ persistence: false, clock, backends: { claude: backend }, logLevel: 'silent', spares: 0, janitorIntervalSec: 0, env: {}, ...options });
   opened.push(tether);
   return { tether, clock, backend };
@@ -137,12 +138,34 @@ describe('a turn through the broker (scripted agent)', () => {
     await expect(turn.result).rejects.toMatchObject({ code: 'INTERRUPTED', message: expect.stringContaining('maxTurnDuration (60 s)') });
   });
 
-  it('stops a turn whose lease renewal cannot be confirmed (the process stalled past 60% of the TTL): LEASE_LOST', async () => {
+  it('keeps a turn whose process stalled past 60% of the TTL when the store still holds its lease', async () => {
     const { tether, clock } = await open(new ScriptedBackend({ script: untilInterrupted }), { leaseTtlMs: 6_000 });
     const turn = tether.send('k', 'stalls');
     await waitForEvent(turn, 'turn.started');
-    // Every timer due in 5 s fires at once, before any renewal can answer: a stalled process.
+    // Every timer due in 5 s fires at once: a stalled process. Its one renewal then finds the
+    // lease still its own, so the turn goes on.
     clock.advance(5_000);
+    await clock.advanceAsync(2_000);
+    expect((await tether.turns('k'))[0]?.status).toBe('running');
+    await tether.interrupt('k');
+    await expect(turn.result).rejects.toMatchObject({ code: 'INTERRUPTED' });
+  });
+
+  it('stops a turn whose store leaves its lease renewals unanswered past 60% of the TTL: LEASE_LOST', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 29));
+    const store = openSqliteStore({ path: ':memory:', clock });
+    // The store answers everything but renewals (a connection that hangs on them).
+    const hanging = new Proxy(store, {
+      get: (target, name) => {
+        if (name === 'renewLeases') return () => new Promise(() => undefined);
+        const value: unknown = Reflect.get(target, name, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const { tether } = await open(new ScriptedBackend({ script: untilInterrupted }), { leaseTtlMs: 6_000, store: hanging, clock });
+    const turn = tether.send('k', 'stalls');
+    await waitForEvent(turn, 'turn.started');
+    await clock.advanceAsync(6_000);
     await expect(turn.result).rejects.toMatchObject({ code: 'LEASE_LOST' });
     expect((await tether.turns('k'))[0]?.status).toBe('failed');
   });
