@@ -30,7 +30,8 @@ export const concurrency: Benchmark = {
       store: counted.store,
       env: fx.env,
       defaultCwd: fx.cwd,
-      logLevel: 'silent',
+      // TETHER_BENCH_LOG_LEVEL=warn shows why a turn was lost.
+      logLevel: (process.env.TETHER_BENCH_LOG_LEVEL as 'warn' | undefined) ?? 'silent',
       janitorIntervalSec: 0,
       spares: 0,
       maxLive: MAX_LIVE,
