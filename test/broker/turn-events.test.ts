@@ -68,9 +68,7 @@ describe('JournalTurnEvents: processes sharing a store (scripted agent)', () => 
     const db = join(dir, 'tether.db');
     const clock = new ManualClock(Date.now());
     const open = async (backend: ScriptedBackend): Promise<Tether> => {
-      // NORMAL: the manual clock steps through timers without waiting for the disk, so a commit
-      // acknowledged only after a real sync (FULL) would land after the steps that expect it.
-      const t = await createTether({ db, clock, shareEvents, sqliteSynchronous: 'NORMAL', backends: { claude: backend }, logLevel: 'silent', spares: 0, janitorIntervalSec: 0, env: {} });
+      const t = await createTether({ db, clock, shareEvents, backends: { claude: backend }, logLevel: 'silent', spares: 0, janitorIntervalSec: 0, env: {} });
       cleanups.push(() => t.close({ graceMs: 0 }));
       return t;
     };
@@ -124,11 +122,11 @@ describe('JournalTurnEvents: processes sharing a store (scripted agent)', () => 
     release();
     await onA.result;
     // The end of A's turn reaches B through the journal (a tail read, 100 ms at most), which
-    // wakes B's waiting turn at once: well before B would look again by itself (500 ms). The
-    // clock stops at 150 ms, so B's turn ends only if the wake-up started it.
+    // wakes B's waiting turn at once: well before B would look again by itself (500 ms).
     await clock.advanceAsync(150);
-    expect((await onB.result).text).toBe('Reply #2: second');
+    await settle();
     expect((await b.turns('k')).map((t) => t.status)).toEqual(['succeeded', 'succeeded']);
+    expect((await onB.result).text).toBe('Reply #2: second');
   });
 
   it('numbers the events of a turn adopted from a node that died after its queued event, after that one', async () => {

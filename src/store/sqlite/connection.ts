@@ -3,11 +3,10 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Clock } from '../../domain/clock.js';
 import { TetherError } from '../../errors.js';
 import { render, sql, type Sql } from '../sql/query.js';
-import { SqlTx, type Driver, type Reader, type StatementOptions, type Tx } from '../sql/transaction.js';
+import { SqlTx, type Driver, type Reader, type Tx } from '../sql/transaction.js';
 import { sqliteDialect } from './dialect.js';
 import { mapSqliteError } from './errors.js';
 import { fileMutex, type Mutex } from './mutex.js';
-import type { WalSync } from './wal-sync.js';
 
 /** Prepared statements kept at most; bulk inserts of every row count would otherwise pile up. */
 const STATEMENT_CACHE = 500;
@@ -119,15 +118,12 @@ export class SqliteConnection implements Driver {
   readonly #mutex: Mutex;
   readonly #releaseMutex: () => void;
   readonly #exclusive = new Set<string>();
-  /** Syncs the WAL after commits, off the event loop (FULL durability); null when SQLite does. */
-  readonly #walSync: WalSync | null;
 
-  constructor(db: BetterSqlite3.Database, options: { path: string; clock: Clock; busyTimeoutMs: number; walSync?: WalSync | null }) {
+  constructor(db: BetterSqlite3.Database, options: { path: string; clock: Clock; busyTimeoutMs: number }) {
     this.#db = db;
     this.path = options.path;
     this.#clock = options.clock;
     this.#busyTimeoutMs = options.busyTimeoutMs;
-    this.#walSync = options.walSync ?? null;
     this.#statements = new Statements(db);
     ({ mutex: this.#mutex, release: this.#releaseMutex } = fileMutex(fileIdentity(options.path)));
   }
@@ -143,9 +139,8 @@ export class SqliteConnection implements Driver {
     return this.#clock.now();
   }
 
-  /** What it read is on disk by the time it resolves: a read never shows a commit a power loss could undo. */
-  async read<T>(fn: (reader: Reader) => Promise<T>): Promise<T> {
-    const result = await this.#mutex.run(async () => {
+  read<T>(fn: (reader: Reader) => Promise<T>): Promise<T> {
+    return this.#mutex.run(async () => {
       this.#assertOpen();
       try {
         return await fn(new SqliteReader(this.#statements, this.#clock));
@@ -153,34 +148,23 @@ export class SqliteConnection implements Driver {
         throw mapSqliteError(err, this.path, this.#busyTimeoutMs);
       }
     });
-    await this.#walSync?.settled();
-    return result;
   }
 
   /** Without BEGIN: the statement is its own transaction, as SQLite runs any statement outside one. */
-  async statement<R>(build: (now: Sql) => Sql, options: StatementOptions = {}): Promise<R[]> {
-    const rows = await this.#mutex.run(async () => {
+  statement<R>(build: (now: Sql) => Sql): Promise<R[]> {
+    return this.#mutex.run(async () => {
       this.#assertOpen();
       try {
-        const { text, params } = render(build(sql`${this.#clock.now()}`), 'question');
-        const statement = this.#statements.prepared(text);
-        const rows = statement.all(...params) as R[];
-        if (!statement.readonly) this.#walSync?.committed();
-        return rows;
+        return this.#statements.all<R>(build(sql`${this.#clock.now()}`));
       } catch (err) {
         throw mapSqliteError(err, this.path, this.#busyTimeoutMs);
       }
-    }, options);
-    await this.#walSync?.sync();
-    return rows;
+    });
   }
 
-  /**
-   * One BEGIN IMMEDIATE transaction; `now` is read once the write lock is held. It resolves once
-   * the commit is durable; the next transaction starts meanwhile (see WalSync).
-   */
-  async write<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const result = await this.#mutex.run(async () => {
+  /** One BEGIN IMMEDIATE transaction; `now` is read once the write lock is held. */
+  write<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.#mutex.run(async () => {
       this.#assertOpen();
       const statements = this.#statements;
       try {
@@ -190,7 +174,6 @@ export class SqliteConnection implements Driver {
           const result = await fn(tx);
           await tx.flush();
           statements.prepared('COMMIT').run();
-          this.#walSync?.committed();
           return result;
         } catch (err) {
           // Some errors (a full disk, an I/O error) have already rolled the transaction back.
@@ -207,8 +190,6 @@ export class SqliteConnection implements Driver {
         throw mapSqliteError(err, this.path, this.#busyTimeoutMs);
       }
     });
-    await this.#walSync?.sync();
-    return result;
   }
 
   /**
@@ -232,7 +213,6 @@ export class SqliteConnection implements Driver {
     return this.#mutex.run(async () => {
       if (!this.#db.open) return;
       this.#statements.clear();
-      await this.#walSync?.close();
       this.#db.close();
       this.#releaseMutex();
     });

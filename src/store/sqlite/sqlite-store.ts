@@ -8,7 +8,6 @@ import { SqlStore } from '../sql/sql-store.js';
 import { SqliteConnection } from './connection.js';
 import { mapSqliteError } from './errors.js';
 import { migrate } from './migrations.js';
-import { WalSync } from './wal-sync.js';
 
 export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
 
@@ -17,10 +16,7 @@ export interface SqliteStoreOptions {
   path: string;
   /** Defaults to the system clock; tests inject a ManualClock. */
   clock?: Clock;
-  /**
-   * `PRAGMA synchronous`; FULL (the default) makes every commit durable across power loss. In WAL
-   * mode FULL's sync of the WAL at each commit runs on the thread pool (see WalSync).
-   */
+  /** `PRAGMA synchronous`; FULL (the default) makes every commit durable across power loss. */
   synchronous?: SqliteSynchronous;
   /** How long a write waits for another process's write lock before STORE_UNAVAILABLE. Default 5000. */
   busyTimeoutMs?: number;
@@ -64,7 +60,6 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
 
   let db: BetterSqlite3.Database;
-  let walSync: WalSync | null = null;
   try {
     if (!memory) mkdirSync(dirname(resolve(path)), { recursive: true });
     db = new Database(path, { timeout: busyTimeoutMs });
@@ -74,15 +69,13 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   try {
     db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     // WAL lets readers run beside the one writer; it is meaningless for a memory database.
-    const wal = !memory && db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
-    // FULL in WAL mode means "the WAL synced at every commit": done off the event loop instead.
-    if (wal && synchronous === 'FULL') walSync = new WalSync(`${resolve(path)}-wal`);
-    db.pragma(`synchronous = ${walSync ? 'NORMAL' : synchronous}`);
+    if (!memory) db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${synchronous}`);
     db.pragma('foreign_keys = ON');
     migrate(db, path);
   } catch (err) {
     db.close();
     throw mapSqliteError(err, path, busyTimeoutMs);
   }
-  return new SqliteStore(new SqliteConnection(db, { path, clock: options.clock ?? systemClock, busyTimeoutMs, walSync }));
+  return new SqliteStore(new SqliteConnection(db, { path, clock: options.clock ?? systemClock, busyTimeoutMs }));
 }
