@@ -60,7 +60,8 @@ describe('warm runners (real agent)', () => {
     // Hibernated sessions resumed cold, with their conversation.
     expect(seconds.map((r) => r.text)).toEqual(keys.map((k) => `Reply #2: ${k} second`));
     expect((await tether.stats()).runners.live).toBeLessThanOrEqual(2);
-  });
+    // Six cold starts and as many exits: 17 s on a quiet machine, 73 s under two CPU hogs.
+  }, 240_000);
 
   it('under load (12 sessions × 2 turns, maxLive 3, a spare) never has more agent processes alive than the cap', async () => {
     const tether = await fx.open({ maxLive: 3, spares: 1 });
