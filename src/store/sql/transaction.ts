@@ -46,11 +46,12 @@ export interface Tx extends Queries {
   eventsAppended(): Promise<void>;
 }
 
-/** How a store gets at its database: the adapter. */
+/** How `Driver.statement` queues: `urgent` goes ahead of the driver's other work. */
 export interface StatementOptions {
   urgent?: boolean;
 }
 
+/** How a store gets at its database: the adapter. */
 export interface Driver {
   readonly dialect: Dialect;
   /** The store's clock (the database clock where there is one). */
