@@ -63,6 +63,8 @@ export class LeaseKeeper {
    * answered). A renewal that failed at once (the store refusing connections) stays unanswered.
    */
   #unansweredSince: number | null = null;
+  /** When the renewal timer last fired (or was started): a late tick means this process stalled. */
+  #lastTickAt = 0;
 
   constructor(ctx: LeaseKeeperContext) {
     this.#ctx = ctx;
@@ -86,7 +88,10 @@ export class LeaseKeeper {
       },
     };
     this.#held.add(held);
-    this.#timer ??= every(clock, renewEvery(config.leaseTtlMs), () => this.#tick());
+    if (this.#timer === null) {
+      this.#lastTickAt = clock.now();
+      this.#timer = every(clock, renewEvery(config.leaseTtlMs), () => this.#tick());
+    }
     return held;
   }
 
@@ -136,11 +141,18 @@ export class LeaseKeeper {
   #tick(): void {
     const { clock, config } = this.#ctx;
     const now = clock.now();
+    const period = renewEvery(config.leaseTtlMs);
+    // A tick two periods late means this process was the one that stalled, and the answer to a
+    // renewal asked before may be waiting to be read right behind this tick (timers run before
+    // I/O and the SQLite hand-over in a turn of the event loop). The store gets a whole period of
+    // this process's attention to answer before it is blamed.
+    if (now - this.#lastTickAt > 2 * period && this.#unansweredSince !== null) this.#unansweredSince = now;
+    this.#lastTickAt = now;
     // Only a store that has let a renewal go unanswered for a whole period costs the leases. When
     // this process is the one that stalled (its event loop blocked, or the host paused it), no
     // renewal was asked meanwhile: one is asked now, and its answer decides — a lease still held
     // by its token is one nobody else has taken.
-    const storeStalled = this.#unansweredSince !== null && now - this.#unansweredSince >= renewEvery(config.leaseTtlMs);
+    const storeStalled = this.#unansweredSince !== null && now - this.#unansweredSince >= period;
     const due: Held[] = [];
     for (const held of [...this.#held]) {
       if (held.lost) continue;

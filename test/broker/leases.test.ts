@@ -82,6 +82,24 @@ describe('LeaseKeeper', () => {
     expect(held.lease.expiresAt).toBe(6_000 + TTL);
   });
 
+  it('keeps the leases of a process that stalled while a renewal was on its way, whose answer comes right after', async () => {
+    const answers: Array<() => void> = [];
+    const { clock, held, events } = keeper((l, ttl) => new Promise((resolve) => answers.push(() => resolve({ ...l, expiresAt: clock.now() + ttl }))));
+    await clock.advanceAsync(1_000);
+    expect(answers).toHaveLength(1);
+    // The renewal asked at 1,000 is answered, but the process stalls before it reads the answer:
+    // the first tick after the stall runs before it (timers come before I/O in a loop turn).
+    clock.advance(5_000);
+    await clock.advanceAsync(0);
+    answers[0]!();
+    await clock.advanceAsync(0);
+    expect(events).toEqual([]);
+    expect(held.lease.expiresAt).toBe(6_000 + TTL);
+    // A store that then stops answering still costs the lease: the stall delayed that by a period.
+    await clock.advanceAsync(TTL);
+    expect(events).toEqual(['lost at 8000']);
+  });
+
   it('gives up the leases of a process that stalled when the store no longer has them', async () => {
     const { clock, events } = keeper(async (l, ttl) => (clock.now() > 3_000 ? null : { ...l, expiresAt: clock.now() + ttl }));
     await clock.advanceAsync(1_000);

@@ -1,7 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onTestFailed } from 'vitest';
 import { createTether, type CreateTetherOptions } from '../../src/broker/create-tether.js';
+import { createLogger } from '../../src/lib/logger.js';
 import type { Tether } from '../../src/broker/api.js';
 import { mockAgentEnv, startMockAnthropic, type MockAnthropic } from '../../src/testing/mock-anthropic.js';
 
@@ -32,6 +34,11 @@ export async function agentFixture(): Promise<AgentFixture> {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, ...mockAgentEnv(mock) };
   const dbPath = join(dir, 'tether.db');
   const opened: Tether[] = [];
+  // Warnings are kept, not printed: a test that fails prints those of its Tethers (a lease given
+  // up, a renewal that failed), which a rare failure on a loaded machine is diagnosed from.
+  const warnings: string[] = [];
+  let reporting = false;
+  const logger = createLogger({ level: 'warn', format: 'json', sink: { write: (line) => warnings.push(line) } });
   return {
     mock,
     dir,
@@ -41,7 +48,15 @@ export async function agentFixture(): Promise<AgentFixture> {
     env,
     async open(options: CreateTetherOptions = {}) {
       // No parked spares unless a test asks: each is a 200 MB process started for nothing.
-      const tether = await createTether({ db: dbPath, env, defaultCwd: cwd, logLevel: 'silent', janitorIntervalSec: 0, spares: 0, ...options });
+      if (!reporting) {
+        reporting = true;
+        try {
+          onTestFailed(() => void (warnings.length > 0 && console.error(`Tether's warnings in this test:\n${warnings.join('')}`)));
+        } catch {
+          // Opened by a beforeAll, outside any one test: nothing to report them with.
+        }
+      }
+      const tether = await createTether({ db: dbPath, env, defaultCwd: cwd, logger, janitorIntervalSec: 0, spares: 0, ...options });
       opened.push(tether);
       return tether;
     },
