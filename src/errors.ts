@@ -18,6 +18,8 @@ export const ErrorCode = {
   /** A fenced write was refused because another holder has taken the lease since. */
   LEASE_LOST: 'LEASE_LOST',
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
+  /** An approval was decided (or expired) already: exactly one decision wins. */
+  ALREADY_DECIDED: 'ALREADY_DECIDED',
   /**
    * Client mode only: the Tether daemon (`--server`, `TETHER_URL`) could not be reached. Not the
    * agent's fault, so not AGENT_UNAVAILABLE: the remedy is to start the daemon or fix its URL.
@@ -41,6 +43,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   INTERRUPTED: 409,
   LEASE_LOST: 409,
   STORE_UNAVAILABLE: 503,
+  ALREADY_DECIDED: 409,
   // Never sent by the daemon (it is the one unreachable); a proxy in front of it would say 503.
   DAEMON_UNREACHABLE: 503,
   INTERNAL: 500,
@@ -60,6 +63,8 @@ const EXIT_CODE: Record<ErrorCode, number> = {
   INTERRUPTED: 1,
   LEASE_LOST: 1,
   STORE_UNAVAILABLE: 1,
+  // A conflict with what someone else did first, as busy is.
+  ALREADY_DECIDED: 3,
   // Exit 1 as before it had a code of its own: scripts that retry on 1 keep working.
   DAEMON_UNREACHABLE: 1,
   INTERNAL: 1,

@@ -13,6 +13,7 @@ import type {
   TurnStatus,
   Usage,
 } from '../domain/types.js';
+import type { ApprovalDecider, ApprovalKind, ApprovalRecord, ApprovalRemember, ApprovalStatus } from '../domain/approvals.js';
 import { usageFromColumns, usageToColumns } from './rules/index.js';
 
 /**
@@ -187,5 +188,63 @@ export function endedTurnColumns(input: { usage: Usage | null; context: ContextI
     context_tokens: input.context?.tokens ?? null,
     context_window: input.context?.window ?? null,
     context_ratio: input.context?.ratio ?? null,
+  };
+}
+
+/** An `approvals` row as a driver returns it (`request`, `answers`: the dialect's JSON). */
+export interface ApprovalRow {
+  id: string;
+  tenant: string;
+  key: string;
+  session_id: string;
+  turn_id: string;
+  kind: string;
+  tool_use_id: string;
+  tool: string;
+  request: unknown;
+  status: string;
+  decided_by: string | null;
+  message: string | null;
+  remember: string | null;
+  answers: unknown;
+  requested_at: number;
+  decided_at: number | null;
+  expires_at: number;
+}
+
+/** What the `request` JSON column of an approval holds. */
+interface ApprovalRequestColumn {
+  input?: Record<string, unknown>;
+  title?: string | null;
+  suggestions?: unknown[];
+}
+
+/** The `request` JSON column of a new approval. */
+export function approvalRequestColumn(request: Pick<ApprovalRecord, 'input' | 'title' | 'suggestions'>): ApprovalRequestColumn {
+  return { input: request.input, title: request.title, suggestions: request.suggestions };
+}
+
+export function approvalFromRow(row: ApprovalRow, read: RowReader): ApprovalRecord {
+  const request = read.object<ApprovalRequestColumn>(row.request, {});
+  return {
+    id: row.id,
+    tenant: row.tenant,
+    key: row.key,
+    sessionId: row.session_id,
+    turnId: row.turn_id,
+    kind: row.kind as ApprovalKind,
+    toolUseId: row.tool_use_id,
+    tool: row.tool,
+    input: request.input ?? {},
+    title: request.title ?? null,
+    suggestions: Array.isArray(request.suggestions) ? request.suggestions : [],
+    status: row.status as ApprovalStatus,
+    decidedBy: row.decided_by as ApprovalDecider | null,
+    message: row.message,
+    remember: row.remember as ApprovalRemember | null,
+    answers: row.answers === null ? null : read.object<Record<string, string>>(row.answers, {}),
+    requestedAt: row.requested_at,
+    decidedAt: row.decided_at,
+    expiresAt: row.expires_at,
   };
 }

@@ -1,3 +1,4 @@
+import type { Approvals } from './ports/approvals.js';
 import type { EventJournal } from './ports/events.js';
 import type { NodeRegistry } from './ports/nodes.js';
 import type { StoreReads } from './ports/reads.js';
@@ -7,6 +8,7 @@ import type { TranscriptMirror } from './ports/transcripts.js';
 import type { TurnJournal } from './ports/turns.js';
 import type { UsageLimits } from './ports/usage-limits.js';
 
+export type * from './ports/approvals.js';
 export type * from './ports/events.js';
 export type * from './ports/nodes.js';
 export type * from './ports/reads.js';
@@ -29,7 +31,7 @@ export type * from './ports/usage-limits.js';
  *   and changes nothing;
  * - sweeps touch only the rows they change (indexed), never scan every session.
  */
-export interface Store extends TurnJournal, Recovery, SessionChanges, StoreReads, TranscriptMirror, EventJournal, NodeRegistry, UsageLimits {
+export interface Store extends TurnJournal, Recovery, SessionChanges, StoreReads, TranscriptMirror, EventJournal, NodeRegistry, UsageLimits, Approvals {
   /** Adapter name for logs and /readyz: `sqlite`, `memory`, `postgres`. */
   readonly kind: string;
 

@@ -10,6 +10,7 @@
  */
 import { afterEach, beforeEach, describe } from 'vitest';
 import type { ManualClock } from '../../src/domain/clock.js';
+import { approvalBehaviour } from './behaviour/approvals.js';
 import { capBehaviour } from './behaviour/cap.js';
 import { closeDeleteBehaviour } from './behaviour/close-delete.js';
 import { continuationBehaviour } from './behaviour/continuations.js';
@@ -60,5 +61,6 @@ export function describeStoreBehaviour(name: string, open: (clock: ManualClock) 
     nodeBehaviour(suite);
     lifecycleBehaviour(suite);
     transactionBehaviour(suite);
+    approvalBehaviour(suite);
   });
 }

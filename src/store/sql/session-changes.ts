@@ -35,6 +35,7 @@ export async function deleteKey(tx: Tx, tenant: string, key: string): Promise<nu
   const conversations = sql`SELECT agent_session_id FROM sessions WHERE tenant = ${tenant} AND key = ${key} AND agent_session_id IS NOT NULL`;
   await tx.exec(sql`DELETE FROM transcripts WHERE agent_session_id IN (${conversations})`);
   await tx.exec(sql`DELETE FROM transcript_entries WHERE agent_session_id IN (${conversations})`);
+  await tx.exec(sql`DELETE FROM approvals WHERE tenant = ${tenant} AND key = ${key}`);
   await tx.exec(sql`DELETE FROM turns WHERE tenant = ${tenant} AND key = ${key}`);
   return tx.exec(sql`DELETE FROM sessions WHERE tenant = ${tenant} AND key = ${key}`);
 }

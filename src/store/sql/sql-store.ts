@@ -1,6 +1,10 @@
+import type { ApprovalRecord } from '../../domain/approvals.js';
 import type { BackendName, CloseReason, Lease, SessionRecord, TurnError, TurnRecord } from '../../domain/types.js';
 import type {
   AcquireLeaseInput,
+  ApprovalFilter,
+  DecideApprovalInput,
+  RequestApprovalInput,
   AcquireLeaseResult,
   EnqueueTurnInput,
   EnqueueTurnResult,
@@ -21,6 +25,7 @@ import type {
   TurnFilter,
 } from '../store.js';
 import { leaseLost } from '../rules/index.js';
+import * as approvals from './approvals.js';
 import { enqueueTurn } from './enqueue.js';
 import { sql } from './query.js';
 import * as events from './events.js';
@@ -227,5 +232,27 @@ export class SqlStore implements Store {
 
   getUsageLimit(backend: BackendName): Promise<{ until: number; reason: string } | null> {
     return this.#driver.read((r) => nodes.getUsageLimit(r, backend));
+  }
+
+  // --- Approvals -----------------------------------------------------------------------------
+
+  requestApproval(input: RequestApprovalInput): Promise<{ approval: ApprovalRecord; created: boolean }> {
+    return this.#driver.write((tx) => approvals.requestApproval(tx, input));
+  }
+
+  decideApproval(input: DecideApprovalInput): Promise<ApprovalRecord> {
+    return this.#driver.write((tx) => approvals.decideApproval(tx, input));
+  }
+
+  getApproval(tenant: string, id: string): Promise<ApprovalRecord | null> {
+    return this.#driver.read((r) => approvals.getApproval(r, tenant, id));
+  }
+
+  listApprovals(filter: ApprovalFilter): Promise<ApprovalRecord[]> {
+    return this.#driver.read((r) => approvals.listApprovals(r, filter));
+  }
+
+  expireApprovals(input: { turnId: string | null; decidedBy: 'interrupt' | 'timeout'; limit?: number }): Promise<ApprovalRecord[]> {
+    return this.#driver.write((tx) => approvals.expireApprovals(tx, input));
   }
 }

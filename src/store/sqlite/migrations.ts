@@ -215,6 +215,35 @@ DROP INDEX events_turn;
 CREATE UNIQUE INDEX events_turn_seq ON events (turn_id, seq) WHERE turn_id IS NOT NULL AND seq IS NOT NULL;
 `,
   },
+  {
+    // What running turns ask people (approvals): one per tool call of a turn, pending until
+    // decided or expired. Pending ones are found by expiry (the janitor) and by turn.
+    version: 8,
+    up: `
+CREATE TABLE approvals (
+  id           TEXT PRIMARY KEY,
+  tenant       TEXT NOT NULL,
+  key          TEXT NOT NULL,
+  session_id   TEXT NOT NULL,
+  turn_id      TEXT NOT NULL,
+  kind         TEXT NOT NULL CHECK (kind IN ('tool', 'question')),
+  tool_use_id  TEXT NOT NULL,
+  tool         TEXT NOT NULL,
+  request      TEXT NOT NULL,
+  status       TEXT NOT NULL CHECK (status IN ('pending', 'allowed', 'denied', 'expired')),
+  decided_by   TEXT,
+  message      TEXT,
+  remember     TEXT,
+  answers      TEXT,
+  requested_at INTEGER NOT NULL,
+  decided_at   INTEGER,
+  expires_at   INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX approvals_call ON approvals (turn_id, tool_use_id);
+CREATE INDEX approvals_pending ON approvals (expires_at) WHERE status = 'pending';
+CREATE INDEX approvals_tenant ON approvals (tenant, requested_at);
+`,
+  },
 ];
 
 /** The schema version this code writes. */
