@@ -99,6 +99,13 @@ export const configSchema = z
     defaultCwd: z.string().min(1).optional(),
     defaultModel: z.string().min(1).max(200).optional(),
     defaultPermissionMode: z.enum(PERMISSION_MODES).optional(),
+    /**
+     * What happens to a tool call the agent would ask a person about: `deny` (Claude Code refuses
+     * it, as without a person) or `ask` (it becomes an approval). A session's own option wins.
+     */
+    approvals: z.enum(['ask', 'deny']).default('deny'),
+    /** How long an approval waits for a decision before it expires (and counts as a denial). */
+    approvalTimeoutSec: int(1, 30 * 24 * 3600).default(24 * 3600),
     /** A turn running longer than this many seconds is interrupted; 0 = no limit. */
     maxTurnDurationSec: int(0, 7 * 24 * 3600).default(3600),
     /** Longest prompt accepted, in characters. */
@@ -183,6 +190,8 @@ export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly stri
   defaultPermissionMode: ['TETHER_PERMISSION_MODE'],
   maxPromptChars: ['TETHER_MAX_PROMPT_CHARS'],
   maxTurnDurationSec: ['TETHER_MAX_TURN_DURATION'],
+  approvals: ['TETHER_APPROVALS'],
+  approvalTimeoutSec: ['TETHER_APPROVAL_TIMEOUT'],
   claudePath: ['TETHER_CLAUDE_PATH'],
   logLevel: ['TETHER_LOG_LEVEL'],
   logFormat: ['TETHER_LOG_FORMAT'],

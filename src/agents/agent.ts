@@ -52,6 +52,33 @@ export interface AgentBackend {
   readonly continuePrompt?: string;
 }
 
+/** What a runner asks of the broker during one turn. */
+export interface TurnHooks {
+  /**
+   * A tool call the agent would ask a person about (only for a session with `approvals: 'ask'`):
+   * resolves with the decision. Absent: such calls are refused.
+   */
+  ask?(ask: PermissionAsk): Promise<PermissionAnswer>;
+}
+
+/** A tool call (or a question to the user) the agent asks about, in the agent's own terms. */
+export interface PermissionAsk {
+  kind: 'tool' | 'question';
+  toolUseId: string;
+  tool: string;
+  input: Record<string, unknown>;
+  title: string | null;
+  /** The agent's "don't ask again" rules for this call (backend-specific objects). */
+  suggestions: unknown[];
+  /** Aborted when the agent stops waiting (the turn was interrupted). */
+  signal: AbortSignal;
+}
+
+export type PermissionAnswer =
+  /** Run the call, with `input` instead of the agent's (a question's answers); `remember`: keep the suggestions for the session. */
+  | { behavior: 'allow'; input?: Record<string, unknown>; remember: boolean }
+  | { behavior: 'deny'; message: string };
+
 export interface RunnerSpec {
   config: SessionConfig;
   /** Conversation to continue; null starts a new one. */
@@ -76,7 +103,7 @@ export interface Runner {
    * throws for agent-side failures (they arrive as a failed result), only for misuse.
    * Aborting `signal` interrupts the turn; the result then has error code INTERRUPTED.
    */
-  run(prompt: string, signal: AbortSignal): AsyncIterable<AgentEvent>;
+  run(prompt: string, signal: AbortSignal, hooks?: TurnHooks): AsyncIterable<AgentEvent>;
   /** Ends the agent process, if any, and resolves once it has exited. Idempotent. */
   close(): Promise<void>;
   /** Pid of the agent process while one runs (for orphan reaping), else null. */

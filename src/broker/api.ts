@@ -1,3 +1,4 @@
+import type { ApprovalRecord, ApprovalStatus } from '../domain/approvals.js';
 import type { TetherEvent, TetherEventType, TurnResult } from '../domain/events.js';
 import type { ContextInfo, Labels, SessionConfig, SessionRecord, SessionStatus, TurnRecord } from '../domain/types.js';
 import type { OnBusy, StoreStats } from '../store/store.js';
@@ -5,7 +6,12 @@ import type { SessionBundle } from './bundle.js';
 import type { RunnerPoolStats } from './runners/pool.js';
 
 /** Options of one message. Session settings (`cwd`, `model`, …) apply when it creates a session. */
-export interface SendOptions extends Partial<SessionConfig> {
+export interface SendOptions extends Partial<Omit<SessionConfig, 'approvals'>> {
+  /**
+   * `ask`: tool calls the agent would ask a person about become approvals (see `approvals`,
+   * `decide`); `deny`: refused. Default: the broker's `approvals` setting (`TETHER_APPROVALS`).
+   */
+  approvals?: 'ask' | 'deny';
   /** Owner of the key; the configured default tenant when omitted. */
   tenant?: string;
   labels?: Labels;
@@ -61,6 +67,26 @@ export interface TetherStats extends StoreStats {
   averageTurnMs: number | null;
   /** Failed turns over ended ones (succeeded, failed, interrupted); null before any ended. */
   errorRate: number | null;
+}
+
+/** Which approvals `Tether.approvals` lists: the tenant's, narrowed by any of the rest, oldest first. */
+export interface ApprovalListFilter {
+  tenant?: string;
+  status?: ApprovalStatus;
+  key?: string;
+  turnId?: string;
+  limit?: number;
+}
+
+/** A person's decision on an approval. */
+export interface ApprovalDecisionInput {
+  decision: 'allow' | 'deny';
+  /** Told to the agent: why it was denied, or a note with an allow. */
+  message?: string;
+  /** `session`: allow this tool (as the agent suggested) for the rest of the session. */
+  remember?: 'session';
+  /** A question's answers (question text → answer). */
+  answers?: Record<string, string>;
 }
 
 export interface GcResult {
@@ -177,6 +203,19 @@ export interface Tether {
    * NOT_FOUND for an unknown turn or another tenant's.
    */
   turnEvents(turnId: string, options?: { tenant?: string; afterSeq?: number; signal?: AbortSignal }): AsyncIterable<SequencedEvent>;
+  /**
+   * Approvals (tool calls and questions the agents of sessions with `approvals: 'ask'` put to a
+   * person), oldest first.
+   */
+  approvals(filter?: ApprovalListFilter): Promise<ApprovalRecord[]>;
+  /** One approval; null when the tenant has none by that id. */
+  approval(id: string, options?: { tenant?: string }): Promise<ApprovalRecord | null>;
+  /**
+   * Decides a pending approval; the turn waiting on it goes on at once (in another process or on
+   * another node, within a second). NOT_FOUND for an unknown id or another tenant's,
+   * ALREADY_DECIDED when it was decided or expired before, INVALID_INPUT for a malformed decision.
+   */
+  decide(id: string, decision: ApprovalDecisionInput, options?: { tenant?: string }): Promise<ApprovalRecord>;
   /** Store reachable, agent binary present and credentials for it: what `/readyz` reports. */
   readiness(): Promise<Readiness>;
   /** Runs the janitor's sweeps now. */

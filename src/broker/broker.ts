@@ -4,7 +4,10 @@ import type { SessionRecord, TurnRecord } from '../domain/types.js';
 import { ErrorCode, TetherError } from '../errors.js';
 import type { OnBusy } from '../store/store.js';
 import { submit, type AcceptContext, type TurnIntent } from './accept.js';
+import type { ApprovalRecord } from '../domain/approvals.js';
 import type {
+  ApprovalDecisionInput,
+  ApprovalListFilter,
   CompactResult,
   GcResult,
   ListFilter,
@@ -137,6 +140,19 @@ export class Broker implements Tether {
 
   async *turnEvents(turnId: string, options: { tenant?: string; afterSeq?: number; signal?: AbortSignal } = {}): AsyncGenerator<SequencedEvent> {
     yield* followTurn(this.#ctx, this.#tenant(options), turnId, options.afterSeq ?? 0, options.signal);
+  }
+
+  approvals(filter: ApprovalListFilter = {}): Promise<ApprovalRecord[]> {
+    const { tenant: _, ...rest } = filter;
+    return this.#ctx.approvals.list({ ...rest, tenant: this.#tenant(filter) });
+  }
+
+  approval(id: string, options?: { tenant?: string }): Promise<ApprovalRecord | null> {
+    return this.#ctx.approvals.get(this.#tenant(options), id);
+  }
+
+  decide(id: string, decision: ApprovalDecisionInput, options?: { tenant?: string }): Promise<ApprovalRecord> {
+    return this.#ctx.approvals.decide(this.#tenant(options), id, decision);
   }
 
   readiness(): Promise<Readiness> {

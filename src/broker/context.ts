@@ -6,6 +6,7 @@ import type { ContextPolicy } from '../domain/context-policy.js';
 import type { BackendName } from '../domain/types.js';
 import { ErrorCode, TetherError } from '../errors.js';
 import type { Store } from '../store/store.js';
+import type { ApprovalDesk } from './approvals.js';
 import type { Emitter } from './emitter.js';
 import type { LeaseKeeper } from './leases.js';
 import type { OwnerId } from './owner.js';
@@ -34,6 +35,8 @@ export interface BrokerContext {
   usageGate: UsageGate;
   emitter: Emitter;
   turnEvents: TurnEvents;
+  /** The approvals of the turns this process runs, and decisions taken here. */
+  approvals: ApprovalDesk;
   /** The context rule: a reason to close a session before its next turn, or null. */
   policy: ContextPolicy;
   /** What agents inherit: the environment plus the marker naming this broker (see reaper.ts). */

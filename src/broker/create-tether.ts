@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { createLogger } from '../lib/logger.js';
+import { ApprovalDesk } from './approvals.js';
 import { createClaudeBackend } from '../agents/claude/index.js';
 import type { AgentBackend } from '../agents/agent.js';
 import { loadConfig, type TetherConfigInput } from '../config.js';
@@ -89,6 +90,7 @@ export async function createTether(options: CreateTetherOptions = {}): Promise<T
     ? new JournalTurnEvents({ store, clock, origin: owner.id, logger: log, retainMs: EVENTS_RETAIN_MS, maxTurns: EVENTS_MAX_TURNS, onForeign })
     : new MemoryTurnEvents({ clock, retainMs: EVENTS_RETAIN_MS, maxTurns: EVENTS_MAX_TURNS });
   const emitter = new Emitter(turnEvents, clock, log);
+  const approvals = new ApprovalDesk({ store, clock, log, config, emitter });
 
   const ctx: BrokerContext = {
     config,
@@ -111,6 +113,7 @@ export async function createTether(options: CreateTetherOptions = {}): Promise<T
     usageGate: new UsageGate(clock),
     emitter,
     turnEvents,
+    approvals,
     policy: contextPolicy ?? resetAtRatio(config.resetAt),
     agentEnv,
     labelQuotas: Object.keys(config.labelQuotas).length > 0 ? config.labelQuotas : null,

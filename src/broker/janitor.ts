@@ -9,7 +9,7 @@ import { OWNER_MARKER } from './owner.js';
 /** Sessions swept per statement: bounded work per transaction, so writers never wait long. */
 const BATCH = 500;
 
-export type JanitorContext = Pick<BrokerContext, 'store' | 'owner' | 'log' | 'config' | 'pool' | 'emitter' | 'clock'>;
+export type JanitorContext = Pick<BrokerContext, 'store' | 'owner' | 'log' | 'config' | 'pool' | 'emitter' | 'clock' | 'approvals'>;
 
 /**
  * The sweeps that keep the store honest: turns and leases of dead processes, idle sessions past
@@ -73,7 +73,12 @@ export class Janitor {
     });
     if (recovered.adopted.length > 0) this.#adopt?.(recovered.adopted);
     // Whoever follows those turns (here, or on another node through the shared journal) learns the end.
-    for (const turn of recovered.interrupted) await emitter.endedElsewhere(turn);
+    for (const turn of recovered.interrupted) {
+      // What it waited on from a person is withdrawn with it (nobody runs the turn any more).
+      await this.#ctx.approvals.withdraw(turn);
+      await emitter.endedElsewhere(turn);
+    }
+    await this.#ctx.approvals.expireDue();
     const expired = await this.#drain(() => store.sweepExpired(BATCH));
     const evicted = await this.#drain(() => store.enforceCap(this.#ctx.config.maxSessions, BATCH));
     return { recovered: recovered.interrupted.length, adopted: recovered.adopted.length, expired, evicted };

@@ -6,6 +6,7 @@ import { ErrorCode, TetherError, isTetherError } from '../errors.js';
 import { tetherEventOf } from './agent-events.js';
 import { backendOf, type BrokerContext } from './context.js';
 import { reportInterrupted, waitForLease } from './lease-wait.js';
+import type { TurnAsks } from './approvals.js';
 import type { HeldLease } from './leases.js';
 import { recordOutcome, toTurnError } from './outcome.js';
 import { recapFromJournal, recapOfPreviousGeneration } from './recap.js';
@@ -15,7 +16,7 @@ import type { TurnHandleImpl } from './turn-handle.js';
 /** What running a turn needs of the broker. */
 export type TurnContext = Pick<
   BrokerContext,
-  'store' | 'clock' | 'log' | 'config' | 'owner' | 'wakeups' | 'usageGate' | 'emitter' | 'pool' | 'leases' | 'backends' | 'agentEnv'
+  'store' | 'clock' | 'log' | 'config' | 'owner' | 'wakeups' | 'usageGate' | 'emitter' | 'pool' | 'leases' | 'backends' | 'agentEnv' | 'approvals'
 >;
 
 /** The lease, when the store granted it with the enqueue (a quiet session). */
@@ -118,6 +119,7 @@ export async function runTurn(
   let result: AgentResult | null = null;
   let runError: TurnError | null = null;
   const texts: string[] = [];
+  const asks: TurnAsks = { asked: false };
   try {
     if (startError) throw new TetherError(startError.code as ErrorCode, startError.message);
     if (!lent) {
@@ -127,7 +129,8 @@ export async function runTurn(
         interrupted ? 'the turn was interrupted while waiting for an agent process' : 'Tether is shutting down',
       );
     }
-    for await (const event of lent.runner.run(prompt, runAbort.signal)) {
+    const hooks = current.config.approvals === 'ask' ? { ask: ctx.approvals.askerFor(turn, current, held, runAbort.signal, asks) } : {};
+    for await (const event of lent.runner.run(prompt, runAbort.signal, hooks)) {
       if (event.type === 'init') {
         if (event.agentSessionId !== current.agentSessionId) {
           await ctx.store.setAgentSession(held.lease, event.agentSessionId);
@@ -150,6 +153,8 @@ export async function runTurn(
     ctx.log.warn({ err, turnId: turn.id }, 'agent run ended with an error');
     result = null;
   } finally {
+    // What the turn still waited on when it stopped is withdrawn, and said so before its end.
+    if (asks.asked) await ctx.approvals.withdraw(turn).catch((err: unknown) => ctx.log.warn({ err, turnId: turn.id }, 'could not withdraw the approvals of an ended turn'));
     held.release();
     deadline?.cancel();
     signal.removeEventListener('abort', stopRun);

@@ -43,6 +43,10 @@ export const sessionSettingsShape = {
   maxTurns: z.number().int().min(1).max(1000).optional(),
   allowedTools: toolList.optional(),
   disallowedTools: toolList.optional(),
+  /** `ask`: tool calls the agent would ask a person about wait for a decision (approvals); `deny`: refused. */
+  approvals: z.enum(['ask', 'deny']).optional(),
+  /** How long this session's approvals wait for a decision, in seconds. */
+  approvalTimeoutSec: z.number().int().min(1).max(30 * 24 * 3600).optional(),
   /** Names and values are checked further by validateLabels. */
   labels: z.record(z.string().max(64), z.string().max(256)).optional(),
   /** Free-form JSON about the session (merged over what it has): at most 16 KiB, each value 32 levels deep. */
@@ -118,6 +122,8 @@ export function resolveSend(key: unknown, prompt: unknown, options: SendOptions 
   if (opts.maxTurns) sessionConfig.maxTurns = opts.maxTurns;
   if (opts.allowedTools) sessionConfig.allowedTools = opts.allowedTools;
   if (opts.disallowedTools) sessionConfig.disallowedTools = opts.disallowedTools;
+  if ((opts.approvals ?? config.approvals) === 'ask') sessionConfig.approvals = 'ask';
+  if (opts.approvalTimeoutSec) sessionConfig.approvalTimeoutSec = opts.approvalTimeoutSec;
   if (opts.env) sessionConfig.env = opts.env;
   return {
     tenant: validateTenant(opts.tenant ?? config.tenant),

@@ -1,5 +1,6 @@
 import type { SessionBundle } from '../broker/bundle.js';
-import type { CompactResult, SessionUpdate, GcResult, ListFilter, Readiness, SendOptions, SequencedEvent, Tether, TetherListener, TetherStats, TurnHandle } from '../broker/api.js';
+import type { ApprovalRecord } from '../domain/approvals.js';
+import type { ApprovalDecisionInput, ApprovalListFilter, CompactResult, SessionUpdate, GcResult, ListFilter, Readiness, SendOptions, SequencedEvent, Tether, TetherListener, TetherStats, TurnHandle } from '../broker/api.js';
 import type { TetherEventType } from '../domain/events.js';
 import { validateKey } from '../domain/keys.js';
 import type { SessionRecord, TurnRecord } from '../domain/types.js';
@@ -7,7 +8,7 @@ import type { OnBusy } from '../store/store.js';
 import { ErrorCode, TetherError, isTetherError } from '../errors.js';
 import { EventTail } from './event-tail.js';
 import { HttpClient, readJSON } from './http.js';
-import { compactAnswer, interruptAnswer, readinessAnswer, sessionAnswer, sessionsAnswer, statsAnswer, turnAnswer, turnsAnswer } from './records.js';
+import { approvalAnswer, approvalsAnswer, compactAnswer, interruptAnswer, readinessAnswer, sessionAnswer, sessionsAnswer, statsAnswer, turnAnswer, turnsAnswer } from './records.js';
 import { sendTurn, type TurnRequest } from './send-turn.js';
 import { DEFAULT_RETRY, SeqFilter, followTurn, type RetryPolicy } from './turn-stream.js';
 
@@ -142,6 +143,24 @@ class HttpTether implements Tether {
       if (isTetherError(err, ErrorCode.NOT_FOUND)) return null;
       throw err;
     }
+  }
+
+  async approvals(filter: ApprovalListFilter = {}): Promise<ApprovalRecord[]> {
+    const { tenant: _, ...query } = filter;
+    return approvalsAnswer(await this.#json('GET', '/v1/approvals', { query }));
+  }
+
+  async approval(id: string): Promise<ApprovalRecord | null> {
+    try {
+      return approvalAnswer(await this.#json('GET', `/v1/approvals/${encodeURIComponent(id)}`));
+    } catch (err) {
+      if (isTetherError(err, ErrorCode.NOT_FOUND)) return null;
+      throw err;
+    }
+  }
+
+  async decide(id: string, decision: ApprovalDecisionInput): Promise<ApprovalRecord> {
+    return approvalAnswer(await this.#json('POST', `/v1/approvals/${encodeURIComponent(id)}`, { body: decision }));
   }
 
   async reset(key: string): Promise<SessionRecord> {

@@ -4,7 +4,17 @@ import type { TetherEvent } from '../domain/events.js';
 import type { BackendName, CloseReason, PermissionMode, SessionConfig, SessionRecord, TurnRecord } from '../domain/types.js';
 import { SESSION_STATUSES, TURN_STATUSES } from '../domain/types.js';
 import { ErrorCode, TetherError } from '../errors.js';
-import { compactResponseSchema, interruptResponseSchema, sessionSchema, sessionsResponseSchema, turnSchema, turnsResponseSchema } from '../server/schemas.js';
+import type { ApprovalRecord } from '../domain/approvals.js';
+import {
+  approvalSchema,
+  approvalsResponseSchema,
+  compactResponseSchema,
+  interruptResponseSchema,
+  sessionSchema,
+  sessionsResponseSchema,
+  turnSchema,
+  turnsResponseSchema,
+} from '../server/schemas.js';
 
 /**
  * The daemon's JSON turned back into the records the library API returns. The answers are
@@ -47,6 +57,8 @@ export function sessionFromJSON(s: SessionJSON): SessionRecord {
   if (s.config.maxTurns !== null) config.maxTurns = s.config.maxTurns;
   if (s.config.allowedTools) config.allowedTools = s.config.allowedTools;
   if (s.config.disallowedTools) config.disallowedTools = s.config.disallowedTools;
+  if (s.config.approvals) config.approvals = s.config.approvals;
+  if (s.config.approvalTimeoutSec) config.approvalTimeoutSec = s.config.approvalTimeoutSec;
   return {
     id: s.id,
     tenant: s.tenant,
@@ -94,6 +106,13 @@ export function turnFromJSON(t: TurnJSON): TurnRecord {
     interruptRequested: t.interruptRequested,
   };
 }
+
+export function approvalFromJSON(a: z.infer<typeof approvalSchema>): ApprovalRecord {
+  return { ...a, requestedAt: ms(a.requestedAt), decidedAt: msOrNull(a.decidedAt), expiresAt: ms(a.expiresAt) };
+}
+
+export const approvalAnswer = (value: unknown): ApprovalRecord => approvalFromJSON(parseAnswer(approvalSchema, value, 'approval'));
+export const approvalsAnswer = (value: unknown): ApprovalRecord[] => parseAnswer(approvalsResponseSchema, value, 'approval list').approvals.map(approvalFromJSON);
 
 export const sessionAnswer = (value: unknown): SessionRecord => sessionFromJSON(parseAnswer(sessionSchema, value, 'session'));
 export const turnAnswer = (value: unknown): TurnRecord => turnFromJSON(parseAnswer(turnSchema, value, 'turn'));

@@ -1,3 +1,4 @@
+import type { ApprovalJSON } from './json.js';
 import type { ContextInfo, TurnError, TurnRecord, Usage } from './types.js';
 
 /**
@@ -74,6 +75,16 @@ export interface TurnFailedEvent extends Omit<TurnBase, 'sessionId'> {
   error: TurnError;
 }
 
+/**
+ * A tool call (or question) of a running turn waits for a person (`approval.requested`), or was
+ * decided (`approval.decided`: allowed, denied, or expired). The event carries the approval
+ * record whole; its `id` is the approval's (decide it with `POST /v1/approvals/{id}`).
+ */
+export interface ApprovalEvent extends ApprovalJSON {
+  type: 'approval.requested' | 'approval.decided';
+  at: string;
+}
+
 export type SessionEventType =
   | 'session.created'
   | 'session.reset'
@@ -104,6 +115,7 @@ export type TurnEvent =
   | MessageEvent
   | ToolUseEvent
   | ToolResultEvent
+  | ApprovalEvent
   | TurnCompletedEvent
   | TurnFailedEvent;
 

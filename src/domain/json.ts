@@ -1,3 +1,4 @@
+import type { ApprovalRecord } from './approvals.js';
 import type { SessionRecord, TurnRecord } from './types.js';
 
 /** The session JSON of the contract (CLI `--json` and HTTP alike). */
@@ -17,6 +18,9 @@ export interface SessionJSON {
     maxTurns: number | null;
     allowedTools?: string[];
     disallowedTools?: string[];
+    /** Present when the session asks a person about tool calls. */
+    approvals?: 'ask';
+    approvalTimeoutSec?: number;
   };
   labels: Record<string, string>;
   metadata: Record<string, unknown>;
@@ -51,6 +55,8 @@ export function sessionToJSON(s: SessionRecord): SessionJSON {
       // Environment values may hold secrets: never rendered.
       ...(s.config.allowedTools ? { allowedTools: s.config.allowedTools } : {}),
       ...(s.config.disallowedTools ? { disallowedTools: s.config.disallowedTools } : {}),
+      ...(s.config.approvals ? { approvals: s.config.approvals } : {}),
+      ...(s.config.approvalTimeoutSec ? { approvalTimeoutSec: s.config.approvalTimeoutSec } : {}),
     },
     labels: s.labels,
     metadata: s.metadata,
@@ -108,4 +114,15 @@ export function turnToJSON(t: TurnRecord): TurnJSON {
     regenerates: t.regenerates,
     interruptRequested: t.interruptRequested,
   };
+}
+
+/** An approval as the API and the CLI show it: the record, times as ISO strings. */
+export interface ApprovalJSON extends Omit<ApprovalRecord, 'requestedAt' | 'decidedAt' | 'expiresAt'> {
+  requestedAt: string;
+  decidedAt: string | null;
+  expiresAt: string;
+}
+
+export function approvalToJSON(a: ApprovalRecord): ApprovalJSON {
+  return { ...a, requestedAt: iso(a.requestedAt), decidedAt: a.decidedAt === null ? null : iso(a.decidedAt), expiresAt: iso(a.expiresAt) };
 }

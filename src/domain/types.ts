@@ -27,6 +27,10 @@ export interface SessionConfig {
   maxTurns?: number;
   allowedTools?: string[];
   disallowedTools?: string[];
+  /** `ask`: tool calls the agent would ask a person about become approvals. Absent: refused (`deny`). */
+  approvals?: 'ask';
+  /** How long this session's approvals wait for a decision; absent: the broker's setting. */
+  approvalTimeoutSec?: number;
   /** Extra environment for the agent process (merged over the broker's own). */
   env?: Record<string, string>;
 }

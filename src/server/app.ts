@@ -11,6 +11,7 @@ import { createLimits } from './limits.js';
 import { metricsAccess, registerMetricsAuth } from './metrics-auth.js';
 import { createMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
+import { registerApprovalRoutes } from './routes/approvals.js';
 import type { RouteContext } from './routes/context.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerMessageRoutes } from './routes/messages.js';
@@ -172,6 +173,7 @@ export async function buildServer(tether: Tether, config: TetherConfig, options:
   registerSessionRoutes(app, ctx);
   registerTurnRoutes(app, ctx);
   registerEventRoutes(app, ctx);
+  registerApprovalRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
 
   app.addHook('preClose', async () => app.drain());

@@ -112,7 +112,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         version: packageVersion(),
         description: 'A session broker for coding-agent CLIs: durable Claude Code sessions behind keys. Errors are `{ "error": { "code", "message" } }`.',
       },
-      tags: ['messages', 'sessions', 'turns', 'events', 'ops'].map((name) => ({ name })),
+      tags: ['messages', 'sessions', 'turns', 'events', 'approvals', 'ops'].map((name) => ({ name })),
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'A token of TETHER_TOKENS; its tenant scopes every key. Not required when the server runs without tokens (loopback only).' },

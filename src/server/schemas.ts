@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { approvalDecisionSchema } from '../broker/approvals.js';
 import { sessionSettingsShape, sessionUpdateSchema } from '../broker/send-options.js';
+import { APPROVAL_STATUSES } from '../domain/approvals.js';
 import { SESSION_STATUSES, TURN_STATUSES } from '../domain/types.js';
 
 /**
@@ -84,6 +86,8 @@ export const sessionSchema = z
       maxTurns: z.number().nullable(),
       allowedTools: z.array(z.string()).optional(),
       disallowedTools: z.array(z.string()).optional(),
+      approvals: z.literal('ask').optional(),
+      approvalTimeoutSec: z.number().int().optional(),
     }),
     labels: z.record(z.string(), z.string()),
     /** Free-form data and links (`taskId`, `mcpSessionId`); absent from older daemons. */
@@ -99,6 +103,43 @@ export const sessionSchema = z
     closeReason: z.string().nullable(),
   })
   .meta({ id: 'Session' });
+
+export const approvalSchema = z
+  .object({
+    id: z.string(),
+    tenant: z.string(),
+    key: z.string(),
+    sessionId: z.string(),
+    turnId: z.string(),
+    kind: z.enum(['tool', 'question']),
+    toolUseId: z.string(),
+    tool: z.string(),
+    input: z.record(z.string(), z.unknown()),
+    title: z.string().nullable(),
+    suggestions: z.array(z.unknown()).describe("The agent's own rule suggestions for \"don't ask again\"; `remember: \"session\"` applies them."),
+    status: z.enum(APPROVAL_STATUSES),
+    decidedBy: z.enum(['person', 'rule', 'timeout', 'interrupt']).nullable(),
+    message: z.string().nullable(),
+    remember: z.literal('session').nullable(),
+    answers: z.record(z.string(), z.string()).nullable(),
+    requestedAt: z.string(),
+    decidedAt: z.string().nullable(),
+    expiresAt: z.string(),
+  })
+  .meta({ id: 'Approval' });
+
+export const approvalDecisionBodySchema = approvalDecisionSchema.meta({ id: 'ApprovalDecision' });
+
+export const listApprovalsQuerySchema = z
+  .object({
+    status: z.enum(APPROVAL_STATUSES).optional(),
+    key: z.string().min(1).max(256).optional(),
+    turnId: z.string().min(1).max(128).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+
+export const approvalsResponseSchema = z.object({ approvals: z.array(approvalSchema) });
 
 export const turnSchema = z
   .object({
@@ -121,6 +162,8 @@ export const turnSchema = z
     regenerates: z.string().nullable().default(null),
     /** A stop was asked for while it runs; absent from older daemons. */
     interruptRequested: z.boolean().default(false),
+    /** `GET /v1/turns/{id}` only: what the turn waits on a person for. */
+    approvals: z.array(approvalSchema).optional().describe('The approvals the turn waits on (pending); `GET /v1/turns/{id}` only.'),
   })
   .meta({ id: 'Turn' });
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { query, type Options, type Query, type SDKMessage, type SDKUserMessage } from '@anthropic-ai/claude-agent-sdk';
-import type { AgentEvent, AgentResult, Runner, RunnerSettings, RunnerSpec } from '../agent.js';
+import { query, type CanUseTool, type Options, type Query, type SDKMessage, type SDKUserMessage } from '@anthropic-ai/claude-agent-sdk';
+import type { AgentEvent, AgentResult, Runner, RunnerSettings, RunnerSpec, TurnHooks } from '../agent.js';
+import { permissionsFor } from './permissions.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import { ErrorCode } from '../../errors.js';
 import { EMPTY_CONTEXT, ZERO_USAGE, type TurnError } from '../../domain/types.js';
@@ -21,7 +22,11 @@ const RECONFIGURE_TIMEOUT_MS = 10_000;
  * spec's. (A spare's claim is only ever a runner's first start, when both are the same.)
  */
 export interface ClaudeStart {
-  (input: AsyncQueue<SDKUserMessage>, settings: RunnerSettings): { query: Query; watch: ProcessWatch; claimed?: Promise<unknown> };
+  (
+    input: AsyncQueue<SDKUserMessage>,
+    settings: RunnerSettings,
+    canUseTool: CanUseTool | null,
+  ): { query: Query; watch: ProcessWatch; claimed?: Promise<unknown> };
 }
 
 /**
@@ -38,7 +43,7 @@ export interface RunnerRecovery {
 }
 
 /** The SDK options of a conversation started with `query()`. */
-export function claudeOptions(spec: RunnerSpec, launch: ClaudeLaunch, watch: ProcessWatch): Options {
+export function claudeOptions(spec: RunnerSpec, launch: ClaudeLaunch, watch: ProcessWatch, canUseTool: CanUseTool | null = null): Options {
   const { config, env, resume, newConversationId } = spec;
   const { archive } = launch;
   const options: Options = {
@@ -61,6 +66,7 @@ export function claudeOptions(spec: RunnerSpec, launch: ClaudeLaunch, watch: Pro
   else if (resume) options.model = env.ANTHROPIC_MODEL || 'default';
   if (config.permissionMode) options.permissionMode = config.permissionMode;
   if (config.permissionMode === 'bypassPermissions') options.allowDangerouslySkipPermissions = true;
+  if (canUseTool) options.canUseTool = canUseTool;
   if (config.appendSystemPrompt) options.systemPrompt = { type: 'preset', preset: 'claude_code', append: config.appendSystemPrompt };
   if (config.maxTurns) options.maxTurns = config.maxTurns;
   if (config.allowedTools) options.allowedTools = config.allowedTools;
@@ -72,10 +78,10 @@ export function claudeOptions(spec: RunnerSpec, launch: ClaudeLaunch, watch: Pro
 
 /** A cold start: a new Claude Code process for the spec's conversation, with the runner's current settings. */
 export function coldStart(spec: RunnerSpec, launch: ClaudeLaunch): ClaudeStart {
-  return (input, settings) => {
+  return (input, settings, canUseTool) => {
     const watch = new ProcessWatch();
     const config = { ...spec.config, model: settings.model ?? undefined, permissionMode: settings.permissionMode ?? undefined };
-    return { query: query({ prompt: input, options: claudeOptions({ ...spec, config }, launch, watch) }), watch };
+    return { query: query({ prompt: input, options: claudeOptions({ ...spec, config }, launch, watch, canUseTool) }), watch };
   };
 }
 
@@ -110,6 +116,13 @@ export class ClaudeRunner implements Runner {
   /** Running total the SDK reported last; a turn's cost is the difference. */
   #costSoFar: number;
   #turnsDone = 0;
+  /**
+   * Answers the agent's permission prompts (sessions with approvals), for the life of the
+   * process: it asks the running turn's hooks, and refuses between turns.
+   */
+  readonly #canUseTool: CanUseTool | null;
+  /** The running turn's hooks. */
+  #hooks: TurnHooks | null = null;
   #busy = false;
   #closed = false;
   /** The first close(): every later call waits for the same exit. */
@@ -130,6 +143,7 @@ export class ClaudeRunner implements Runner {
     this.#model = spec.config.model ?? null;
     this.#settings = { model: spec.config.model ?? null, permissionMode: spec.config.permissionMode ?? null };
     this.#costSoFar = spec.priorCostUsd ?? 0;
+    this.#canUseTool = spec.config.approvals === 'ask' ? permissionsFor(() => this.#hooks) : null;
   }
 
   get pid(): number | null {
@@ -144,10 +158,11 @@ export class ClaudeRunner implements Runner {
     return !this.#closed && (this.#watch === null || this.#watch.alive);
   }
 
-  async *run(prompt: string, signal: AbortSignal): AsyncGenerator<AgentEvent> {
+  async *run(prompt: string, signal: AbortSignal, hooks: TurnHooks = {}): AsyncGenerator<AgentEvent> {
     if (this.#closed) throw new Error('runner is closed');
     if (this.#busy) throw new Error('runner is already running a turn');
     this.#busy = true;
+    this.#hooks = hooks;
     const startedAt = Date.now();
     const normalizer = new ClaudeTurnNormalizer({ model: this.#model, agentSessionId: this.#agentSessionId, startedAt });
     let finished = false;
@@ -260,6 +275,7 @@ export class ClaudeRunner implements Runner {
     } finally {
       signal.removeEventListener('abort', onAbort);
       clearTimeout(interruptTimer);
+      this.#hooks = null;
       this.#busy = false;
       // A consumer that walked away mid-turn leaves a process in an unknown state: end it.
       if (!finished) await this.close();
@@ -332,7 +348,7 @@ export class ClaudeRunner implements Runner {
     if (this.#closed) throw new Error('runner is closed');
     this.#discard = null;
     this.#input = new AsyncQueue<SDKUserMessage>();
-    const started = start(this.#input, this.#settings);
+    const started = start(this.#input, this.#settings, this.#canUseTool);
     this.#query = started.query;
     this.#watch = started.watch;
     started.claimed?.catch((err: unknown) => {

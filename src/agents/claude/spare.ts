@@ -91,6 +91,8 @@ function claimable(spec: RunnerSpec, parkedEnv: NodeJS.ProcessEnv): boolean {
   if (spec.resume !== null) return false;
   if (config.allowedTools || config.disallowedTools || config.maxTurns) return false;
   if (config.env && Object.keys(config.env).length > 0) return false;
+  // Permission prompts are answered by a callback registered at start-up, which a spare has not.
+  if (config.approvals === 'ask') return false;
   // A spare parked without allowDangerouslySkipPermissions refuses that mode; skip the round trip.
   if (config.permissionMode === 'bypassPermissions') return false;
   return sameEnv(spec.env, parkedEnv);

@@ -38,7 +38,7 @@ const ERROR_DESCRIPTIONS = {
   401: 'UNAUTHORIZED: no token or an unknown one.',
   403: 'FORBIDDEN: not allowed on this server (cwd outside the allowed roots, bypassPermissions).',
   404: "NOT_FOUND: no such key, turn or route (another tenant's are not found either).",
-  409: 'SESSION_BUSY (onBusy: reject), or the turn was INTERRUPTED.',
+  409: 'SESSION_BUSY (onBusy: reject), the turn was INTERRUPTED, or the approval was ALREADY_DECIDED.',
   413: 'INVALID_INPUT: the body is larger than the limit.',
   415: 'INVALID_INPUT: the body is not application/json.',
   429: 'QUEUE_FULL or LIMIT_REACHED.',

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { turnToJSON } from '../../domain/json.js';
+import { approvalToJSON, turnToJSON } from '../../domain/json.js';
 import { ErrorCode, TetherError } from '../../errors.js';
 import { toHttpError } from '../errors.js';
 import { noQuerySchema, turnEventsQuerySchema, turnSchema } from '../schemas.js';
@@ -66,7 +66,12 @@ export function registerTurnRoutes(app: FastifyInstance, ctx: RouteContext): voi
         response: { 200: json('The turn.', turnSchema), ...errors(400, 404) },
       },
     },
-    async (request) => turnToJSON(await turnOf(request.params.id, request.tenant)),
+    async (request) => {
+      const turn = await turnOf(request.params.id, request.tenant);
+      if (turn.status !== 'running') return turnToJSON(turn);
+      const pending = await ctx.tether.approvals({ tenant: request.tenant, turnId: turn.id, status: 'pending' });
+      return { ...turnToJSON(turn), approvals: pending.map(approvalToJSON) };
+    },
   );
 
   routes.get(

@@ -1,0 +1,210 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Tether } from '../../src/broker/api.js';
+import { ManualClock } from '../../src/domain/clock.js';
+import type { ApprovalEvent, TetherEvent } from '../../src/domain/events.js';
+import { ErrorCode } from '../../src/errors.js';
+import type { RecordedRequest } from '../../src/testing/mock-anthropic.js';
+import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
+import { agentChildren } from '../helpers/processes.js';
+
+/** The tool results the agent sent back in a request to the model. */
+function toolResults(req: RecordedRequest): Array<{ tool_use_id: string; content: string; is_error?: boolean }> {
+  const out: Array<{ tool_use_id: string; content: string; is_error?: boolean }> = [];
+  for (const m of req.body?.messages ?? []) {
+    if (m.role !== 'user' || !Array.isArray(m.content)) continue;
+    for (const b of m.content) {
+      if (b?.type === 'tool_result') out.push({ ...b, content: typeof b.content === 'string' ? b.content : JSON.stringify(b.content) });
+    }
+  }
+  return out;
+}
+
+/** The next `approval.requested` of any turn. */
+function nextRequest(tether: Tether): Promise<ApprovalEvent> {
+  return new Promise((resolve) => {
+    const off = tether.on('approval.requested', (event) => {
+      off();
+      resolve(event as ApprovalEvent);
+    });
+  });
+}
+
+describe('approvals (real agent)', () => {
+  let fx: AgentFixture;
+  beforeEach(async () => {
+    fx = await agentFixture();
+  });
+  afterEach(async () => fx.cleanup());
+
+  const writeCall = (file: string, id: string, content = 'hello') => ({ toolUse: { name: 'Write', input: { file_path: file, content }, id } });
+
+  it('allow: the tool runs once, the agent gets its result, and every event is on the turn stream', async () => {
+    const tether = await fx.open({ approvals: 'ask' });
+    const file = join(fx.cwd, 'allowed.txt');
+    fx.mock.enqueue({ text: 'Writing.', ...writeCall(file, 'toolu_w1') }, { text: 'Wrote it.' });
+    const asked = nextRequest(tether);
+    const handle = tether.send('ask:allow', 'write the file');
+    const events: TetherEvent[] = [];
+    const collected = (async () => {
+      for await (const event of handle) events.push(event);
+    })();
+    const request = await asked;
+    expect(request).toMatchObject({ type: 'approval.requested', key: 'ask:allow', tool: 'Write', toolUseId: 'toolu_w1', status: 'pending', kind: 'tool' });
+    expect(request.input).toEqual({ file_path: file, content: 'hello' });
+    expect(existsSync(file)).toBe(false);
+    expect(await tether.approvals({ status: 'pending' })).toMatchObject([{ id: request.id, turnId: request.turnId }]);
+    const decided = await tether.decide(request.id, { decision: 'allow' });
+    expect(decided).toMatchObject({ id: request.id, status: 'allowed', decidedBy: 'person' });
+    expect((await handle.result).text).toBe('Wrote it.');
+    await collected;
+    expect(readFileSync(file, 'utf8')).toBe('hello');
+    const results = toolResults(fx.mock.mainRequests().at(-1)!);
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ tool_use_id: 'toolu_w1' });
+    expect(results[0]!.is_error).not.toBe(true);
+    const types = events.map((e) => e.type);
+    expect(types.indexOf('approval.requested')).toBeLessThan(types.indexOf('approval.decided'));
+    expect(types.indexOf('approval.decided')).toBeLessThan(types.indexOf('turn.completed'));
+    expect(events.find((e) => e.type === 'approval.decided')).toMatchObject({ id: request.id, status: 'allowed' });
+    expect(await tether.approvals({ status: 'pending' })).toEqual([]);
+  });
+
+  it('deny: nothing runs, the agent is told why and goes on', async () => {
+    const tether = await fx.open({ approvals: 'ask' });
+    const file = join(fx.cwd, 'denied.txt');
+    fx.mock.enqueue(writeCall(file, 'toolu_d1'), { text: 'Understood, I will not.' });
+    const asked = nextRequest(tether);
+    const handle = tether.send('ask:deny', 'write the file');
+    const request = await asked;
+    await tether.decide(request.id, { decision: 'deny', message: 'not in this folder' });
+    expect((await handle.result).text).toBe('Understood, I will not.');
+    expect(existsSync(file)).toBe(false);
+    const [result] = toolResults(fx.mock.mainRequests().at(-1)!);
+    expect(result).toMatchObject({ tool_use_id: 'toolu_d1', is_error: true });
+    expect(result!.content).toContain('not in this folder');
+  });
+
+  it('remember: the next such call of the session needs no person', async () => {
+    const tether = await fx.open({ approvals: 'ask' });
+    const first = join(fx.cwd, 'one.txt');
+    const second = join(fx.cwd, 'two.txt');
+    fx.mock.enqueue(writeCall(first, 'toolu_r1'), { text: 'one done' });
+    const asked = nextRequest(tether);
+    const one = tether.send('ask:remember', 'write one');
+    const request = await asked;
+    expect(request.suggestions.length).toBeGreaterThan(0);
+    await tether.decide(request.id, { decision: 'allow', remember: 'session' });
+    await one.result;
+    fx.mock.enqueue(writeCall(second, 'toolu_r2'), { text: 'two done' });
+    expect((await tether.send('ask:remember', 'write two').result).text).toBe('two done');
+    expect(readFileSync(second, 'utf8')).toBe('hello');
+    expect((await tether.approvals()).map((a) => [a.toolUseId, a.decidedBy])).toEqual([['toolu_r1', 'person']]);
+  });
+
+  it('remember outlives the agent process: a new one is allowed the call by the rule, journaled so', async () => {
+    const first = await fx.open({ approvals: 'ask' });
+    fx.mock.enqueue(writeCall(join(fx.cwd, 'a.txt'), 'toolu_p1'), { text: 'a done' });
+    const asked = nextRequest(first);
+    const one = first.send('ask:rule', 'write a');
+    await first.decide((await asked).id, { decision: 'allow', remember: 'session' });
+    await one.result;
+    await first.close();
+    const second = await fx.open({ approvals: 'ask' });
+    fx.mock.enqueue(writeCall(join(fx.cwd, 'b.txt'), 'toolu_p2'), { text: 'b done' });
+    const events: TetherEvent[] = [];
+    second.on('*', (e) => events.push(e));
+    expect((await second.send('ask:rule', 'write b').result).text).toBe('b done');
+    expect(readFileSync(join(fx.cwd, 'b.txt'), 'utf8')).toBe('hello');
+    expect((await second.approvals()).map((a) => [a.toolUseId, a.status, a.decidedBy])).toEqual([
+      ['toolu_p1', 'allowed', 'person'],
+      ['toolu_p2', 'allowed', 'rule'],
+    ]);
+    expect(events.filter((e) => e.type.startsWith('approval.')).map((e) => e.type)).toEqual(['approval.requested', 'approval.decided']);
+  });
+
+  it("a question to the user is an approval whose decision carries the answers, which the agent receives", async () => {
+    const tether = await fx.open({ approvals: 'ask' });
+    const questions = [
+      {
+        question: 'Which color should the button be?',
+        header: 'Color',
+        options: [
+          { label: 'Red', description: 'A red button' },
+          { label: 'Blue', description: 'A blue button' },
+        ],
+        multiSelect: false,
+      },
+    ];
+    fx.mock.enqueue({ toolUse: { name: 'AskUserQuestion', input: { questions }, id: 'toolu_q1' } }, { text: 'Blue it is.' });
+    const asked = nextRequest(tether);
+    const handle = tether.send('ask:question', 'style the button');
+    const request = await asked;
+    expect(request).toMatchObject({ kind: 'question', tool: 'AskUserQuestion', input: { questions } });
+    await tether.decide(request.id, { decision: 'allow', answers: { 'Which color should the button be?': 'Blue' } });
+    expect((await handle.result).text).toBe('Blue it is.');
+    const [result] = toolResults(fx.mock.mainRequests().at(-1)!);
+    expect(result).toMatchObject({ tool_use_id: 'toolu_q1' });
+    expect(result!.content).toContain('"Which color should the button be?"="Blue"');
+    expect(result!.is_error).not.toBe(true);
+  });
+
+  it('interrupt while pending: the approval expires (interrupt), the turn ends interrupted, nothing ran', async () => {
+    const tether = await fx.open({ approvals: 'ask' });
+    const file = join(fx.cwd, 'never.txt');
+    fx.mock.enqueue(writeCall(file, 'toolu_i1'), { text: 'after the interrupt' });
+    const asked = nextRequest(tether);
+    const handle = tether.send('ask:interrupt', 'write the file');
+    const request = await asked;
+    await tether.interrupt('ask:interrupt');
+    await expect(handle.result).rejects.toMatchObject({ code: ErrorCode.INTERRUPTED });
+    expect(await tether.approval(request.id)).toMatchObject({ status: 'expired', decidedBy: 'interrupt' });
+    await expect(tether.decide(request.id, { decision: 'allow' })).rejects.toMatchObject({ code: ErrorCode.ALREADY_DECIDED });
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('expires after the timeout, counted as a denial the agent is told about', async () => {
+    const clock = new ManualClock(Date.now());
+    const tether = await fx.open({ approvals: 'ask', approvalTimeoutSec: 60, clock });
+    const file = join(fx.cwd, 'late.txt');
+    fx.mock.enqueue(writeCall(file, 'toolu_t1'), { text: 'nobody answered' });
+    const asked = nextRequest(tether);
+    const handle = tether.send('ask:timeout', 'write the file');
+    const request = await asked;
+    clock.advance(61_000);
+    expect((await handle.result).text).toBe('nobody answered');
+    expect(await tether.approval(request.id)).toMatchObject({ status: 'expired', decidedBy: 'timeout' });
+    const [result] = toolResults(fx.mock.mainRequests().at(-1)!);
+    expect(result!.content).toContain('Nobody decided this tool call in time');
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('refuses bad decisions with typed errors and changes nothing', async () => {
+    const tether = await fx.open({ approvals: 'ask' });
+    fx.mock.enqueue(writeCall(join(fx.cwd, 'x.txt'), 'toolu_h1'), { text: 'fine' });
+    const asked = nextRequest(tether);
+    const handle = tether.send('ask:hostile', 'write');
+    const request = await asked;
+    await expect(tether.decide('no-such-id', { decision: 'allow' })).rejects.toMatchObject({ code: ErrorCode.NOT_FOUND });
+    await expect(tether.decide(request.id, { decision: 'allow' }, { tenant: 'someone-else' })).rejects.toMatchObject({ code: ErrorCode.NOT_FOUND });
+    await expect(tether.decide(request.id, { decision: 'maybe' } as never)).rejects.toMatchObject({ code: ErrorCode.INVALID_INPUT });
+    await expect(tether.decide(request.id, { decision: 'deny', remember: 'session' })).rejects.toMatchObject({ code: ErrorCode.INVALID_INPUT });
+    await expect(tether.decide(request.id, { decision: 'allow', answers: { q: 'a' } })).rejects.toMatchObject({ code: ErrorCode.INVALID_INPUT });
+    expect(await tether.approval(request.id)).toMatchObject({ status: 'pending' });
+    await tether.decide(request.id, { decision: 'allow' });
+    await expect(tether.decide(request.id, { decision: 'deny' })).rejects.toMatchObject({ code: ErrorCode.ALREADY_DECIDED });
+    await handle.result;
+    expect(await tether.approval(request.id)).toMatchObject({ status: 'allowed' });
+  });
+
+  it('without approvals (the default), the call is refused as before and nobody is asked', async () => {
+    const tether = await fx.open();
+    const file = join(fx.cwd, 'default.txt');
+    fx.mock.enqueue(writeCall(file, 'toolu_n1'), { text: 'refused' });
+    expect((await tether.send('ask:none', 'write').result).text).toBe('refused');
+    expect(existsSync(file)).toBe(false);
+    expect(await tether.approvals()).toEqual([]);
+    expect(agentChildren().length).toBeLessThanOrEqual(1);
+  });
+});
