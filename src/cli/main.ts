@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import { registerApprovals } from './commands/approvals.js';
 import { registerCompact } from './commands/compact.js';
 import { registerContinue } from './commands/continue.js';
 import { registerDemo } from './commands/demo.js';
@@ -40,7 +42,18 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
 }
 
 function processIO(): CliIO {
-  return { stdout: process.stdout, stderr: process.stderr, env: process.env };
+  const terminal = process.stdin.isTTY === true && process.stderr.isTTY === true;
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env, ...(terminal ? { ask: askOnTerminal } : {}) };
+}
+
+/** One question on the terminal (prompt on stderr, so stdout stays the reply). */
+async function askOnTerminal(question: string, signal: AbortSignal): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(question, { signal });
+  } finally {
+    rl.close();
+  }
 }
 
 function buildProgram(ctx: CliContext): Command {
@@ -80,6 +93,7 @@ function buildProgram(ctx: CliContext): Command {
   registerExport(program, ctx);
   registerImport(program, ctx);
   registerInterrupt(program, ctx);
+  registerApprovals(program, ctx);
   registerRm(program, ctx);
   registerStats(program, ctx);
   registerGc(program, ctx);

@@ -18,6 +18,11 @@ export interface CliIO {
   env: NodeJS.ProcessEnv;
   /** Read when a prompt or a bundle file is `-`; process.stdin by default. */
   stdin?: AsyncIterable<string | Buffer>;
+  /**
+   * Asks the person at the terminal and resolves with the line typed (aborted: rejects). Present
+   * only when there is one (stdin and stderr are a TTY): `send` then asks about approvals inline.
+   */
+  ask?: (question: string, signal: AbortSignal) => Promise<string>;
   /** SIGINT / SIGTERM during `send`, `mock-api`; process by default. */
   signals?: SignalSource;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { Tether, TurnHandle } from '../broker/api.js';
+import type { ApprovalDecisionInput, Tether, TurnHandle } from '../broker/api.js';
+import { ApprovalPrompter } from './approval-prompt.js';
 import { isTerminalTurnEvent, type TetherEvent, type TurnFailedEvent, type TurnResult } from '../domain/events.js';
 import { toTetherError, type TetherError } from '../errors.js';
 import { globalsOf, withTether } from './open.js';
@@ -24,7 +25,7 @@ export async function runTurn(cmd: Command, io: CliIO, key: string, json: boolea
     });
     let outcome: TurnOutcome;
     try {
-      outcome = await streamTurn(handle, io, { json, key, tenant });
+      outcome = await streamTurn(handle, io, { json, key, tenant, decide: (id, decision) => tether.decide(id, decision) });
     } finally {
       stopListening();
     }
@@ -49,12 +50,18 @@ export interface TurnOutcome {
  * returns how it ended. With `json`, the last line is always turn.completed or turn.failed, even
  * when the turn was refused before the broker emitted anything.
  */
-export async function streamTurn(handle: TurnHandle, io: CliIO, options: { json: boolean; key: string; tenant: string }): Promise<TurnOutcome> {
+export async function streamTurn(
+  handle: TurnHandle,
+  io: CliIO,
+  options: { json: boolean; key: string; tenant: string; decide?: (id: string, decision: ApprovalDecisionInput) => Promise<unknown> },
+): Promise<TurnOutcome> {
   // Both reject when the turn fails; the outcome below reports it, so nothing is left unhandled.
   handle.accepted.catch(() => undefined);
   handle.result.catch(() => undefined);
 
   const text = new ReplyPrinter(io.stdout);
+  // With --json the approval events are on stdout for a program to act on; a person is asked otherwise.
+  const approvals = !options.json && options.decide ? new ApprovalPrompter(io, options.decide) : null;
   let terminalPrinted = false;
   let tenant = options.tenant;
   try {
@@ -62,6 +69,7 @@ export async function streamTurn(handle: TurnHandle, io: CliIO, options: { json:
       tenant = event.tenant;
       if (options.json) printLine(io.stdout, event);
       else text.onEvent(event);
+      approvals?.onEvent(event);
       if (!options.json && event.type === 'session.recovered') {
         io.stderr.write(`tether: the agent's conversation for "${event.key}" was lost (${event.reason ?? 'unknown reason'}); continuing in a new one that opens with a recap\n`);
       }
@@ -69,6 +77,8 @@ export async function streamTurn(handle: TurnHandle, io: CliIO, options: { json:
     }
   } catch {
     // The same failure rejects `result`, which is where it is read from.
+  } finally {
+    approvals?.close();
   }
 
   let outcome: TurnOutcome;

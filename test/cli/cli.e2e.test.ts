@@ -1,7 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +11,8 @@ import type { TurnHandle } from '../../src/broker/api.js';
 import { streamTurn } from '../../src/cli/run-turn.js';
 import type { TetherEvent, TurnResult } from '../../src/domain/events.js';
 import { ErrorCode, TetherError } from '../../src/errors.js';
-import { defaultMockReply, mockAgentEnv, startMockAnthropic, type MockAnthropic } from '../../src/testing/mock-anthropic.js';
+import { defaultMockReply, type MockAnthropic } from '../../src/testing/mock-anthropic.js';
+import { cliFixture, type CliFixture } from '../helpers/cli-fixture.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUILT_CLI = join(ROOT, 'dist/cli/main.js');
@@ -31,27 +31,13 @@ describe('tether CLI (real agent, mock API)', () => {
   let db: string;
   let n = 0;
 
+  let fixture: CliFixture | undefined;
+
   beforeAll(async () => {
-    mock = await startMockAnthropic();
-    dir = mkdtempSync(join(tmpdir(), 'tether-cli-'));
-    const home = join(dir, 'home');
-    const work = join(dir, 'work');
-    mkdirSync(home);
-    mkdirSync(work);
-    // Only what the agent needs: no TETHER_URL or real credentials leak in from the outer shell.
-    env = {
-      PATH: process.env.PATH,
-      HOME: home,
-      ...mockAgentEnv(mock),
-      TETHER_CWD: work,
-      TETHER_LOG_LEVEL: 'silent',
-      TETHER_JANITOR_INTERVAL: '0',
-    };
+    fixture = await cliFixture('tether-cli-');
+    ({ mock, dir, env } = fixture);
   });
-  afterAll(async () => {
-    await mock?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
-  });
+  afterAll(async () => fixture?.stop());
   beforeEach(() => {
     db = join(dir, `tether-${++n}.db`);
     mock.reset();

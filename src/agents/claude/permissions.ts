@@ -20,7 +20,7 @@ export function permissionsFor(current: () => TurnHooks | null): CanUseTool {
       toolUseId: toolUseID,
       tool,
       input,
-      title: options.title ?? options.description ?? null,
+      title: titleOf(tool, options),
       suggestions,
       signal: options.signal,
     };
@@ -38,6 +38,12 @@ export function permissionsFor(current: () => TurnHooks | null): CanUseTool {
       return { behavior: 'deny', message: `The tool call could not be put to a person: ${err instanceof Error ? err.message : String(err)}`, toolUseID };
     }
   };
+}
+
+/** The sentence Claude Code would prompt with, or one made of what it gave: "Write file: notes.txt". */
+function titleOf(tool: string, options: { title?: string; displayName?: string; description?: string }): string {
+  if (options.title) return options.title;
+  return [options.displayName ?? tool, options.description].filter(Boolean).join(': ');
 }
 
 /**

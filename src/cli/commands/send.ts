@@ -19,6 +19,8 @@ interface SendFlags {
   taskId?: string;
   mcpSessionId?: string;
   rejectIfBusy?: boolean;
+  approvals?: 'ask' | 'deny';
+  approvalTimeout?: number;
   json?: boolean;
 }
 
@@ -37,6 +39,13 @@ export function registerSend(program: Command, ctx: CliContext): void {
     .option('--meta <k=v>', 'metadata of the session, a string value (repeatable; new sessions)', collect)
     .option('--task-id <id>', 'the task this conversation serves, kept as metadata taskId (new sessions)')
     .option('--mcp-session-id <id>', 'the MCP session this conversation serves, kept as metadata mcpSessionId (new sessions)')
+    .addOption(
+      new Option('--approvals <mode>', 'ask: tool calls the agent would ask a person about wait for a decision (asked here on a terminal); deny: refused (new sessions)').choices([
+        'ask',
+        'deny',
+      ]),
+    )
+    .option('--approval-timeout <seconds>', 'how long an approval waits for a decision (new sessions)', intOption(1, 30 * 24 * 3600))
     .option('--reject-if-busy', 'exit 3 at once instead of queuing behind a running turn')
     .option('--json', 'print one TetherEvent per line (NDJSON) instead of the reply text')
     .action(async (key: string, words: string[], flags: SendFlags, cmd: Command) => {
@@ -66,6 +75,8 @@ async function send(cmd: Command, io: CliIO, key: string, words: string[], flags
     ...(metadata !== undefined ? { metadata } : {}),
     ...(taskId !== undefined ? { taskId } : {}),
     ...(mcpSessionId !== undefined ? { mcpSessionId } : {}),
+    ...(flags.approvals !== undefined ? { approvals: flags.approvals } : {}),
+    ...(flags.approvalTimeout !== undefined ? { approvalTimeoutSec: flags.approvalTimeout } : {}),
     ...(flags.rejectIfBusy ? { onBusy: 'reject' as const } : {}),
   };
   return runTurn(cmd, io, key, flags.json === true, (tether) => tether.send(key, prompt, options));
