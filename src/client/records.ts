@@ -108,7 +108,7 @@ export function turnFromJSON(t: TurnJSON): TurnRecord {
 }
 
 export function approvalFromJSON(a: z.infer<typeof approvalSchema>): ApprovalRecord {
-  return { ...a, requestedAt: ms(a.requestedAt), decidedAt: msOrNull(a.decidedAt), expiresAt: ms(a.expiresAt) };
+  return { ...a, requestedAt: ms(a.requestedAt), decidedAt: msOrNull(a.decidedAt), expiresAt: ms(a.expiresAt), answeredAt: msOrNull(a.answeredAt) };
 }
 
 export const approvalAnswer = (value: unknown): ApprovalRecord => approvalFromJSON(parseAnswer(approvalSchema, value, 'approval'));

@@ -46,6 +46,8 @@ export interface ApprovalRecord extends ApprovalRequest {
   decidedAt: number | null;
   /** When a pending approval expires (and counts as denied). */
   expiresAt: number;
+  /** When the agent was given the decision; null while it has not been (pending, or decided while the turn was parked). */
+  answeredAt: number | null;
 }
 
 /** A decision as given: allow or deny, with a message, something to remember, or a question's answers. */
@@ -66,4 +68,25 @@ export function expiredMessage(decidedBy: ApprovalDecider | null): string {
   return decidedBy === 'interrupt'
     ? 'The turn was interrupted before anyone decided this tool call.'
     : 'Nobody decided this tool call in time; it was not run.';
+}
+
+/**
+ * What a turn that parked on approvals (or was taken up again after a restart) tells its agent
+ * once they are decided: the agent's own tool call ended when the turn parked, so an allowed call
+ * is made again (and then runs at once), a denied or expired one is not.
+ */
+export function continuationPrompt(decided: readonly ApprovalRecord[]): string {
+  const lines = decided.map((a) => {
+    if (a.status === 'allowed' && a.kind === 'question') {
+      const answers = Object.entries(a.answers ?? {}).map(([q, v]) => `"${q}"="${v}"`);
+      return `The person answered your questions: ${answers.join(', ')}. Continue with these answers in mind.`;
+    }
+    if (a.status === 'allowed') {
+      const note = a.message ? ` Their note: ${a.message}` : '';
+      return `A person allowed your ${a.tool} call (${a.toolUseId}).${note} It did not run while you waited: make the same call again now and it will run.`;
+    }
+    if (a.status === 'denied') return `A person denied your ${a.tool} call (${a.toolUseId})${a.message ? `: ${a.message}` : '.'} Do not make it again; go on without it.`;
+    return `${expiredMessage(a.decidedBy)} (${a.tool}, ${a.toolUseId}) Go on without it.`;
+  });
+  return ['[Tether] What you were waiting for has been decided.', ...lines].join('\n');
 }

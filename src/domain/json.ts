@@ -117,12 +117,14 @@ export function turnToJSON(t: TurnRecord): TurnJSON {
 }
 
 /** An approval as the API and the CLI show it: the record, times as ISO strings. */
-export interface ApprovalJSON extends Omit<ApprovalRecord, 'requestedAt' | 'decidedAt' | 'expiresAt'> {
+export interface ApprovalJSON extends Omit<ApprovalRecord, 'requestedAt' | 'decidedAt' | 'expiresAt' | 'answeredAt'> {
   requestedAt: string;
   decidedAt: string | null;
   expiresAt: string;
+  answeredAt: string | null;
 }
 
 export function approvalToJSON(a: ApprovalRecord): ApprovalJSON {
-  return { ...a, requestedAt: iso(a.requestedAt), decidedAt: a.decidedAt === null ? null : iso(a.decidedAt), expiresAt: iso(a.expiresAt) };
+  const at = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+  return { ...a, requestedAt: iso(a.requestedAt), decidedAt: at(a.decidedAt), expiresAt: iso(a.expiresAt), answeredAt: at(a.answeredAt) };
 }

@@ -125,6 +125,7 @@ export const approvalSchema = z
     requestedAt: z.string(),
     decidedAt: z.string().nullable(),
     expiresAt: z.string(),
+    answeredAt: z.string().nullable().describe('When the agent was given the decision (null: not yet).'),
   })
   .meta({ id: 'Approval' });
 

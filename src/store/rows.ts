@@ -210,6 +210,7 @@ export interface ApprovalRow {
   requested_at: number;
   decided_at: number | null;
   expires_at: number;
+  answered_at: number | null;
 }
 
 /** What the `request` JSON column of an approval holds. */
@@ -246,5 +247,6 @@ export function approvalFromRow(row: ApprovalRow, read: RowReader): ApprovalReco
     requestedAt: row.requested_at,
     decidedAt: row.decided_at,
     expiresAt: row.expires_at,
+    answeredAt: row.answered_at,
   };
 }

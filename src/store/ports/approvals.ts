@@ -52,6 +52,12 @@ export interface Approvals {
    */
   decideApproval(input: DecideApprovalInput): Promise<ApprovalRecord>;
 
+  /** Of the approvals named (any tenant), those no longer pending: what a waiting process polls. */
+  decidedAmong(ids: readonly string[]): Promise<ApprovalRecord[]>;
+
+  /** Records that the agent was given these approvals' decisions. */
+  markAnswered(ids: readonly string[]): Promise<void>;
+
   /** The tenant's approval by id, or null. */
   getApproval(tenant: string, id: string): Promise<ApprovalRecord | null>;
 

@@ -6,8 +6,10 @@ export interface Recovery {
    * Frees leases whose owner is gone and ends the turns they left: `running` turns under a
    * lease that expired or whose owner `isOwnerAlive` says is dead become `interrupted`. `queued`
    * turns accepted by a dead owner are handed to `adoptQueuedAs` (they never started, so the
-   * adopter can run them) or, without one, become `interrupted` too. Used at start-up and by the
-   * janitor.
+   * adopter can run them) or, without one, become `interrupted` too. A running turn that waits on
+   * a person (an approval whose decision its agent was not given) is handed to `adoptQueuedAs`
+   * too, queued again at the head of its session, to go on from the decision. Used at start-up and
+   * by the janitor.
    */
   recover(input: RecoverInput): Promise<RecoverResult>;
 
@@ -34,6 +36,9 @@ export interface RecoverResult {
   interrupted: TurnRecord[];
   /** Leases freed. */
   freed: number;
-  /** Queued turns of dead owners now owned by `adoptQueuedAs`, oldest first; still `queued`. */
+  /**
+   * Queued turns of dead owners, and running ones that wait on a person, now owned by
+   * `adoptQueuedAs`, oldest first; `queued`.
+   */
   adopted: TurnRecord[];
 }

@@ -236,10 +236,12 @@ CREATE TABLE approvals (
   answers      JSONB,
   requested_at BIGINT NOT NULL,
   decided_at   BIGINT,
-  expires_at   BIGINT NOT NULL
+  expires_at   BIGINT NOT NULL,
+  answered_at  BIGINT
 );
 CREATE UNIQUE INDEX approvals_call ON approvals (turn_id, tool_use_id);
 CREATE INDEX approvals_pending ON approvals (expires_at) WHERE status = 'pending';
+CREATE INDEX approvals_unanswered ON approvals (turn_id) WHERE answered_at IS NULL;
 CREATE INDEX approvals_tenant ON approvals (tenant, requested_at);
 `,
   },

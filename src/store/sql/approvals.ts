@@ -3,7 +3,7 @@ import { TetherError } from '../../errors.js';
 import { assertRunsUnder } from '../rules/index.js';
 import { approvalFromRow, approvalRequestColumn, type ApprovalRow, type TurnRow } from '../rows.js';
 import type { ApprovalFilter, DecideApprovalInput, RequestApprovalInput } from '../store.js';
-import { assign, insertInto, join, sql, type Sql } from './query.js';
+import { MAX_PARAMS, assign, insertInto, join, sql, type Sql } from './query.js';
 import type { Reader, Tx } from './transaction.js';
 import { fence } from './turn-endings.js';
 
@@ -60,6 +60,29 @@ export async function decideApproval(tx: Tx, input: DecideApprovalInput): Promis
   throw new TetherError('ALREADY_DECIDED', `approval ${input.id} is ${current.status} already (decided by ${current.decided_by ?? 'nobody'}); a decision is final`, {
     details: { id: input.id, status: current.status },
   });
+}
+
+export async function decidedAmong(r: Reader, ids: readonly string[]): Promise<ApprovalRecord[]> {
+  const out: ApprovalRecord[] = [];
+  for (let i = 0; i < ids.length; i += MAX_PARAMS) {
+    const chunk = ids.slice(i, i + MAX_PARAMS);
+    const rows = await r.rows<ApprovalRow>(sql`SELECT * FROM approvals WHERE id IN (${join(chunk)}) AND status <> 'pending'`);
+    out.push(...rows.map((row) => approvalFromRow(row, r.dialect)));
+  }
+  return out;
+}
+
+export async function markAnswered(tx: Tx, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const now = await tx.now();
+  for (let i = 0; i < ids.length; i += MAX_PARAMS - 1) {
+    await tx.exec(sql`UPDATE approvals SET answered_at = ${now} WHERE id IN (${join(ids.slice(i, i + MAX_PARAMS - 1))}) AND answered_at IS NULL`);
+  }
+}
+
+/** Whether a turn waits on a person: an approval of it whose decision its agent has not been given. */
+export async function waitsOnPerson(tx: Tx, turnId: string): Promise<boolean> {
+  return (await tx.row(sql`SELECT 1 AS one FROM approvals WHERE turn_id = ${turnId} AND answered_at IS NULL LIMIT 1`)) !== undefined;
 }
 
 export async function getApproval(r: Reader, tenant: string, id: string): Promise<ApprovalRecord | null> {

@@ -7,7 +7,8 @@ import { liveTotal, returned, toTurn, turnRow } from './lookups.js';
 import { sql } from './query.js';
 import { SWEEPS } from './sweeps.js';
 import type { Tx } from './transaction.js';
-import { endQueuedTurn, endRunningTurn, interruptRunning } from './turn-endings.js';
+import { waitsOnPerson } from './approvals.js';
+import { endQueuedTurn, endRunningTurn, requeueWaiting } from './turn-endings.js';
 
 /** What the janitor runs: recovery of dead owners' turns, idle expiry, the session cap. */
 
@@ -20,9 +21,16 @@ export async function recover(tx: Tx, input: RecoverInput): Promise<RecoverResul
 
   const held = await tx.rows<SessionRow>(SWEEPS.heldLeases(d));
   const now = await tx.now();
+  // A running turn is ended, unless it waits on a person: then it can go on from the decision.
+  const endOrTakeUp = async (turn: TurnRow): Promise<void> => {
+    if (input.adoptQueuedAs && (await waitsOnPerson(tx, turn.id))) adopted.push(await requeueWaiting(tx, turn, input.adoptQueuedAs));
+    else interrupted.push(await endRunningTurn(tx, turn, now, input.error));
+  };
   for (const session of held) {
     if (!isAbandoned(session, now, isAlive)) continue;
-    interrupted.push(...(await interruptRunning(tx, session, now, input.error)));
+    for (const turn of await tx.rows<TurnRow>(sql`SELECT * FROM turns WHERE session_id = ${session.id} AND status = 'running'`)) {
+      await endOrTakeUp(turn);
+    }
     await tx.exec(
       sql`UPDATE sessions SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
           status = CASE WHEN live = ${d.bool(true)} THEN 'idle' ELSE status END
@@ -33,6 +41,8 @@ export async function recover(tx: Tx, input: RecoverInput): Promise<RecoverResul
 
   type ActiveRow = TurnRow & { session_lease_token: string | null; session_lease_epoch: number | null };
   for (const found of await tx.rows<ActiveRow>(SWEEPS.activeTurns())) {
+    // Taken up in this pass already (it waited on a person).
+    if (adopted.some((t) => t.id === found.id)) continue;
     const queued = found.status === 'queued';
     const seen = { lease_token: found.session_lease_token, lease_epoch: found.session_lease_epoch };
     if (queued ? isAlive(found.owner) : runsUnderLease(seen, found)) continue;
@@ -49,7 +59,7 @@ export async function recover(tx: Tx, input: RecoverInput): Promise<RecoverResul
         interrupted.push(await endQueuedTurn(tx, turn, now, input.error));
       }
     } else if (!runsUnderLease(session, turn)) {
-      interrupted.push(await endRunningTurn(tx, turn, now, input.error));
+      await endOrTakeUp(turn);
     }
   }
   adopted.sort(byAge);

@@ -244,6 +244,14 @@ export class SqlStore implements Store {
     return this.#driver.write((tx) => approvals.decideApproval(tx, input));
   }
 
+  decidedAmong(ids: readonly string[]): Promise<ApprovalRecord[]> {
+    return this.#driver.read((r) => approvals.decidedAmong(r, ids));
+  }
+
+  markAnswered(ids: readonly string[]): Promise<void> {
+    return this.#driver.write((tx) => approvals.markAnswered(tx, ids));
+  }
+
   getApproval(tenant: string, id: string): Promise<ApprovalRecord | null> {
     return this.#driver.read((r) => approvals.getApproval(r, tenant, id));
   }

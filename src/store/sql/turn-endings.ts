@@ -75,6 +75,18 @@ export async function endQueuedTurn(tx: Tx, turn: TurnRow, now: number, error: T
   return toTurn(tx, row);
 }
 
+/**
+ * A running turn of a dead process that waits on a person, taken up by `owner` instead of ended:
+ * queued again, at the head of its session's queue (its seq is the oldest there), to go on from
+ * the decision. Nothing of it is lost or repeated: its agent's tool call waited, unrun.
+ */
+export async function requeueWaiting(tx: Tx, turn: TurnRow, owner: string): Promise<TurnRecord> {
+  const row = await returned<TurnRow>(tx, sql`UPDATE turns SET status = 'queued', owner = ${owner}, epoch = NULL WHERE id = ${turn.id} RETURNING *`, 'turn', turn.id);
+  await tx.exec(sql`UPDATE sessions SET queued = queued + 1 WHERE id = ${turn.session_id}`);
+  tx.bump(turn.tenant, { turns_running: -1, turns_queued: 1 });
+  return toTurn(tx, row);
+}
+
 async function markInterrupted(tx: Tx, turnId: string, now: number, error: TurnError): Promise<TurnRow> {
   return returned<TurnRow>(
     tx,

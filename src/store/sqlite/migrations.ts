@@ -237,10 +237,12 @@ CREATE TABLE approvals (
   answers      TEXT,
   requested_at INTEGER NOT NULL,
   decided_at   INTEGER,
-  expires_at   INTEGER NOT NULL
+  expires_at   INTEGER NOT NULL,
+  answered_at  INTEGER
 );
 CREATE UNIQUE INDEX approvals_call ON approvals (turn_id, tool_use_id);
 CREATE INDEX approvals_pending ON approvals (expires_at) WHERE status = 'pending';
+CREATE INDEX approvals_unanswered ON approvals (turn_id) WHERE answered_at IS NULL;
 CREATE INDEX approvals_tenant ON approvals (tenant, requested_at);
 `,
   },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ApprovalRequest } from '../../../src/domain/approvals.js';
 import type { Lease } from '../../../src/domain/types.js';
-import { TTL, type Suite } from './suite.js';
+import { INTERRUPTED, OTHER_OWNER, OWNER, TTL, type Suite } from './suite.js';
 
 const HOUR = 3_600_000;
 
@@ -151,6 +151,49 @@ export function approvalBehaviour(suite: Suite): void {
       await expect(store.decideApproval({ tenant: 'default', id: short.approval.id, status: 'allowed', decidedBy: 'person' })).rejects.toMatchObject({
         code: 'ALREADY_DECIDED',
       });
+    });
+
+    it('tells a waiting process which of its approvals were decided, and records when the agent was given them', async () => {
+      const s = await suite.start();
+      const a = await ask(s.lease, s.turn.id);
+      const b = await ask(s.lease, s.turn.id, { toolUseId: 'toolu_2' });
+      expect(await store.decidedAmong([a.approval.id, b.approval.id, 'unknown'])).toEqual([]);
+      const decided = await store.decideApproval({ tenant: 'default', id: b.approval.id, status: 'denied', decidedBy: 'person' });
+      expect(await store.decidedAmong([a.approval.id, b.approval.id])).toEqual([decided]);
+      clock.advance(10);
+      await store.markAnswered([b.approval.id]);
+      const answeredAt = (await store.getApproval('default', b.approval.id))!.answeredAt;
+      expect(answeredAt).toBe(clock.now());
+      clock.advance(10);
+      await store.markAnswered([b.approval.id]);
+      expect((await store.getApproval('default', b.approval.id))!.answeredAt).toBe(answeredAt);
+    });
+
+    it("recovery takes up a dead owner's running turn that waits on a person: queued again at the head, for the adopter", async () => {
+      const s = await suite.start({ key: 'wait' }, OWNER);
+      await ask(s.lease, s.turn.id);
+      const behind = await suite.enqueue({ key: 'wait', owner: OWNER, prompt: 'next' });
+      const plain = await suite.start({ key: 'plain' }, OWNER);
+      const r = await store.recover({ isOwnerAlive: (o) => o === OTHER_OWNER, error: INTERRUPTED, adoptQueuedAs: OTHER_OWNER });
+      expect(r.interrupted.map((t) => t.id)).toEqual([plain.turn.id]);
+      expect(r.adopted.map((t) => [t.id, t.status, t.owner])).toEqual([
+        [s.turn.id, 'queued', OTHER_OWNER],
+        [behind.turn.id, 'queued', OTHER_OWNER],
+      ]);
+      expect((await store.getTurn(s.turn.id))?.startedAt).toBe(s.turn.startedAt);
+      expect(await store.getSession(s.session.id)).toMatchObject({ status: 'idle', queued: 2, lease: null });
+      // It is the head of its session's queue: the adopter gets the lease for it first.
+      await expect(store.acquireLease({ sessionId: s.session.id, turnId: behind.turn.id, owner: OTHER_OWNER, ttlMs: TTL })).resolves.toMatchObject({ status: 'wait' });
+      expect((await store.acquireLease({ sessionId: s.session.id, turnId: s.turn.id, owner: OTHER_OWNER, ttlMs: TTL })).status).toBe('acquired');
+      expect((await store.stats()).turns).toMatchObject({ running: 1, queued: 1, interrupted: 1 });
+    });
+
+    it('without an adopter, recovery ends a turn that waits on a person like any other', async () => {
+      const s = await suite.start({ key: 'wait' }, OWNER);
+      await ask(s.lease, s.turn.id);
+      const r = await store.recover({ isOwnerAlive: () => false, error: INTERRUPTED });
+      expect(r.interrupted.map((t) => t.id)).toEqual([s.turn.id]);
+      expect(r.adopted).toEqual([]);
     });
 
     it("goes with its key when the key is deleted", async () => {
