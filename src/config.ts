@@ -104,6 +104,11 @@ export const configSchema = z
      * it, as without a person) or `ask` (it becomes an approval). A session's own option wins.
      */
     approvals: z.enum(['ask', 'deny']).default('deny'),
+    /**
+     * How long a turn waits on a person with its agent process kept; past it the turn parks: the
+     * process is given back, and a new one resumes the conversation once the approval is decided.
+     */
+    approvalParkSec: int(0, 30 * 24 * 3600).default(60),
     /** How long an approval waits for a decision before it expires (and counts as a denial). */
     approvalTimeoutSec: int(1, 30 * 24 * 3600).default(24 * 3600),
     /** A turn running longer than this many seconds is interrupted; 0 = no limit. */
@@ -192,6 +197,7 @@ export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly stri
   maxTurnDurationSec: ['TETHER_MAX_TURN_DURATION'],
   approvals: ['TETHER_APPROVALS'],
   approvalTimeoutSec: ['TETHER_APPROVAL_TIMEOUT'],
+  approvalParkSec: ['TETHER_APPROVAL_PARK'],
   claudePath: ['TETHER_CLAUDE_PATH'],
   logLevel: ['TETHER_LOG_LEVEL'],
   logFormat: ['TETHER_LOG_FORMAT'],

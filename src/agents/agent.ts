@@ -77,7 +77,8 @@ export interface PermissionAsk {
 export type PermissionAnswer =
   /** Run the call, with `input` instead of the agent's (a question's answers); `remember`: keep the suggestions for the session. */
   | { behavior: 'allow'; input?: Record<string, unknown>; remember: boolean }
-  | { behavior: 'deny'; message: string };
+  /** Refuse it; `interrupt`: and end the agent's turn there (the broker parks the turn until a person decides). */
+  | { behavior: 'deny'; message: string; interrupt?: boolean };
 
 export interface RunnerSpec {
   config: SessionConfig;

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentResult } from '../agents/agent.js';
 import { withRecap } from '../domain/recap.js';
-import type { CloseReason, Lease, SessionRecord, TurnError, TurnRecord } from '../domain/types.js';
+import type { Clock, Timer } from '../domain/clock.js';
+import type { CloseReason, Lease, SessionRecord, TurnError, TurnRecord, Usage } from '../domain/types.js';
+import { addUsage } from '../domain/usage.js';
 import { ErrorCode, TetherError, isTetherError } from '../errors.js';
 import { tetherEventOf } from './agent-events.js';
 import { backendOf, type BrokerContext } from './context.js';
@@ -76,25 +78,32 @@ export async function runTurn(
       ? await rewind(ctx, held, current, turn)
       : null;
 
+  const asks: TurnAsks = { asked: false, parked: null, recalls: [] };
+  // A turn taken up again after its process stopped while it waited on a person goes on from the
+  // decision (waited for here, with no agent process) instead of sending its prompt again.
+  const resumed = startError === null && turn.startedAt !== null && current.config.approvals === 'ask' ? await goOn(ctx, turn, runAbort.signal, asks) : null;
   // A generation that replaced one whose context filled up opens with the last exchanges.
-  const prompt = withRecap(await recapOfPreviousGeneration(ctx.store, current, turn).catch(() => ''), turn.prompt);
+  let prompt = resumed?.prompt ?? withRecap(await recapOfPreviousGeneration(ctx.store, current, turn).catch(() => ''), turn.prompt);
+  const firstError = startError ?? resumed?.error ?? null;
 
+  const acquire = (): Promise<LentRunner> =>
+    ctx.pool.acquire(
+      current,
+      epoch,
+      {
+        config: current.config,
+        resume: current.agentSessionId,
+        newConversationId: randomUUID(),
+        env: { ...ctx.agentEnv, ...current.config.env },
+        priorCostUsd: current.usage.costUsd,
+        recap: () => recapFromJournal(ctx.store, current, turn),
+      },
+      runAbort.signal,
+    );
   let lent: LentRunner | null = null;
-  if (startError === null) {
+  if (firstError === null) {
     try {
-      lent = await ctx.pool.acquire(
-        current,
-        epoch,
-        {
-          config: current.config,
-          resume: current.agentSessionId,
-          newConversationId: randomUUID(),
-          env: { ...ctx.agentEnv, ...current.config.env },
-          priorCostUsd: current.usage.costUsd,
-          recap: () => recapFromJournal(ctx.store, current, turn),
-        },
-        runAbort.signal,
-      );
+      lent = await acquire();
     } catch (err) {
       ctx.log.warn({ err, turnId: turn.id }, 'no agent process for the turn');
     }
@@ -113,40 +122,50 @@ export async function runTurn(
   });
 
   const startedAt = ctx.clock.now();
-  let timedOut = false;
-  const maxMs = ctx.config.maxTurnDurationSec * 1000;
-  const deadline = maxMs > 0 ? ctx.clock.timeout(maxMs, () => ((timedOut = true), runAbort.abort())) : null;
+  const deadline = new TurnDeadline(ctx.clock, ctx.config.maxTurnDurationSec * 1000, () => runAbort.abort());
   let result: AgentResult | null = null;
   let runError: TurnError | null = null;
   const texts: string[] = [];
-  const asks: TurnAsks = { asked: false };
   try {
-    if (startError) throw new TetherError(startError.code as ErrorCode, startError.message);
-    if (!lent) {
-      const interrupted = runAbort.signal.aborted;
-      throw new TetherError(
-        interrupted ? ErrorCode.INTERRUPTED : ErrorCode.AGENT_UNAVAILABLE,
-        interrupted ? 'the turn was interrupted while waiting for an agent process' : 'Tether is shutting down',
-      );
-    }
+    if (firstError) throw new TetherError(firstError.code as ErrorCode, firstError.message);
+    if (!lent) throw noAgent(runAbort.signal);
     const hooks = current.config.approvals === 'ask' ? { ask: ctx.approvals.askerFor(turn, current, held, runAbort.signal, asks) } : {};
-    for await (const event of lent.runner.run(prompt, runAbort.signal, hooks)) {
-      if (event.type === 'init') {
-        if (event.agentSessionId !== current.agentSessionId) {
-          await ctx.store.setAgentSession(held.lease, event.agentSessionId);
-          current.agentSessionId = event.agentSessionId;
+    /** What the parts of a turn that parked cost before its last one. */
+    let spent: Usage | null = null;
+    for (;;) {
+      for await (const event of lent.runner.run(prompt, runAbort.signal, hooks)) {
+        if (event.type === 'init') {
+          if (event.agentSessionId !== current.agentSessionId) {
+            await ctx.store.setAgentSession(held.lease, event.agentSessionId);
+            current.agentSessionId = event.agentSessionId;
+          }
+        } else if (event.type === 'result') {
+          result = event;
+        } else {
+          if (event.type === 'message') texts.push(event.text);
+          if (event.type === 'recovered') {
+            ctx.log.warn({ key: turn.key, lost: event.previousAgentSessionId, reason: event.reason }, 'conversation lost; continuing with a recap');
+          }
+          const mapped = tetherEventOf(event, turn, current, ctx.emitter.now());
+          if (mapped) ctx.emitter.emit(mapped);
         }
-      } else if (event.type === 'result') {
-        result = event;
-      } else {
-        if (event.type === 'message') texts.push(event.text);
-        if (event.type === 'recovered') {
-          ctx.log.warn({ key: turn.key, lost: event.previousAgentSessionId, reason: event.reason }, 'conversation lost; continuing with a recap');
-        }
-        const mapped = tetherEventOf(event, turn, current, ctx.emitter.now());
-        if (mapped) ctx.emitter.emit(mapped);
       }
+      if (asks.parked === null || runAbort.signal.aborted) break;
+      // Parked: the agent process is given back (the lease is kept, and renewed) while a person
+      // decides; a new process resumes the conversation with the decision.
+      asks.parked = null;
+      if (result) spent = spent ? addUsage(spent, result.usage) : result.usage;
+      result = null;
+      lent.release({ ok: false, epoch, agentSessionId: current.agentSessionId });
+      lent = null;
+      deadline.pause();
+      prompt = (await ctx.approvals.goOn(turn, runAbort.signal, asks)) ?? ctx.backends[current.backend]?.continuePrompt ?? 'continue';
+      deadline.resume();
+      lent = await acquire().catch((err: unknown) => {
+        throw runAbort.signal.aborted ? noAgent(runAbort.signal) : err;
+      });
     }
+    if (result && spent) result = { ...result, usage: addUsage(spent, result.usage) };
   } catch (err) {
     if (isTetherError(err, ErrorCode.LEASE_LOST)) held.markLost();
     else runError = toTurnError(err);
@@ -156,9 +175,10 @@ export async function runTurn(
     // What the turn still waited on when it stopped is withdrawn, and said so before its end.
     if (asks.asked) await ctx.approvals.withdraw(turn).catch((err: unknown) => ctx.log.warn({ err, turnId: turn.id }, 'could not withdraw the approvals of an ended turn'));
     held.release();
-    deadline?.cancel();
+    deadline.cancel();
     signal.removeEventListener('abort', stopRun);
   }
+  const timedOut = deadline.passed;
 
   await recordOutcome(ctx, {
     handle,
@@ -175,6 +195,63 @@ export async function runTurn(
     fail,
     ...(closeIfQuiet ? { closeIfQuiet } : {}),
   });
+}
+
+/** Why a turn has no agent process: it was interrupted while waiting for one, or Tether is shutting down. */
+function noAgent(signal: AbortSignal): TetherError {
+  return signal.aborted
+    ? new TetherError(ErrorCode.INTERRUPTED, 'the turn was interrupted while waiting for an agent process')
+    : new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'Tether is shutting down');
+}
+
+/** A resumed turn's first prompt (what was decided while it waited), or the error that ends it. */
+async function goOn(ctx: TurnContext, turn: TurnRecord, signal: AbortSignal, asks: TurnAsks): Promise<{ prompt: string | null; error: TurnError | null }> {
+  try {
+    return { prompt: await ctx.approvals.goOn(turn, signal, asks), error: null };
+  } catch (err) {
+    return { prompt: null, error: toTurnError(err) };
+  }
+}
+
+/**
+ * `maxTurnDurationSec` for a turn: the time it waits on a person with no agent process (parked)
+ * does not count, since nothing runs then.
+ */
+class TurnDeadline {
+  readonly #clock: Clock;
+  readonly #onPassed: () => void;
+  #left: number;
+  #since: number;
+  #timer: Timer | null = null;
+  passed = false;
+
+  constructor(clock: Clock, ms: number, onPassed: () => void) {
+    this.#clock = clock;
+    this.#onPassed = onPassed;
+    this.#left = ms;
+    this.#since = clock.now();
+    if (ms > 0) this.resume();
+  }
+
+  pause(): void {
+    if (!this.#timer) return;
+    this.cancel();
+    this.#left -= this.#clock.now() - this.#since;
+  }
+
+  resume(): void {
+    if (this.#timer || this.#left <= 0 || this.passed) return;
+    this.#since = this.#clock.now();
+    this.#timer = this.#clock.timeout(Math.max(0, this.#left), () => {
+      this.passed = true;
+      this.#onPassed();
+    });
+  }
+
+  cancel(): void {
+    this.#timer?.cancel();
+    this.#timer = null;
+  }
 }
 
 /** Cuts the conversation back before the reply `turn` regenerates; the error that stops the turn, or null. */

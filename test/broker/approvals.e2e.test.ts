@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,7 +8,11 @@ import type { ApprovalEvent, TetherEvent } from '../../src/domain/events.js';
 import { ErrorCode } from '../../src/errors.js';
 import type { RecordedRequest } from '../../src/testing/mock-anthropic.js';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
-import { agentChildren } from '../helpers/processes.js';
+import { agentChildren, isRunning } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
+
+const BIN = join(import.meta.dirname, '../../bin/tether.js');
+const BUILT = existsSync(join(import.meta.dirname, '../../dist/cli/main.js'));
 
 /** The tool results the agent sent back in a request to the model. */
 function toolResults(req: RecordedRequest): Array<{ tool_use_id: string; content: string; is_error?: boolean }> {
@@ -36,7 +41,11 @@ describe('approvals (real agent)', () => {
   beforeEach(async () => {
     fx = await agentFixture();
   });
-  afterEach(async () => fx.cleanup());
+  const children: ChildProcess[] = [];
+  afterEach(async () => {
+    for (const child of children.splice(0)) child.kill('SIGKILL');
+    await fx.cleanup();
+  });
 
   const writeCall = (file: string, id: string, content = 'hello') => ({ toolUse: { name: 'Write', input: { file_path: file, content }, id } });
 
@@ -179,6 +188,60 @@ describe('approvals (real agent)', () => {
     expect(result!.content).toContain('Nobody decided this tool call in time');
     expect(existsSync(file)).toBe(false);
   });
+
+  it('a long wait parks the turn: its agent process ends, and a new one goes on from the decision in the same turn and conversation', async () => {
+    const tether = await fx.open({ approvals: 'ask', approvalParkSec: 0 });
+    const file = join(fx.cwd, 'parked.txt');
+    // The call, the same call again once the agent hears it was allowed, then the reply.
+    fx.mock.enqueue(writeCall(file, 'toolu_k1'), writeCall(file, 'toolu_k2'), { text: 'Written after the wait.' });
+    const asked = nextRequest(tether);
+    const handle = tether.send('ask:park', 'write the file');
+    const request = await asked;
+    // Parked: no agent process is left for the turn while the person thinks.
+    await waitFor(async () => agentChildren().length === 0 && (await tether.stats()).runners.live === 0);
+    expect((await tether.getTurn(request.turnId))?.status).toBe('running');
+    await tether.decide(request.id, { decision: 'allow' });
+    const result = await handle.result;
+    expect(result.text).toBe('Written after the wait.');
+    expect(readFileSync(file, 'utf8')).toBe('hello');
+    const turns = await tether.turns('ask:park');
+    expect(turns.map((t) => [t.status, t.prompt])).toEqual([['succeeded', 'write the file']]);
+    // The same conversation: the agent's next request carries the first prompt and the decision.
+    const texts = fx.mock.mainRequests().at(-2)!.userTexts;
+    expect(texts[0]).toBe('write the file');
+    expect(texts.at(-1)).toContain('A person allowed your Write call (toolu_k1)');
+    expect((await tether.approvals()).map((a) => [a.toolUseId, a.status, a.answeredAt !== null])).toEqual([['toolu_k1', 'allowed', true]]);
+  });
+
+  it.runIf(BUILT)('survives kill -9 while pending: after a restart it is still pending, and deciding it finishes the same turn', async () => {
+    const file = join(fx.cwd, 'after-crash.txt');
+    fx.mock.enqueue(writeCall(file, 'toolu_x1'), writeCall(file, 'toolu_x2'), { text: 'Done after the restart.' });
+    const cli = spawn(process.execPath, [BIN, '--db', fx.dbPath, 'send', 'ask:crash', 'write the file', '--approvals', 'ask'], {
+      cwd: fx.cwd,
+      env: { ...fx.env, TETHER_LOG_LEVEL: 'silent' },
+      stdio: 'ignore',
+    });
+    children.push(cli);
+    const probe = await fx.open();
+    const [pending] = await waitFor(async () => {
+      const list = await probe.approvals({ status: 'pending' });
+      return list.length > 0 && list;
+    }, 60_000);
+    await probe.close();
+    const agents = agentChildren(cli.pid!);
+    cli.kill('SIGKILL');
+    await waitFor(() => agents.every((p) => !isRunning(p)), 10_000);
+
+    const restarted = await fx.open({ approvals: 'ask' });
+    expect(await restarted.approvals({ status: 'pending' })).toMatchObject([{ id: pending!.id, turnId: pending!.turnId }]);
+    expect(existsSync(file)).toBe(false);
+    await restarted.decide(pending!.id, { decision: 'allow' });
+    for await (const { event } of restarted.turnEvents(pending!.turnId)) if (event.type === 'turn.completed' || event.type === 'turn.failed') break;
+    const [turn] = await restarted.turns('ask:crash');
+    expect(turn).toMatchObject({ status: 'succeeded', text: 'Done after the restart.', prompt: 'write the file' });
+    expect(readFileSync(file, 'utf8')).toBe('hello');
+    expect(fx.mock.mainRequests().at(-1)!.userTexts[0]).toBe('write the file');
+  }, 180_000);
 
   it('refuses bad decisions with typed errors and changes nothing', async () => {
     const tether = await fx.open({ approvals: 'ask' });

@@ -26,7 +26,7 @@ export function permissionsFor(current: () => TurnHooks | null): CanUseTool {
     };
     try {
       const answer = await hooks.ask(ask);
-      if (answer.behavior === 'deny') return { behavior: 'deny', message: answer.message, toolUseID };
+      if (answer.behavior === 'deny') return { behavior: 'deny', message: answer.message, toolUseID, ...(answer.interrupt ? { interrupt: true } : {}) };
       return {
         behavior: 'allow',
         updatedInput: answer.input ?? input,
