@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { ErrorCode } from '../../src/errors.js';
 import type { RecordedRequest } from '../../src/testing/mock-anthropic.js';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
 import { agentChildren, isRunning } from '../helpers/processes.js';
+import { adminQuery, postgresUnreachable, TEST_DATABASE_URL } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 const BIN = join(import.meta.dirname, '../../bin/tether.js');
@@ -269,5 +271,39 @@ describe('approvals (real agent)', () => {
     expect(existsSync(file)).toBe(false);
     expect(await tether.approvals()).toEqual([]);
     expect(agentChildren().length).toBeLessThanOrEqual(1);
+  });
+});
+
+const unreachable = await postgresUnreachable();
+
+describe.runIf(unreachable === null)('approvals across nodes on PostgreSQL (real agent)', () => {
+  let fx: AgentFixture;
+  const schema = `approvals_${randomBytes(4).toString('hex')}`;
+  beforeEach(async () => {
+    fx = await agentFixture();
+  });
+  afterEach(async () => {
+    await fx.cleanup();
+    await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  });
+
+  it('a decision taken on another node reaches the turn this node runs, and a later one is refused', async () => {
+    const options = { approvals: 'ask' as const, databaseUrl: TEST_DATABASE_URL, databaseSchema: schema };
+    const a = await fx.open(options);
+    const b = await fx.open(options);
+    const file = join(fx.cwd, 'two-nodes.txt');
+    fx.mock.enqueue({ toolUse: { name: 'Write', input: { file_path: file, content: 'from b' }, id: 'toolu_n1' } }, { text: 'Node b said yes.' });
+    // B hears of it through the shared event journal.
+    const seenByB = nextRequest(b);
+    const handle = a.send('nodes:1', 'write it');
+    const request = await seenByB;
+    expect(await b.decide(request.id, { decision: 'allow' })).toMatchObject({ status: 'allowed' });
+    // The store decides who was first, whichever node is asked (the race itself is in the store suite).
+    await expect(a.decide(request.id, { decision: 'deny' })).rejects.toMatchObject({ code: 'ALREADY_DECIDED' });
+    expect((await handle.result).text).toBe('Node b said yes.');
+    expect(readFileSync(file, 'utf8')).toBe('from b');
+    // A gave its agent the decision (B's decision reached A through the store).
+    await waitFor(async () => (await b.approval(request.id))?.answeredAt !== null);
+    expect((await a.approval(request.id))?.status).toBe('allowed');
   });
 });
