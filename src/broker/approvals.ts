@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { PermissionAnswer, PermissionAsk } from '../agents/agent.js';
+import { ruleFor } from '../domain/approval-rules.js';
 import { continuationPrompt, expiredMessage, statusOf, type ApprovalDecision, type ApprovalRecord } from '../domain/approvals.js';
 import { every, isoNow, type Timer } from '../domain/clock.js';
 import type { ApprovalEvent } from '../domain/events.js';
@@ -82,11 +83,16 @@ export class ApprovalDesk {
       const { store, config } = this.#ctx;
       const ttlMs = (session.config.approvalTimeoutSec ?? config.approvalTimeoutSec) * 1000;
       const request = { kind: ask.kind, toolUseId: ask.toolUseId, tool: ask.tool, input: ask.input, title: ask.title, suggestions: ask.suggestions };
-      const remembered = ask.kind === 'tool' && (await this.#remembered(session, ask));
+      const ruled = ask.kind === 'tool' ? ruleFor(session.config.approvalRules, ask, session.config.cwd) : null;
+      const remembered = ruled === null && ask.kind === 'tool' && (await this.#remembered(session, ask));
       const { approval, created } = await store.requestApproval({ lease: held.lease, turnId: turn.id, id: randomUUID(), request, ttlMs });
       if (created) this.#announce('approval.requested', approval);
       let decided: ApprovalRecord | null = approval;
-      if (approval.status === 'pending' && remembered) {
+      if (approval.status === 'pending' && ruled) {
+        const status = ruled.decision === 'deny' ? 'denied' : 'allowed';
+        const message = `${status} by the session's rule ${ruled.rule}`;
+        decided = await this.#settle(approval, () => store.decideApproval({ tenant: turn.tenant, id: approval.id, status, decidedBy: 'rule', message }));
+      } else if (approval.status === 'pending' && remembered) {
         decided = await this.#settle(approval, () => store.decideApproval({ tenant: turn.tenant, id: approval.id, status: 'allowed', decidedBy: 'rule', remember: 'session' }));
       } else if (approval.status === 'pending') {
         // A call beside one that parked the turn parks with it.

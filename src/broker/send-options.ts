@@ -2,6 +2,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import type { TetherConfig } from '../config.js';
+import { RULE_PATTERN } from '../domain/approval-rules.js';
 import { JSON_BOUNDS, depthProblem } from '../domain/json-bounds.js';
 import { validateKey, validateLabels, validateTenant } from '../domain/keys.js';
 import { PERMISSION_MODES, type Labels, type Metadata, type SessionConfig } from '../domain/types.js';
@@ -10,6 +11,9 @@ import type { SendOptions } from './api.js';
 
 const PRINTABLE_LINE = /^[^\p{Cc}]*$/u;
 const toolList = z.array(z.string().min(1).max(200).regex(PRINTABLE_LINE)).max(200);
+const approvalRuleList = z
+  .array(z.string().min(1).max(1000).regex(PRINTABLE_LINE).regex(RULE_PATTERN, 'must be Tool or Tool(specifier), as Claude Code writes rules'))
+  .max(200);
 
 /**
  * A free-form JSON value (a metadata value) at most `maxDepth` levels deep. The depth is checked
@@ -47,6 +51,11 @@ export const sessionSettingsShape = {
   approvals: z.enum(['ask', 'deny']).optional(),
   /** How long this session's approvals wait for a decision, in seconds. */
   approvalTimeoutSec: z.number().int().min(1).max(30 * 24 * 3600).optional(),
+  /** Tool calls decided without a person, in Claude Code's rule syntax: `Bash(npm test:*)`, `Write(src/**)`, `Read`. */
+  approvalRules: z
+    .object({ allow: approvalRuleList.optional(), deny: approvalRuleList.optional() })
+    .strict()
+    .optional(),
   /** Names and values are checked further by validateLabels. */
   labels: z.record(z.string().max(64), z.string().max(256)).optional(),
   /** Free-form JSON about the session (merged over what it has): at most 16 KiB, each value 32 levels deep. */
@@ -124,6 +133,7 @@ export function resolveSend(key: unknown, prompt: unknown, options: SendOptions 
   if (opts.disallowedTools) sessionConfig.disallowedTools = opts.disallowedTools;
   if ((opts.approvals ?? config.approvals) === 'ask') sessionConfig.approvals = 'ask';
   if (opts.approvalTimeoutSec) sessionConfig.approvalTimeoutSec = opts.approvalTimeoutSec;
+  if (opts.approvalRules?.allow?.length || opts.approvalRules?.deny?.length) sessionConfig.approvalRules = opts.approvalRules;
   if (opts.env) sessionConfig.env = opts.env;
   return {
     tenant: validateTenant(opts.tenant ?? config.tenant),

@@ -59,6 +59,7 @@ export function sessionFromJSON(s: SessionJSON): SessionRecord {
   if (s.config.disallowedTools) config.disallowedTools = s.config.disallowedTools;
   if (s.config.approvals) config.approvals = s.config.approvals;
   if (s.config.approvalTimeoutSec) config.approvalTimeoutSec = s.config.approvalTimeoutSec;
+  if (s.config.approvalRules) config.approvalRules = s.config.approvalRules;
   return {
     id: s.id,
     tenant: s.tenant,

@@ -127,6 +127,7 @@ function bodyOf(prompt: string, options: SendOptions): SendMessageBody {
   if (options.disallowedTools !== undefined) session.disallowedTools = options.disallowedTools;
   if (options.approvals !== undefined) session.approvals = options.approvals;
   if (options.approvalTimeoutSec !== undefined) session.approvalTimeoutSec = options.approvalTimeoutSec;
+  if (options.approvalRules !== undefined) session.approvalRules = options.approvalRules;
   if (options.labels !== undefined) session.labels = options.labels;
   // JSON by contract; the daemon validates it like every other option.
   if (options.metadata !== undefined) session.metadata = options.metadata as SessionOptionsBody['metadata'];

@@ -21,6 +21,7 @@ export interface SessionJSON {
     /** Present when the session asks a person about tool calls. */
     approvals?: 'ask';
     approvalTimeoutSec?: number;
+    approvalRules?: { allow?: string[]; deny?: string[] };
   };
   labels: Record<string, string>;
   metadata: Record<string, unknown>;
@@ -57,6 +58,7 @@ export function sessionToJSON(s: SessionRecord): SessionJSON {
       ...(s.config.disallowedTools ? { disallowedTools: s.config.disallowedTools } : {}),
       ...(s.config.approvals ? { approvals: s.config.approvals } : {}),
       ...(s.config.approvalTimeoutSec ? { approvalTimeoutSec: s.config.approvalTimeoutSec } : {}),
+      ...(s.config.approvalRules ? { approvalRules: s.config.approvalRules } : {}),
     },
     labels: s.labels,
     metadata: s.metadata,

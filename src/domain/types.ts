@@ -1,3 +1,5 @@
+import type { ApprovalRules } from './approval-rules.js';
+
 /**
  * The records Tether keeps. Pure data: no I/O, no classes. Times are epoch milliseconds
  * inside Tether; the JSON contract (see `json.ts`) renders them as ISO strings.
@@ -31,6 +33,8 @@ export interface SessionConfig {
   approvals?: 'ask';
   /** How long this session's approvals wait for a decision; absent: the broker's setting. */
   approvalTimeoutSec?: number;
+  /** Calls decided without a person, in Claude Code's rule syntax (see approval-rules.ts). */
+  approvalRules?: ApprovalRules;
   /** Extra environment for the agent process (merged over the broker's own). */
   env?: Record<string, string>;
 }

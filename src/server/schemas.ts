@@ -88,6 +88,7 @@ export const sessionSchema = z
       disallowedTools: z.array(z.string()).optional(),
       approvals: z.literal('ask').optional(),
       approvalTimeoutSec: z.number().int().optional(),
+      approvalRules: z.object({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() }).optional(),
     }),
     labels: z.record(z.string(), z.string()),
     /** Free-form data and links (`taskId`, `mcpSessionId`); absent from older daemons. */

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Tether } from '../../src/broker/api.js';
@@ -244,6 +244,27 @@ describe('approvals (real agent)', () => {
     expect(readFileSync(file, 'utf8')).toBe('hello');
     expect(fx.mock.mainRequests().at(-1)!.userTexts[0]).toBe('write the file');
   }, 180_000);
+
+  it("the session's rules decide without a person (deny first), and are journaled as decided by rule", async () => {
+    const tether = await fx.open({ approvals: 'ask' });
+    mkdirSync(join(fx.cwd, 'allowed'));
+    const ok = join(fx.cwd, 'allowed', 'a.txt');
+    const secret = join(fx.cwd, 'allowed', 'secret.txt');
+    fx.mock.enqueue(writeCall(ok, 'toolu_r1'), writeCall(secret, 'toolu_r2'), { text: 'one of two' });
+    const events: string[] = [];
+    tether.on('*', (e) => e.type.startsWith('approval.') && events.push(`${e.type}:${(e as ApprovalEvent).status}`));
+    const options = { approvalRules: { allow: ['Write(allowed/**)'], deny: ['Write(**/secret*)'] } };
+    expect((await tether.send('ask:rules', 'write both', options).result).text).toBe('one of two');
+    expect(readFileSync(ok, 'utf8')).toBe('hello');
+    expect(existsSync(secret)).toBe(false);
+    expect((await tether.approvals()).map((a) => [a.toolUseId, a.status, a.decidedBy, a.message])).toEqual([
+      ['toolu_r1', 'allowed', 'rule', "allowed by the session's rule Write(allowed/**)"],
+      ['toolu_r2', 'denied', 'rule', "denied by the session's rule Write(**/secret*)"],
+    ]);
+    expect(events).toEqual(['approval.requested:pending', 'approval.decided:allowed', 'approval.requested:pending', 'approval.decided:denied']);
+    expect((await tether.get('ask:rules'))?.config.approvalRules).toEqual(options.approvalRules);
+    await expect(tether.send('ask:bad-rule', 'x', { approvalRules: { allow: ['not a rule'] } }).accepted).rejects.toMatchObject({ code: ErrorCode.INVALID_INPUT });
+  });
 
   it('refuses bad decisions with typed errors and changes nothing', async () => {
     const tether = await fx.open({ approvals: 'ask' });

@@ -21,6 +21,8 @@ interface SendFlags {
   rejectIfBusy?: boolean;
   approvals?: 'ask' | 'deny';
   approvalTimeout?: number;
+  allowRule?: string[];
+  denyRule?: string[];
   json?: boolean;
 }
 
@@ -46,6 +48,8 @@ export function registerSend(program: Command, ctx: CliContext): void {
       ]),
     )
     .option('--approval-timeout <seconds>', 'how long an approval waits for a decision (new sessions)', intOption(1, 30 * 24 * 3600))
+    .option('--allow-rule <rule>', 'a tool call allowed without asking, in Claude Code\'s rule syntax, e.g. "Bash(npm test:*)" (repeatable; new sessions)', collect)
+    .option('--deny-rule <rule>', 'a tool call refused without asking, e.g. "Bash(rm:*)" (repeatable; new sessions)', collect)
     .option('--reject-if-busy', 'exit 3 at once instead of queuing behind a running turn')
     .option('--json', 'print one TetherEvent per line (NDJSON) instead of the reply text')
     .action(async (key: string, words: string[], flags: SendFlags, cmd: Command) => {
@@ -77,6 +81,9 @@ async function send(cmd: Command, io: CliIO, key: string, words: string[], flags
     ...(mcpSessionId !== undefined ? { mcpSessionId } : {}),
     ...(flags.approvals !== undefined ? { approvals: flags.approvals } : {}),
     ...(flags.approvalTimeout !== undefined ? { approvalTimeoutSec: flags.approvalTimeout } : {}),
+    ...(flags.allowRule || flags.denyRule
+      ? { approvalRules: { ...(flags.allowRule ? { allow: flags.allowRule } : {}), ...(flags.denyRule ? { deny: flags.denyRule } : {}) } }
+      : {}),
     ...(flags.rejectIfBusy ? { onBusy: 'reject' as const } : {}),
   };
   return runTurn(cmd, io, key, flags.json === true, (tether) => tether.send(key, prompt, options));
