@@ -215,6 +215,21 @@ describe('approvals (real agent)', () => {
     expect((await tether.approvals()).map((a) => [a.toolUseId, a.status, a.answeredAt !== null])).toEqual([['toolu_k1', 'allowed', true]]);
   });
 
+  it('interrupting a parked turn ends it interrupted and its approval expired, with no process started', async () => {
+    const tether = await fx.open({ approvals: 'ask', approvalParkSec: 0 });
+    fx.mock.enqueue(writeCall(join(fx.cwd, 'never.txt'), 'toolu_pi'));
+    const asked = nextRequest(tether);
+    const handle = tether.send('ask:park-interrupt', 'write the file');
+    const request = await asked;
+    await waitFor(async () => agentChildren().length === 0 && (await tether.stats()).runners.live === 0);
+    const requestsBefore = fx.mock.mainRequests().length;
+    expect(await tether.interrupt('ask:park-interrupt')).toEqual({ turnId: request.turnId });
+    await expect(handle.result).rejects.toMatchObject({ code: ErrorCode.INTERRUPTED });
+    expect(await tether.approval(request.id)).toMatchObject({ status: 'expired', decidedBy: 'interrupt' });
+    expect(fx.mock.mainRequests()).toHaveLength(requestsBefore);
+    expect(agentChildren()).toEqual([]);
+  });
+
   it.runIf(BUILT)('survives kill -9 while pending: after a restart it is still pending, and deciding it finishes the same turn', async () => {
     const file = join(fx.cwd, 'after-crash.txt');
     fx.mock.enqueue(writeCall(file, 'toolu_x1'), writeCall(file, 'toolu_x2'), { text: 'Done after the restart.' });
