@@ -8,10 +8,10 @@
  *
  * @module
  */
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type http from 'node:http';
+import { destroyAfterFlush, sendJson, startMockHttp, type MockExchange } from './mock-http.js';
 import type { MockAnthropic, MockAnthropicOptions, MockReply, RecordedRequest } from './mock-types.js';
-import { MODELS, decodeBody, defaultErrorMessage, errorTypeFor, estimateInput, modelInfo, newId, sideReply, sleep, splitChunks, type Live } from './mock-wire.js';
+import { MODELS, defaultErrorMessage, errorTypeFor, estimateInput, modelInfo, newId, sideReply, sleep, splitChunks, type Live } from './mock-wire.js';
 
 export type * from './mock-types.js';
 export { SIDE_REPLY_TEXT } from './mock-wire.js';
@@ -112,61 +112,25 @@ export async function startMockAnthropic(opts: MockAnthropicOptions = {}): Promi
   const requests: RecordedRequest[] = [];
   const queue: MockReply[] = [];
   let defaultReply = opts.reply ?? defaultMockReply;
-  const latencyMs = opts.latencyMs ?? 0;
-  const sockets = new Set<Socket>();
-  const lives = new Set<Live>();
   let nextId = 1;
+  const recorded = new WeakMap<MockExchange, RecordedRequest>();
 
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      void handle(req, res, Buffer.concat(chunks)).catch((err: unknown) => {
-        if (!res.headersSent) {
-          sendError(res, 500, 'api_error', `mock failure: ${String(err)}`);
-        } else {
-          res.destroy();
-        }
-      });
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-
-  function sendJson(res: http.ServerResponse, status: number, obj: unknown, headers: Record<string, string> = {}): void {
-    const body = JSON.stringify(obj);
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(body),
+  const sendError = (res: http.ServerResponse, status: number, type: string, message: string, extraHeaders: Record<string, string> = {}): void =>
+    sendJson(res, status, { type: 'error', error: { type, message } }, {
       'request-id': newId('req_mock_'),
-      ...headers,
+      'x-should-retry': status >= 500 || status === 429 ? 'true' : 'false',
+      ...extraHeaders,
     });
-    res.end(body);
-  }
+  const sendOk = (res: http.ServerResponse, obj: unknown): void => sendJson(res, 200, obj, { 'request-id': newId('req_mock_') });
 
-  function sendError(res: http.ServerResponse, status: number, type: string, message: string, extraHeaders: Record<string, string> = {}): void {
-    sendJson(res, status, { type: 'error', error: { type, message } }, { 'x-should-retry': status >= 500 || status === 429 ? 'true' : 'false', ...extraHeaders });
-  }
-
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://mock');
-    const path = url.pathname.replace(/\/+$/, '') || '/';
-    const method = req.method ?? 'GET';
-    const text = decodeBody(raw, req.headers['content-encoding'] as string | undefined).toString('utf8');
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    let body: any;
-    if (text.length > 0) {
-      try { body = JSON.parse(text); } catch { body = undefined; }
-    }
+  function arrive(x: MockExchange): () => void {
+    const { method, path, body } = x;
     const userTexts = extractUserTexts(body?.messages);
     const rec: RecordedRequest = {
       id: nextId++,
       path,
       method,
-      headers: { ...req.headers },
+      headers: { ...x.req.headers },
       body,
       model: typeof body?.model === 'string' ? body.model : undefined,
       stream: body?.stream === true,
@@ -176,22 +140,20 @@ export async function startMockAnthropic(opts: MockAnthropicOptions = {}): Promi
       startedAt: Date.now(),
     };
     requests.push(rec);
-    const live: Live = { res, timers: new Set(), hung: false };
-    lives.add(live);
-    res.on('finish', () => {
+    recorded.set(x, rec);
+    x.res.on('finish', () => {
       rec.endedAt ??= Date.now();
-      rec.response ??= { status: res.statusCode };
-    });
-    res.on('close', () => {
-      rec.endedAt ??= Date.now();
-      for (const t of live.timers) clearTimeout(t);
-      lives.delete(live);
+      rec.response ??= { status: x.res.statusCode };
     });
     opts.onRequest?.(rec);
+    return () => {
+      rec.endedAt ??= Date.now();
+    };
+  }
 
-    await sleep(latencyMs, live);
-    if (res.destroyed) return;
-
+  async function handle(x: MockExchange): Promise<void> {
+    const { res, method, path, body, text, live } = x;
+    const rec = recorded.get(x)!;
     if (method === 'POST' && path === '/v1/messages') {
       if (!body || typeof body !== 'object') {
         sendError(res, 400, 'invalid_request_error', 'mock: request body is not valid JSON');
@@ -207,20 +169,20 @@ export async function startMockAnthropic(opts: MockAnthropicOptions = {}): Promi
       return;
     }
     if (method === 'POST' && path === '/v1/messages/count_tokens') {
-      sendJson(res, 200, { input_tokens: estimateInput(text) });
+      sendOk(res, { input_tokens: estimateInput(text) });
       return;
     }
     if (method === 'GET' && path === '/v1/models') {
-      sendJson(res, 200, { data: MODELS.map(modelInfo), has_more: false, first_id: MODELS[0], last_id: MODELS[MODELS.length - 1] });
+      sendOk(res, { data: MODELS.map(modelInfo), has_more: false, first_id: MODELS[0], last_id: MODELS[MODELS.length - 1] });
       return;
     }
     const m = /^\/v1\/models\/([^/]+)$/.exec(path);
     if (method === 'GET' && m) {
-      sendJson(res, 200, modelInfo(decodeURIComponent(m[1]!)));
+      sendOk(res, modelInfo(decodeURIComponent(m[1]!)));
       return;
     }
     if ((method === 'GET' || method === 'HEAD') && (path === '/' || path === '/api/hello')) {
-      sendJson(res, 200, { ok: true, mock: 'anthropic' });
+      sendOk(res, { ok: true, mock: 'anthropic' });
       return;
     }
     sendError(res, 404, 'not_found_error', `mock: no route for ${method} ${path}`);
@@ -343,52 +305,24 @@ export async function startMockAnthropic(opts: MockAnthropicOptions = {}): Promi
     res.end();
   }
 
-  function destroyAfterFlush(res: http.ServerResponse): void {
-    // Let the partial frames reach the client, then cut the connection mid-stream.
-    setTimeout(() => res.destroy(), 20);
-  }
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as AddressInfo;
-  const host = opts.host ?? '127.0.0.1';
-  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
-
-  const endLive = (): void => {
-    for (const l of lives) {
-      for (const t of l.timers) clearTimeout(t);
-      l.res.destroy();
-    }
-    lives.clear();
-  };
-
+  const mock = await startMockHttp(opts, arrive, handle, (res, err) => sendError(res, 500, 'api_error', `mock failure: ${String(err)}`));
   return {
-    url: `http://${urlHost}:${addr.port}`,
-    port: addr.port,
+    url: mock.url,
+    port: mock.port,
     requests,
     mainRequests: () => requests.filter((r) => r.main),
-    enqueue: (...replies) => { queue.push(...replies); },
+    enqueue: (...replies) => {
+      queue.push(...replies);
+    },
     pending: () => queue.length,
-    setDefault: (fn) => { defaultReply = fn; },
+    setDefault: (fn) => {
+      defaultReply = fn;
+    },
     reset: () => {
-      for (const l of lives) {
-        if (l.hung) l.res.destroy();
-      }
+      mock.endHung();
       requests.length = 0;
       queue.length = 0;
     },
-    stop: async () => {
-      endLive();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-        server.closeAllConnections?.();
-      });
-    },
+    stop: () => mock.stop(),
   };
 }
