@@ -9,9 +9,9 @@
  * @module
  */
 import type http from 'node:http';
-import { destroyAfterFlush, sendJson, startMockHttp, type MockExchange } from './mock-http.js';
+import { ReplyQueue, delayOrFault, destroyAfterFlush, mockControls, sendJson, startMockHttp, type MockExchange } from './mock-http.js';
 import type { MockAnthropic, MockAnthropicOptions, MockReply, RecordedRequest } from './mock-types.js';
-import { MODELS, defaultErrorMessage, errorTypeFor, estimateInput, modelInfo, newId, sideReply, sleep, splitChunks, type Live } from './mock-wire.js';
+import { MODELS, estimateInput, modelInfo, newId, sideReply, sleep, splitChunks } from './mock-wire.js';
 
 export type * from './mock-types.js';
 export { SIDE_REPLY_TEXT } from './mock-wire.js';
@@ -110,8 +110,7 @@ export function mockAgentEnv(mock: MockAnthropic, extra?: Record<string, string>
  */
 export async function startMockAnthropic(opts: MockAnthropicOptions = {}): Promise<MockAnthropic> {
   const requests: RecordedRequest[] = [];
-  const queue: MockReply[] = [];
-  let defaultReply = opts.reply ?? defaultMockReply;
+  const replies = new ReplyQueue<RecordedRequest, MockReply>(opts.reply ?? defaultMockReply);
   let nextId = 1;
   const recorded = new WeakMap<MockExchange, RecordedRequest>();
 
@@ -152,20 +151,14 @@ export async function startMockAnthropic(opts: MockAnthropicOptions = {}): Promi
   }
 
   async function handle(x: MockExchange): Promise<void> {
-    const { res, method, path, body, text, live } = x;
+    const { res, method, path, body, text } = x;
     const rec = recorded.get(x)!;
     if (method === 'POST' && path === '/v1/messages') {
       if (!body || typeof body !== 'object') {
         sendError(res, 400, 'invalid_request_error', 'mock: request body is not valid JSON');
         return;
       }
-      let reply: MockReply;
-      if (rec.main) {
-        reply = queue.shift() ?? defaultReply(rec);
-      } else {
-        reply = sideReply(body);
-      }
-      await answerMessages(rec, res, reply, live);
+      await answerMessages(rec, x, rec.main ? replies.next(rec) : sideReply(body));
       return;
     }
     if (method === 'POST' && path === '/v1/messages/count_tokens') {
@@ -188,23 +181,10 @@ export async function startMockAnthropic(opts: MockAnthropicOptions = {}): Promi
     sendError(res, 404, 'not_found_error', `mock: no route for ${method} ${path}`);
   }
 
-  async function answerMessages(rec: RecordedRequest, res: http.ServerResponse, reply: MockReply, live: Live): Promise<void> {
-    await sleep(reply.delayMs ?? 0, live);
-    if (res.destroyed) return;
+  async function answerMessages(rec: RecordedRequest, x: MockExchange, reply: MockReply): Promise<void> {
+    const { res, live } = x;
+    if (await delayOrFault(x, reply, rec, (...error) => sendError(res, ...error))) return;
     const fault = reply.fault;
-    if (fault?.kind === 'hang') {
-      live.hung = true;
-      rec.response = { fault: 'hang' };
-      return; // never answered; stop()/reset() destroys the socket
-    }
-    if (fault?.kind === 'status') {
-      rec.response = { status: fault.status, fault: 'status' };
-      const type = fault.type ?? errorTypeFor(fault.status);
-      const headers: Record<string, string> = { ...fault.headers };
-      if (fault.retryAfterSec !== undefined) headers['retry-after'] = String(fault.retryAfterSec);
-      sendError(res, fault.status, type, fault.message ?? defaultErrorMessage(type), headers);
-      return;
-    }
 
     const model = rec.model ?? 'claude-sonnet-4-5';
     const text = reply.text ?? '';
@@ -305,24 +285,6 @@ export async function startMockAnthropic(opts: MockAnthropicOptions = {}): Promi
     res.end();
   }
 
-  const mock = await startMockHttp(opts, arrive, handle, (res, err) => sendError(res, 500, 'api_error', `mock failure: ${String(err)}`));
-  return {
-    url: mock.url,
-    port: mock.port,
-    requests,
-    mainRequests: () => requests.filter((r) => r.main),
-    enqueue: (...replies) => {
-      queue.push(...replies);
-    },
-    pending: () => queue.length,
-    setDefault: (fn) => {
-      defaultReply = fn;
-    },
-    reset: () => {
-      mock.endHung();
-      requests.length = 0;
-      queue.length = 0;
-    },
-    stop: () => mock.stop(),
-  };
+  const server = await startMockHttp(opts, arrive, handle, (res, err) => sendError(res, 500, 'api_error', `mock failure: ${String(err)}`));
+  return { ...mockControls(server, requests, replies), mainRequests: () => requests.filter((r) => r.main) };
 }

@@ -6,7 +6,8 @@
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { decodeBody, sleep, type Live } from './mock-wire.js';
+import type { MockReplyTiming, RecordedResponse } from './mock-types.js';
+import { decodeBody, errorTypeFor, defaultErrorMessage, sleep, type Live } from './mock-wire.js';
 
 /** One request as a mock's route sees it. */
 export interface MockExchange {
@@ -123,6 +124,78 @@ export async function startMockHttp(
       });
     },
   };
+}
+
+/** The scripted replies of a mock: a FIFO queue, then the default. */
+export class ReplyQueue<Req, Reply> {
+  readonly #queue: Reply[] = [];
+  fallback: (req: Req) => Reply;
+
+  constructor(fallback: (req: Req) => Reply) {
+    this.fallback = fallback;
+  }
+
+  next(req: Req): Reply {
+    return this.#queue.shift() ?? this.fallback(req);
+  }
+
+  enqueue(...replies: Reply[]): void {
+    this.#queue.push(...replies);
+  }
+
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  clear(): void {
+    this.#queue.length = 0;
+  }
+}
+
+/** What every mock gives its tests: where it listens, what it received, what it will answer. */
+export function mockControls<Req, Reply>(server: MockHttp, requests: Req[], replies: ReplyQueue<Req, Reply>) {
+  return {
+    url: server.url,
+    port: server.port,
+    requests,
+    enqueue: (...r: Reply[]): void => replies.enqueue(...r),
+    pending: (): number => replies.pending,
+    setDefault: (fn: (req: Req) => Reply): void => void (replies.fallback = fn),
+    reset: (): void => {
+      server.endHung();
+      requests.length = 0;
+      replies.clear();
+    },
+    stop: (): Promise<void> => server.stop(),
+  };
+}
+
+/**
+ * Waits out a reply's delay, then deals with a fault that replaces the answer: `hang` (never
+ * answered, until reset or stop) or `status` (an error in the API's shape, through `sendError`).
+ * True when the response is dealt with (or gone); the caller then writes nothing.
+ */
+export async function delayOrFault(
+  x: Pick<MockExchange, 'res' | 'live'>,
+  reply: MockReplyTiming,
+  rec: { response?: RecordedResponse },
+  sendError: (status: number, type: string, message: string, headers: Record<string, string>) => void,
+): Promise<boolean> {
+  await sleep(reply.delayMs ?? 0, x.live);
+  if (x.res.destroyed) return true;
+  const fault = reply.fault;
+  if (fault?.kind === 'hang') {
+    x.live.hung = true;
+    rec.response = { fault: 'hang' };
+    return true;
+  }
+  if (fault?.kind !== 'status') return false;
+  rec.response = { status: fault.status, fault: 'status' };
+  const headers: Record<string, string> = { ...fault.headers };
+  if (fault.retryAfterSec !== undefined) headers['retry-after'] = String(fault.retryAfterSec);
+  const type = fault.type ?? errorTypeFor(fault.status);
+  sendError(fault.status, type, fault.message ?? defaultErrorMessage(type), headers);
+  return true;
 }
 
 /** A JSON answer with its length. */

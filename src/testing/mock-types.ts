@@ -20,21 +20,25 @@ export type MockFault =
   /** Accept the request and never answer (until {@link MockAnthropic.stop} or {@link MockAnthropic.reset}). */
   | { kind: 'hang' };
 
+/** When and how a scripted answer of any mock API comes: its delay, its pace, or a fault instead. */
+export interface MockReplyTiming {
+  /** Wait this long before the first byte of the response. */
+  delayMs?: number;
+  /** The text's delta chunks (default 3), and the pause between two of them (default 2 ms). */
+  chunks?: number;
+  chunkDelayMs?: number;
+  /** Fail instead of answering normally. */
+  fault?: MockFault;
+}
+
 /** One scripted answer to a Messages API request. */
-export interface MockReply {
+export interface MockReply extends MockReplyTiming {
   /** Assistant text, streamed in several `text_delta` chunks. */
   text?: string;
   /** A `tool_use` block after the text; the reply then ends with `stop_reason: "tool_use"`. */
   toolUse?: { name: string; input: Record<string, unknown>; id?: string };
   /** Overrides the reported usage for this reply. */
   usage?: MockUsage;
-  /** Wait this long before the first byte of the response. */
-  delayMs?: number;
-  /** The text's `text_delta` chunks (default 3), and the pause between two of them (default 2 ms). */
-  chunks?: number;
-  chunkDelayMs?: number;
-  /** Fail instead of answering normally. */
-  fault?: MockFault;
   /** Override the reported `stop_reason` (default `tool_use` with a tool call, else `end_turn`), e.g. `max_tokens`. */
   stopReason?: string;
 }
@@ -55,8 +59,8 @@ export interface RecordedResponse {
   stopReason?: string;
 }
 
-/** A request the mock received, as recorded in {@link MockAnthropic.requests}. */
-export interface RecordedRequest {
+/** A request a mock model API received, as it records it. */
+export interface RecordedExchange {
   /** 1-based arrival number. */
   id: number;
   /** Path without the query string, e.g. `/v1/messages`. */
@@ -72,12 +76,7 @@ export interface RecordedRequest {
   model?: string;
   /** `body.stream === true`. */
   stream: boolean;
-  /**
-   * true for the agent's main conversation requests, false for side requests
-   * (title generation, quota probes, token counting...). See {@link isMainRequest} for the rule.
-   */
-  main: boolean;
-  /** The plain text of every user message in `body.messages`, in order (tool_result blocks excluded). */
+  /** The plain text of every user message of the conversation sent, in order (tool results excluded). */
   userTexts: string[];
   /** Last element of {@link userTexts}, or `''`. */
   lastUserText: string;
@@ -87,6 +86,15 @@ export interface RecordedRequest {
   endedAt?: number;
   /** What the mock answered, filled in when it starts answering. */
   response?: RecordedResponse;
+}
+
+/** A request the Messages mock received, as recorded in {@link MockAnthropic.requests}. */
+export interface RecordedRequest extends RecordedExchange {
+  /**
+   * true for the agent's main conversation requests, false for side requests
+   * (title generation, quota probes, token counting...). See {@link isMainRequest} for the rule.
+   */
+  main: boolean;
 }
 
 /** Options for {@link startMockAnthropic}. */
