@@ -256,6 +256,9 @@ describe('approvals (real agent)', () => {
     for await (const { event } of restarted.turnEvents(pending!.turnId)) if (event.type === 'turn.completed' || event.type === 'turn.failed') break;
     const [turn] = await restarted.turns('ask:crash');
     expect(turn).toMatchObject({ status: 'succeeded', text: 'Done after the restart.', prompt: 'write the file' });
+    // What the agent was told of its second call (a failure message names its cause).
+    const second = toolResults(fx.mock.mainRequests().at(-1)!).at(-1)!;
+    expect([second.tool_use_id, second.content]).toEqual(['toolu_x2', expect.stringContaining('File created successfully')]);
     expect(readFileSync(file, 'utf8')).toBe('hello');
     expect(fx.mock.mainRequests().at(-1)!.userTexts[0]).toBe('write the file');
   }, 180_000);
