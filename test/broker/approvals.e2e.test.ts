@@ -28,6 +28,12 @@ function toolResults(req: RecordedRequest): Array<{ tool_use_id: string; content
   return out;
 }
 
+/** Whether the last message of a request to the model reports the outcome of tool call `id`. */
+function reportsCall(req: RecordedRequest, id: string): boolean {
+  const last = req.body?.messages?.at(-1);
+  return Array.isArray(last?.content) && last.content.some((b: { type?: string; tool_use_id?: string }) => b?.type === 'tool_result' && b.tool_use_id === id);
+}
+
 /** The next `approval.requested` of any turn. */
 function nextRequest(tether: Tether): Promise<ApprovalEvent> {
   return new Promise((resolve) => {
@@ -195,7 +201,11 @@ describe('approvals (real agent)', () => {
     const tether = await fx.open({ approvals: 'ask', approvalParkSec: 0 });
     const file = join(fx.cwd, 'parked.txt');
     // The call, the same call again once the agent hears it was allowed, then the reply.
-    fx.mock.enqueue(writeCall(file, 'toolu_k1'), writeCall(file, 'toolu_k2'), { text: 'Written after the wait.' });
+    fx.mock.setDefault((req) => {
+      if (reportsCall(req, 'toolu_k2')) return { text: 'Written after the wait.' };
+      if (req.lastUserText.startsWith('[Tether]')) return writeCall(file, 'toolu_k2');
+      return req.lastUserText === 'write the file' ? writeCall(file, 'toolu_k1') : { text: 'unexpected request' };
+    });
     const asked = nextRequest(tether);
     const handle = tether.send('ask:park', 'write the file');
     const request = await asked;
@@ -232,7 +242,13 @@ describe('approvals (real agent)', () => {
 
   it.runIf(BUILT)('survives kill -9 while pending: after a restart it is still pending, and deciding it finishes the same turn', async () => {
     const file = join(fx.cwd, 'after-crash.txt');
-    fx.mock.enqueue(writeCall(file, 'toolu_x1'), writeCall(file, 'toolu_x2'), { text: 'Done after the restart.' });
+    // Answered by what each request carries, not in arrival order: a request the agent makes on
+    // its own (one more on a slow machine) cannot shift the script.
+    fx.mock.setDefault((req) => {
+      if (reportsCall(req, 'toolu_x2')) return { text: 'Done after the restart.' };
+      if (req.lastUserText.startsWith('[Tether]')) return writeCall(file, 'toolu_x2');
+      return req.lastUserText === 'write the file' ? writeCall(file, 'toolu_x1') : { text: 'unexpected request' };
+    });
     const cli = spawn(process.execPath, [BIN, '--db', fx.dbPath, 'send', 'ask:crash', 'write the file', '--approvals', 'ask'], {
       cwd: fx.cwd,
       env: { ...fx.env, TETHER_LOG_LEVEL: 'silent' },
