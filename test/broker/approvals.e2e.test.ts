@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import type { Tether } from '../../src/broker/api.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import type { ApprovalEvent, TetherEvent } from '../../src/domain/events.js';
@@ -247,8 +247,15 @@ describe('approvals (real agent)', () => {
     fx.mock.setDefault((req) => {
       if (reportsCall(req, 'toolu_x2')) return { text: 'Done after the restart.' };
       if (req.lastUserText.startsWith('[Tether]')) return writeCall(file, 'toolu_x2');
+      if (reportsCall(req, 'toolu_x1')) return { text: 'Waiting for the decision.' };
       return req.lastUserText === 'write the file' ? writeCall(file, 'toolu_x1') : { text: 'unexpected request' };
     });
+    // On a failure, what the agent asked the model and was answered, in order.
+    onTestFailed(() =>
+      console.error(
+        fx.mock.mainRequests().map((r) => `#${r.id} ${JSON.stringify(r.lastUserText.slice(0, 60))} last: ${JSON.stringify(r.body?.messages?.at(-1)?.content).slice(0, 300)} -> ${JSON.stringify(r.response)}`).join('\n'),
+      ),
+    );
     const cli = spawn(process.execPath, [BIN, '--db', fx.dbPath, 'send', 'ask:crash', 'write the file', '--approvals', 'ask'], {
       cwd: fx.cwd,
       env: { ...fx.env, TETHER_LOG_LEVEL: 'silent' },
