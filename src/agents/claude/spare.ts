@@ -1,6 +1,7 @@
 import { prewarm, type SpareProcess } from '@anthropic-ai/claude-agent-sdk';
 import type { Runner, RunnerSpec, Spare } from '../agent.js';
-import { ClaudeRunner, coldStart, type ClaudeStart } from './runner.js';
+import { ClaudeRunner } from './runner.js';
+import { coldStart, type ClaudeStart } from './start.js';
 import { ProcessWatch, trackedSpawn, type ClaudeLaunch } from './spawn.js';
 import { sessionStoreOver, withConfigDir } from './transcripts.js';
 
