@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { AgentBackend, Runner } from '../../src/agents/agent.js';
+import type { AgentBackend } from '../../src/agents/agent.js';
 import { createClaudeBackend } from '../../src/agents/claude/index.js';
 import { createTether } from '../../src/broker/create-tether.js';
 import { loadConfig } from '../../src/config.js';
@@ -12,6 +12,7 @@ import { benchFixture, sleep, waitFor } from '../lib/fixture.js';
 import { summarize, type Summary } from '../lib/stats.js';
 import { alternate, RunnerLog, timedTurn } from '../lib/tether-turns.js';
 import { latencyFigure, row, type Benchmark, type Figure } from '../lib/types.js';
+import { wrapRuns } from '../lib/wrap-runs.js';
 
 /** Sessions with an approval pending beside the measured one. */
 const WAITING = 15;
@@ -181,28 +182,9 @@ function replyFor(req: RecordedRequest, cwd: string): MockReply {
 
 /** The Claude backend, stamping each permission ask as its runner hands it to Tether. */
 function stampingAsks(backend: AgentBackend, asked: Map<string, number>): AgentBackend {
-  return {
-    ...backend,
-    open(spec): Runner {
-      const runner = backend.open(spec);
-      return {
-        run: (prompt, signal, hooks) =>
-          runner.run(prompt, signal, {
-            ...hooks,
-            ...(hooks?.ask ? { ask: (ask) => (asked.set(ask.toolUseId, hrMs()), hooks.ask!(ask)) } : {}),
-          }),
-        close: () => runner.close(),
-        get pid() {
-          return runner.pid;
-        },
-        get alive() {
-          return runner.alive;
-        },
-        get settings() {
-          return runner.settings;
-        },
-        ...(runner.reconfigure ? { reconfigure: (change) => runner.reconfigure!(change) } : {}),
-      };
-    },
-  };
+  return wrapRuns(backend, (run) => (prompt, signal, hooks) => {
+    const ask = hooks?.ask;
+    if (!ask) return run(prompt, signal, hooks);
+    return run(prompt, signal, { ...hooks, ask: (a) => (asked.set(a.toolUseId, hrMs()), ask(a)) });
+  });
 }

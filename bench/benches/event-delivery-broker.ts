@@ -7,11 +7,12 @@
  * ask, and closes on `close`.
  */
 import type { AddressInfo } from 'node:net';
-import type { AgentBackend, Runner, RunnerSettings } from '../../src/agents/agent.js';
+import type { AgentBackend } from '../../src/agents/agent.js';
 import { createClaudeBackend } from '../../src/agents/claude/index.js';
 import { createTether } from '../../src/broker/create-tether.js';
 import { loadConfig } from '../../src/config.js';
 import { buildServer } from '../../src/server/app.js';
+import { wrapRuns } from '../lib/wrap-runs.js';
 
 interface Args {
   db: string;
@@ -58,29 +59,12 @@ send({ type: 'ready', url: `http://127.0.0.1:${(app.server.address() as AddressI
 
 /** The Claude backend, stamping each text delta as its runner yields it to the broker. */
 function stamping(backend: AgentBackend): AgentBackend {
-  return {
-    ...backend,
-    open(spec): Runner {
-      const runner = backend.open(spec);
-      return {
-        async *run(prompt, signal) {
-          for await (const event of runner.run(prompt, signal)) {
-            if (event.type === 'text.delta') given.set(event.text, hrMs());
-            yield event;
-          }
-        },
-        close: () => runner.close(),
-        get pid() {
-          return runner.pid;
-        },
-        get alive() {
-          return runner.alive;
-        },
-        get settings() {
-          return runner.settings;
-        },
-        ...(runner.reconfigure ? { reconfigure: (change: RunnerSettings) => runner.reconfigure!(change) } : {}),
-      };
+  return wrapRuns(backend, (run) =>
+    async function* (prompt, signal, hooks) {
+      for await (const event of run(prompt, signal, hooks)) {
+        if (event.type === 'text.delta') given.set(event.text, hrMs());
+        yield event;
+      }
     },
-  };
+  );
 }
