@@ -57,6 +57,15 @@ describe('approvals (real agent)', () => {
 
   const writeCall = (file: string, id: string, content = 'hello') => ({ toolUse: { name: 'Write', input: { file_path: file, content }, id } });
 
+  /** A turn of `key` whose agent asks to write `name` (call `id`), then says `reply`: the file, the turn, the approval asked. */
+  const askToWrite = async (tether: Tether, key: string, name: string, id: string, reply: string) => {
+    const file = join(fx.cwd, name);
+    fx.mock.enqueue(writeCall(file, id), { text: reply });
+    const asked = nextRequest(tether);
+    const handle = tether.send(key, 'write the file');
+    return { file, handle, request: await asked };
+  };
+
   it('allow: the tool runs once, the agent gets its result, and every event is on the turn stream', async () => {
     const tether = await fx.open({ approvals: 'ask' });
     const file = join(fx.cwd, 'allowed.txt');
@@ -90,11 +99,7 @@ describe('approvals (real agent)', () => {
 
   it('deny: nothing runs, the agent is told why and goes on', async () => {
     const tether = await fx.open({ approvals: 'ask' });
-    const file = join(fx.cwd, 'denied.txt');
-    fx.mock.enqueue(writeCall(file, 'toolu_d1'), { text: 'Understood, I will not.' });
-    const asked = nextRequest(tether);
-    const handle = tether.send('ask:deny', 'write the file');
-    const request = await asked;
+    const { file, handle, request } = await askToWrite(tether, 'ask:deny', 'denied.txt', 'toolu_d1', 'Understood, I will not.');
     await tether.decide(request.id, { decision: 'deny', message: 'not in this folder' });
     expect((await handle.result).text).toBe('Understood, I will not.');
     expect(existsSync(file)).toBe(false);
@@ -169,11 +174,7 @@ describe('approvals (real agent)', () => {
 
   it('interrupt while pending: the approval expires (interrupt), the turn ends interrupted, nothing ran', async () => {
     const tether = await fx.open({ approvals: 'ask' });
-    const file = join(fx.cwd, 'never.txt');
-    fx.mock.enqueue(writeCall(file, 'toolu_i1'), { text: 'after the interrupt' });
-    const asked = nextRequest(tether);
-    const handle = tether.send('ask:interrupt', 'write the file');
-    const request = await asked;
+    const { file, handle, request } = await askToWrite(tether, 'ask:interrupt', 'never.txt', 'toolu_i1', 'after the interrupt');
     await tether.interrupt('ask:interrupt');
     await expect(handle.result).rejects.toMatchObject({ code: ErrorCode.INTERRUPTED });
     expect(await tether.approval(request.id)).toMatchObject({ status: 'expired', decidedBy: 'interrupt' });
