@@ -273,8 +273,13 @@ export class ApprovalDesk {
   }
 
   #announce(type: ApprovalEvent['type'], approval: ApprovalRecord): void {
-    this.#ctx.emitter.emit({ type, ...approvalToJSON(approval), at: isoNow(this.#ctx.clock) });
+    this.#ctx.emitter.emit(approvalEvent(type, approval, isoNow(this.#ctx.clock)));
   }
+}
+
+/** The event that announces an approval (the record, with its type and time). */
+export function approvalEvent(type: ApprovalEvent['type'], approval: ApprovalRecord, at: string): ApprovalEvent {
+  return { type, ...approvalToJSON(approval), at };
 }
 
 /** What the agent is told: run the call (with a question's answers), or why not. */

@@ -61,10 +61,11 @@ export class Emitter {
   /**
    * Announces the end of a turn that stopped without reporting it (its process died, or its lease
    * was taken over): `turn.failed` with the journal's error, numbered after what its process
-   * recorded of it.
+   * recorded of it, after `before` (what ended with it, e.g. its withdrawn approvals).
    */
-  async endedElsewhere(turn: TurnRecord): Promise<void> {
+  async endedElsewhere(turn: TurnRecord, before: readonly TetherEvent[] = []): Promise<void> {
     await this.#events.continueTurn(turn.id);
+    for (const event of before) this.emit(event);
     this.emit(failedTurnEvent(turn, turn.endedAt === null ? this.now() : new Date(turn.endedAt).toISOString()));
   }
 

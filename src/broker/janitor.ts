@@ -4,6 +4,7 @@ import { ErrorCode } from '../errors.js';
 import { killMarked } from '../lib/reaper.js';
 import type { GcResult } from './api.js';
 import type { BrokerContext } from './context.js';
+import { approvalEvent } from './approvals.js';
 import { OWNER_MARKER } from './owner.js';
 
 /** Sessions swept per statement: bounded work per transaction, so writers never wait long. */
@@ -73,10 +74,11 @@ export class Janitor {
     });
     if (recovered.adopted.length > 0) this.#adopt?.(recovered.adopted);
     // Whoever follows those turns (here, or on another node through the shared journal) learns the end.
+    // The approvals it still waited on ended with it (the store withdrew them); announced first.
+    const at = emitter.now();
     for (const turn of recovered.interrupted) {
-      // What it waited on from a person is withdrawn with it (nobody runs the turn any more).
-      await this.#ctx.approvals.withdraw(turn);
-      await emitter.endedElsewhere(turn);
+      const withdrawn = recovered.withdrawn.filter((a) => a.turnId === turn.id).map((a) => approvalEvent('approval.decided', a, at));
+      await emitter.endedElsewhere(turn, withdrawn);
     }
     await this.#ctx.approvals.expireDue();
     const expired = await this.#drain(() => store.sweepExpired(BATCH));

@@ -1,3 +1,4 @@
+import type { ApprovalRecord } from '../../domain/approvals.js';
 import type { SessionRecord, TurnError, TurnRecord } from '../../domain/types.js';
 
 /** What the janitor and start-up run: recovery of dead owners' turns, idle expiry, the session cap. */
@@ -36,6 +37,8 @@ export interface RecoverResult {
   interrupted: TurnRecord[];
   /** Leases freed. */
   freed: number;
+  /** The pending approvals of the `interrupted` turns, ended with them (`expired` by `interrupt`). */
+  withdrawn: ApprovalRecord[];
   /**
    * Queued turns of dead owners, and running ones that wait on a person, now owned by
    * `adoptQueuedAs`, oldest first; `queued`.

@@ -7,7 +7,8 @@ import { liveTotal, returned, toTurn, turnRow } from './lookups.js';
 import { sql } from './query.js';
 import { SWEEPS } from './sweeps.js';
 import type { Tx } from './transaction.js';
-import { waitsOnPerson } from './approvals.js';
+import type { ApprovalRecord } from '../../domain/approvals.js';
+import { expireApprovals, waitsOnPerson } from './approvals.js';
 import { endQueuedTurn, endRunningTurn, requeueWaiting } from './turn-endings.js';
 
 /** What the janitor runs: recovery of dead owners' turns, idle expiry, the session cap. */
@@ -17,6 +18,7 @@ export async function recover(tx: Tx, input: RecoverInput): Promise<RecoverResul
   const isAlive = askOnce(input.isOwnerAlive);
   const interrupted: TurnRecord[] = [];
   const adopted: TurnRecord[] = [];
+  const withdrawn: ApprovalRecord[] = [];
   let freed = 0;
 
   const held = await tx.rows<SessionRow>(SWEEPS.heldLeases(d));
@@ -24,7 +26,10 @@ export async function recover(tx: Tx, input: RecoverInput): Promise<RecoverResul
   // A running turn is ended, unless it waits on a person: then it can go on from the decision.
   const endOrTakeUp = async (turn: TurnRow): Promise<void> => {
     if (input.adoptQueuedAs && (await waitsOnPerson(tx, turn.id))) adopted.push(await requeueWaiting(tx, turn, input.adoptQueuedAs));
-    else interrupted.push(await endRunningTurn(tx, turn, now, input.error));
+    else {
+      interrupted.push(await endRunningTurn(tx, turn, now, input.error));
+      withdrawn.push(...(await expireApprovals(tx, { turnId: turn.id, decidedBy: 'interrupt' })));
+    }
   };
   for (const session of held) {
     if (!isAbandoned(session, now, isAlive)) continue;
@@ -63,7 +68,7 @@ export async function recover(tx: Tx, input: RecoverInput): Promise<RecoverResul
     }
   }
   adopted.sort(byAge);
-  return { interrupted, freed, adopted };
+  return { interrupted, freed, adopted, withdrawn };
 }
 
 export async function sweepExpired(tx: Tx, limit: number): Promise<SessionRecord[]> {

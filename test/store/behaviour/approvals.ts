@@ -194,6 +194,9 @@ export function approvalBehaviour(suite: Suite): void {
       const r = await store.recover({ isOwnerAlive: () => false, error: INTERRUPTED });
       expect(r.interrupted.map((t) => t.id)).toEqual([s.turn.id]);
       expect(r.adopted).toEqual([]);
+      // Its approval ends with it, in the same transaction.
+      expect(r.withdrawn.map((a) => [a.turnId, a.status, a.decidedBy])).toEqual([[s.turn.id, 'expired', 'interrupt']]);
+      expect((await store.listApprovals({ tenant: 'default', status: 'pending' }))).toEqual([]);
     });
 
     it("goes with its key when the key is deleted", async () => {

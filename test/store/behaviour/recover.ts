@@ -55,7 +55,7 @@ export function recoverBehaviour(suite: Suite): void {
 
     it('ends a turn whose live owner stopped renewing its lease', async () => {
       const s = await start({}, OWNER, 1000);
-      expect(await store.recover({ isOwnerAlive: () => true, error: INTERRUPTED })).toEqual({ interrupted: [], freed: 0, adopted: [] });
+      expect(await store.recover({ isOwnerAlive: () => true, error: INTERRUPTED })).toEqual({ interrupted: [], freed: 0, adopted: [], withdrawn: [] });
       clock.advance(1000);
       const r = await store.recover({ isOwnerAlive: () => true, error: INTERRUPTED });
       expect(r.freed).toBe(1);

@@ -41,7 +41,7 @@ export function transactionBehaviour(suite: Suite): void {
       expect(await store.getSession(a.session.id)).toEqual(a.session);
       expect(await store.getSession(b.session.id)).toEqual(b.session);
       expect(await store.stats()).toEqual(statsBefore);
-      expect(await store.recover({ isOwnerAlive: () => true, error: INTERRUPTED })).toEqual({ interrupted: [], freed: 0, adopted: [] });
+      expect(await store.recover({ isOwnerAlive: () => true, error: INTERRUPTED })).toEqual({ interrupted: [], freed: 0, adopted: [], withdrawn: [] });
       await finish(a.lease, a.turn.id);
     });
 
