@@ -22,7 +22,7 @@ const TIME_RULES = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', 'bench/results/'] },
+  { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', 'bench/results/', 'src/agents/codex/protocol/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
