@@ -30,6 +30,7 @@ const ROOTS = [
   'v2/ThreadTurnsListParams',
   'v2/ThreadTurnsListResponse',
   'v2/ContextCompactedNotification',
+  'v2/AccountRateLimitsUpdatedNotification',
   'v2/TurnStartParams',
   'v2/TurnStartResponse',
   'v2/TurnInterruptParams',

@@ -117,6 +117,19 @@ export const configSchema = z
     maxPromptChars: int(1, 10_000_000).default(200_000),
     /** A Claude Code binary to use instead of the one inside the Agent SDK package. */
     claudePath: z.string().min(1).optional(),
+    /** The agent of a new session whose first message does not name one. */
+    defaultBackend: z.enum(['claude', 'codex']).default('claude'),
+    /** A Codex binary to use instead of the one inside the `@openai/codex` package. */
+    codexPath: z.string().min(1).optional(),
+    /**
+     * The operator's Codex `config.toml` (model, model providers, every other Codex setting): the
+     * base of each CODEX_HOME Tether makes; Tether's own settings are laid over it per thread.
+     */
+    codexConfig: z.string().min(1).optional(),
+    /** Where each tenant's CODEX_HOME is made; default: `codex/` beside the SQLite file (`./data/codex`). */
+    codexHomes: z.string().min(1).optional(),
+    /** Codex threads one app-server process holds at most; more start another process. */
+    codexThreadsPerProcess: int(1, 1_000).default(8),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Log lines as JSON, or as `HH:MM:SS LEVEL component: msg key=value`; `auto`: readable on a terminal, JSON otherwise. */
     logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
@@ -199,6 +212,11 @@ export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly stri
   approvalTimeoutSec: ['TETHER_APPROVAL_TIMEOUT'],
   approvalParkSec: ['TETHER_APPROVAL_PARK'],
   claudePath: ['TETHER_CLAUDE_PATH'],
+  defaultBackend: ['TETHER_DEFAULT_BACKEND'],
+  codexPath: ['TETHER_CODEX_PATH'],
+  codexConfig: ['TETHER_CODEX_CONFIG'],
+  codexHomes: ['TETHER_CODEX_HOMES'],
+  codexThreadsPerProcess: ['TETHER_CODEX_THREADS'],
   logLevel: ['TETHER_LOG_LEVEL'],
   logFormat: ['TETHER_LOG_FORMAT'],
   port: ['TETHER_PORT'],

@@ -90,6 +90,8 @@ export interface RunnerSpec {
   env: NodeJS.ProcessEnv;
   /** What the conversation has cost so far, for backends that report running totals. */
   priorCostUsd?: number;
+  /** The session's tenant: backends that keep state per tenant (Codex's home) keep it apart. */
+  tenant?: string;
   /**
    * A recap of the conversation's last exchanges (from Tether's journal), for when `resume`
    * turns out to be impossible: the runner then starts a new conversation that opens with it

@@ -88,9 +88,16 @@ async function journal(ctx: AcceptContext, request: TurnRequest): Promise<Enqueu
     prompt = await continuePrompt(ctx, tenant, validateKey(request.key));
   }
   const resolved = resolveSend(request.key, prompt, options, ctx.config);
-  const backendName: BackendName = 'claude';
   const live = await ctx.store.getLiveSession(resolved.tenant, resolved.key);
-  // A continuing session keeps its own config; the options shape only a new one.
+  // A continuing session keeps its own config and agent; the options shape only a new one.
+  if (live && resolved.backendAsked && live.backend !== resolved.backend) {
+    throw new TetherError(
+      ErrorCode.INVALID_INPUT,
+      `session "${resolved.key}" runs on ${live.backend}; reset it to start a ${resolved.backend} conversation under this key`,
+      { details: { key: resolved.key, backend: live.backend } },
+    );
+  }
+  const backendName: BackendName = live?.backend ?? resolved.backend;
   const config = live?.config ?? resolved.config;
   await backendOf(ctx, backendName).preflight(config, { ...ctx.agentEnv, ...config.env });
   return ctx.store.enqueueTurn({

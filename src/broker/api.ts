@@ -1,6 +1,6 @@
 import type { ApprovalRecord, ApprovalStatus } from '../domain/approvals.js';
 import type { TetherEvent, TetherEventType, TurnResult } from '../domain/events.js';
-import type { ContextInfo, Labels, SessionConfig, SessionRecord, SessionStatus, TurnRecord } from '../domain/types.js';
+import type { BackendName, ContextInfo, Labels, SessionConfig, SessionRecord, SessionStatus, TurnRecord } from '../domain/types.js';
 import type { OnBusy, StoreStats } from '../store/store.js';
 import type { SessionBundle } from './bundle.js';
 import type { RunnerPoolStats } from './runners/pool.js';
@@ -12,6 +12,11 @@ export interface SendOptions extends Partial<Omit<SessionConfig, 'approvals'>> {
    * `decide`); `deny`: refused. Default: the broker's `approvals` setting (`TETHER_APPROVALS`).
    */
   approvals?: 'ask' | 'deny';
+  /**
+   * The agent of a new session: Claude Code or Codex (default: `defaultBackend`,
+   * TETHER_DEFAULT_BACKEND). A live session keeps its own; naming another is refused until a reset.
+   */
+  backend?: BackendName;
   /** Owner of the key; the configured default tenant when omitted. */
   tenant?: string;
   labels?: Labels;

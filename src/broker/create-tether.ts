@@ -1,9 +1,12 @@
 import type { Logger } from 'pino';
 import { createLogger } from '../lib/logger.js';
 import { ApprovalDesk } from './approvals.js';
+import { dirname, join, resolve } from 'node:path';
 import { createClaudeBackend } from '../agents/claude/index.js';
+import { createCodexBackend } from '../agents/codex/index.js';
+import { packageVersion } from '../lib/package-version.js';
 import type { AgentBackend } from '../agents/agent.js';
-import { loadConfig, type TetherConfigInput } from '../config.js';
+import { loadConfig, type TetherConfig, type TetherConfigInput } from '../config.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { resetAtRatio, type ContextPolicy } from '../domain/context-policy.js';
 import { isTerminalTurnEvent, type TetherEvent } from '../domain/events.js';
@@ -46,6 +49,13 @@ export interface CreateTetherOptions extends Partial<TetherConfigInput> {
 const EVENTS_RETAIN_MS = 15 * 60_000;
 const EVENTS_MAX_TURNS = 1000;
 
+/** Where tenants' CODEX_HOMEs go: TETHER_CODEX_HOMES, else `codex/` beside the SQLite file. */
+function codexHomesOf(config: TetherConfig): string {
+  if (config.codexHomes) return resolve(config.codexHomes);
+  const beside = config.persistence && config.db !== ':memory:' && !config.databaseUrl ? dirname(resolve(config.db)) : resolve('data');
+  return join(beside, 'codex');
+}
+
 /** Opens the store, ends what a dead process left running, starts the janitor. */
 export async function createTether(options: CreateTetherOptions = {}): Promise<Tether> {
   const { clock = systemClock, env = process.env, store: given, backends, contextPolicy, logger, ...settings } = options;
@@ -70,6 +80,15 @@ export async function createTether(options: CreateTetherOptions = {}): Promise<T
       ...(config.claudePath ? { claudePath: config.claudePath } : {}),
       ...(config.mirrorTranscripts ? { transcripts: store } : {}),
       nice: config.agentNice,
+    }),
+    codex: createCodexBackend({
+      ...(config.codexPath ? { codexPath: config.codexPath } : {}),
+      ...(config.codexConfig ? { baseConfig: resolve(config.codexConfig) } : {}),
+      homesDir: codexHomesOf(config),
+      threadsPerProcess: config.codexThreadsPerProcess,
+      ...(config.mirrorTranscripts ? { transcripts: store } : {}),
+      nice: config.agentNice,
+      version: packageVersion(),
     }),
     ...backends,
   };
@@ -100,7 +119,8 @@ export async function createTether(options: CreateTetherOptions = {}): Promise<T
     owner,
     backends: allBackends,
     pool: new RunnerPool({
-      backend: allBackends.claude!,
+      backends: allBackends,
+      spareBackend: allBackends.claude!,
       maxLive: config.maxLive,
       idleMs: config.liveIdleSec * 1000,
       spares: config.spares,

@@ -96,6 +96,7 @@ export async function runTurn(
         newConversationId: randomUUID(),
         env: { ...ctx.agentEnv, ...current.config.env },
         priorCostUsd: current.usage.costUsd,
+        tenant: current.tenant,
         recap: () => recapFromJournal(ctx.store, current, turn),
       },
       runAbort.signal,

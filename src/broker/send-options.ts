@@ -5,7 +5,7 @@ import type { TetherConfig } from '../config.js';
 import { RULE_PATTERN } from '../domain/approval-rules.js';
 import { JSON_BOUNDS, depthProblem } from '../domain/json-bounds.js';
 import { validateKey, validateLabels, validateTenant } from '../domain/keys.js';
-import { PERMISSION_MODES, type Labels, type Metadata, type SessionConfig } from '../domain/types.js';
+import { PERMISSION_MODES, type BackendName, type Labels, type Metadata, type SessionConfig } from '../domain/types.js';
 import { invalidInput } from '../errors.js';
 import type { SendOptions } from './api.js';
 
@@ -40,6 +40,8 @@ const METADATA_TOO_LARGE = `metadata is larger than ${JSON_BOUNDS.metadataBytes 
  * the CLI and HTTP (which derives its request schema, and so its OpenAPI document, from it).
  */
 export const sessionSettingsShape = {
+  /** The agent behind a new session: Claude Code or Codex (TETHER_DEFAULT_BACKEND by default). A live session keeps its own. */
+  backend: z.enum(['claude', 'codex']).optional(),
   cwd: z.string().min(1).max(4096).regex(PRINTABLE_LINE).optional(),
   model: z.string().min(1).max(200).regex(PRINTABLE_LINE).optional(),
   permissionMode: z.enum(PERMISSION_MODES).optional(),
@@ -90,6 +92,9 @@ export interface ResolvedSend {
   tenant: string;
   key: string;
   prompt: string;
+  /** The backend a new session would get; `backendAsked`: the options named it. */
+  backend: BackendName;
+  backendAsked: boolean;
   /** The config a new session would get. */
   config: SessionConfig;
   labels: Labels;
@@ -139,6 +144,8 @@ export function resolveSend(key: unknown, prompt: unknown, options: SendOptions 
     tenant: validateTenant(opts.tenant ?? config.tenant),
     key: validateKey(key),
     prompt,
+    backend: opts.backend ?? config.defaultBackend,
+    backendAsked: opts.backend !== undefined,
     config: sessionConfig,
     labels: validateLabels(opts.labels),
     metadata: {

@@ -1,5 +1,4 @@
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { registerApprovals } from './commands/approvals.js';
 import { registerCompact } from './commands/compact.js';
@@ -22,6 +21,7 @@ import { registerStats } from './commands/stats.js';
 import { registerTurns } from './commands/turns.js';
 import { registerUpdate } from './commands/update.js';
 import { EXIT_OK, EXIT_USAGE, printError, type CliContext, type CliIO } from './output.js';
+import { packageVersion } from '../lib/package-version.js';
 
 export type { CliIO, SignalSource, Writer } from './output.js';
 
@@ -60,7 +60,7 @@ function buildProgram(ctx: CliContext): Command {
   const { io } = ctx;
   const program = new Command('tether')
     .description('A session broker for coding-agent CLIs: durable Claude Code sessions behind keys.')
-    .version(version(), '-V, --version')
+    .version(packageVersion(), '-V, --version')
     .option('--db <path>', 'SQLite database file (default: $TETHER_DB or ./data/tether.db)')
     .option('--server <url>', 'talk to a running Tether daemon (default: $TETHER_URL)')
     .option('--token <token>', 'API token for --server (default: $TETHER_TOKEN)')
@@ -112,15 +112,4 @@ function commanderExit(err: CommanderError): number {
   // `tether help` exits 0; bare `tether` (help shown because no command was given) is a usage error.
   if (err.code === 'commander.help') return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
   return EXIT_USAGE;
-}
-
-function version(): string {
-  // src/cli/main.ts and dist/cli/main.js both sit two levels below package.json.
-  try {
-    const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-    if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') return pkg.version;
-  } catch {
-    // Fall through: a missing version must not break the CLI.
-  }
-  return '0.0.0';
 }

@@ -17,7 +17,8 @@ function pool(options: { maxLive?: number; spares?: number; idleMs?: number } = 
   const backend = new ScriptedBackend({ spares: (options.spares ?? 0) > 0 });
   const clock = new ManualClock(0);
   const p = new RunnerPool({
-    backend,
+    backends: { claude: backend },
+    spareBackend: backend,
     maxLive: options.maxLive ?? 4,
     idleMs: options.idleMs ?? 60_000,
     spares: options.spares ?? 0,
@@ -30,7 +31,7 @@ function pool(options: { maxLive?: number; spares?: number; idleMs?: number } = 
 }
 
 function session(id: string, agentSessionId: string | null = null, config: SessionRecord['config'] = { cwd: '/tmp' }): SessionRecord {
-  return { id, agentSessionId, config } as SessionRecord;
+  return { id, backend: 'claude', agentSessionId, config } as SessionRecord;
 }
 
 const spec = (s: SessionRecord): RunnerSpec => ({ config: s.config, resume: s.agentSessionId, env: {} });

@@ -54,7 +54,7 @@ export class RunnerPool {
   constructor(options: RunnerPoolOptions) {
     this.#o = options;
     this.#spares = new SpareShelf({
-      backend: options.backend,
+      backend: options.spareBackend,
       target: options.spares,
       env: options.env,
       clock: options.clock,
@@ -106,7 +106,9 @@ export class RunnerPool {
     let runner: Runner | null = null;
     let source: LentRunner['source'] = 'cold';
     try {
-      if (spec.resume === null) {
+      const backend = this.#o.backends[session.backend];
+      if (!backend) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `no ${session.backend} backend is configured`);
+      if (spec.resume === null && backend === this.#o.spareBackend) {
         const spare = this.#spares.take();
         if (spare) {
           runner = spare.claim(spec);
@@ -114,7 +116,7 @@ export class RunnerPool {
           else void this.#closeCounted(() => spare.close());
         }
       }
-      runner ??= this.#o.backend.open(spec);
+      runner ??= backend.open(spec);
     } finally {
       this.#reserved--;
     }

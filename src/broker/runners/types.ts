@@ -1,9 +1,13 @@
 import type { Logger } from 'pino';
 import type { AgentBackend, Runner } from '../../agents/agent.js';
 import type { Clock } from '../../domain/clock.js';
+import type { BackendName } from '../../domain/types.js';
 
 export interface RunnerPoolOptions {
-  backend: AgentBackend;
+  /** The backend each session's runners are opened with, by its name. */
+  backends: Partial<Record<BackendName, AgentBackend>>;
+  /** The backend spares are parked for (new sessions of other backends start cold). */
+  spareBackend: AgentBackend;
   /** Agent processes at most, spares and processes still exiting included. */
   maxLive: number;
   /** An idle warm runner hibernates (its process ends) after this long. */

@@ -9,6 +9,7 @@ import { runTurn } from '../run-turn.js';
 import { collect, cwdOf, intOption, labelsOf, linkOf, metaOf } from './options.js';
 
 interface SendFlags {
+  backend?: 'claude' | 'codex';
   cwd?: string;
   model?: string;
   permissionMode?: PermissionMode;
@@ -32,6 +33,7 @@ export function registerSend(program: Command, ctx: CliContext): void {
     .description('send a prompt to the conversation of <key> and stream the reply')
     .argument('<key>', 'conversation key, e.g. discord:123456')
     .argument('<prompt...>', 'the prompt; words are joined with spaces, "-" reads it from stdin')
+    .addOption(new Option('--backend <agent>', 'the agent: Claude Code or Codex (new sessions; default TETHER_DEFAULT_BACKEND, else claude)').choices(['claude', 'codex']))
     .option('--cwd <dir>', 'working directory of the agent (new sessions)')
     .option('--model <model>', 'model of the agent (new sessions)')
     .addOption(new Option('--permission-mode <mode>', 'permission mode of the agent (new sessions)').choices(PERMISSION_MODES))
@@ -70,6 +72,7 @@ async function send(cmd: Command, io: CliIO, key: string, words: string[], flags
   const prompt = await readPrompt(words, io);
 
   const options: SendOptions = {
+    ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
     ...(cwd !== undefined ? { cwd } : {}),
     ...(flags.model !== undefined ? { model: flags.model } : {}),
     ...(flags.permissionMode !== undefined ? { permissionMode: flags.permissionMode } : {}),

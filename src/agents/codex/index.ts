@@ -1,0 +1,117 @@
+import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AgentBackend, Runner, RunnerSpec } from '../agent.js';
+import type { TranscriptMirror } from '../../store/ports/transcripts.js';
+import type { SessionConfig } from '../../domain/types.js';
+import { fallbackContextWindow } from '../../domain/usage.js';
+import { ErrorCode, TetherError, invalidInput } from '../../errors.js';
+import type { CodexLaunch } from './app-server.js';
+import { findBundledCodex } from './binary.js';
+import { copyThread, type CopyWorkshop } from './copies.js';
+import { codexHomeFor, environmentOverrides, prepareHome } from './home.js';
+import { AppServerHosts } from './hosts.js';
+import { findRollout, RolloutMirror } from './rollouts.js';
+import { CodexRunner } from './runner.js';
+import { checkCodexSettings } from './settings.js';
+import type { CodexThreads } from './threads.js';
+
+export interface CodexBackendOptions {
+  /** A Codex binary to use instead of the one bundled with `@openai/codex`. */
+  codexPath?: string;
+  /** The directory each tenant's CODEX_HOME is made in (`<it>/<tenant>`). */
+  homesDir: string;
+  /** The operator's config.toml, the base of every CODEX_HOME Tether makes (TETHER_CODEX_CONFIG). */
+  baseConfig?: string;
+  /** Threads one app-server process holds at most before another is started. */
+  threadsPerProcess?: number;
+  /** Tether's copy of every rollout (the store). Without it, threads live only in CODEX_HOME. */
+  transcripts?: TranscriptMirror;
+  /** Niceness added to every app-server process (0–19, default 0): see `spawnAgent`. */
+  nice?: number;
+  /** Tether's version, as the app-server names its client. */
+  version?: string;
+}
+
+/** OpenAI's Codex through `codex app-server` (JSON-RPC over stdio), threads sharing processes. */
+export function createCodexBackend(options: CodexBackendOptions): AgentBackend {
+  let binary: string | null = null;
+  const resolve = (): string => (binary ??= resolveCodexBinary(options.codexPath));
+  const homes = { root: options.homesDir, baseConfig: options.baseConfig ?? null };
+  const rollouts = new RolloutMirror(options.transcripts ?? null);
+  let launch: CodexLaunch | null = null;
+  const launchOf = (): CodexLaunch => (launch ??= { binary: resolve(), nice: options.nice ?? 0, version: options.version ?? '0.0.0' });
+  let threads: CodexThreads | null = null;
+  const threadsOf = (): CodexThreads =>
+    (threads ??= {
+      hosts: new AppServerHosts(launchOf(), options.threadsPerProcess ?? 8),
+      rollouts,
+      homeFor: (tenant) => codexHomeFor(homes, tenant),
+      overrides: environmentOverrides,
+    });
+  const workshop = (what: string): CopyWorkshop => {
+    if (!options.transcripts) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `${what} needs the transcript mirror (TETHER_MIRROR_TRANSCRIPTS=true)`);
+    return {
+      launch: launchOf(),
+      rollouts,
+      scratchRoot: join(homes.root, '.copies'),
+      prepareHome: (home) => prepareHome(home, homes.baseConfig),
+      overrides: environmentOverrides,
+    };
+  };
+  return {
+    name: 'codex',
+    locate: resolve,
+    async preflight(config: SessionConfig): Promise<void> {
+      if (!existsSync(config.cwd) || !statSync(config.cwd).isDirectory()) throw invalidInput(`cwd ${config.cwd} is not an existing directory`);
+      checkCodexSettings(config);
+      if (homes.baseConfig && !existsSync(homes.baseConfig)) {
+        throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `TETHER_CODEX_CONFIG names ${homes.baseConfig}, which does not exist`);
+      }
+      resolve();
+    },
+    open(spec: RunnerSpec): Runner {
+      return new CodexRunner(spec, threadsOf());
+    },
+    async verify(agentSessionId) {
+      // Export reads the store: complete it from any tenant's home that has more of the rollout.
+      for (const tenant of listDirs(homes.root)) {
+        const path = findRollout(join(homes.root, tenant), agentSessionId);
+        if (path) await rollouts.restore(agentSessionId, join(homes.root, tenant));
+      }
+    },
+    async fork(source, keepPrompts) {
+      return (await copyThread(workshop('forking'), source.agentSessionId, source.env, { keepPrompts }))!;
+    },
+    async rewind(source, prompt) {
+      return copyThread(workshop('regenerating'), source.agentSessionId, source.env, { rewind: prompt });
+    },
+    contextWindow: fallbackContextWindow,
+    // Codex takes a turn from any text; `continue` is what a person would type.
+    continuePrompt: 'continue',
+  };
+}
+
+function listDirs(root: string): string[] {
+  try {
+    return readdirSync(root).filter((name) => !name.startsWith('.'));
+  } catch {
+    return [];
+  }
+}
+
+/** The binary to run, or AGENT_UNAVAILABLE with what to do about it. */
+export function resolveCodexBinary(configured: string | undefined): string {
+  const path = configured ?? findBundledCodex();
+  if (!path) {
+    throw new TetherError(
+      ErrorCode.AGENT_UNAVAILABLE,
+      `Codex binary not found for ${process.platform}-${process.arch}: reinstall @openai/codex with optional dependencies, or set TETHER_CODEX_PATH`,
+    );
+  }
+  try {
+    accessSync(path, constants.X_OK);
+  } catch {
+    throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `Codex binary at ${path} is missing or not executable (TETHER_CODEX_PATH?)`);
+  }
+  return path;
+}

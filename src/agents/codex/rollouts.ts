@@ -1,0 +1,100 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TranscriptEntry, TranscriptMirror } from '../../store/ports/transcripts.js';
+
+/*
+ * Codex's rollouts (its JSONL record of a thread, under CODEX_HOME/sessions) mirrored into
+ * Tether's store line by line, as Claude's transcripts are: a wiped CODEX_HOME, another node or
+ * an imported bundle writes the rollout back from the store and resumes the thread from it.
+ *
+ * A rollout is only ever appended to, so a line is known by its index: each is stored as
+ * `{ type: 'codex.rollout', uuid: '<index>', line }`, and the store's uuid check makes a line
+ * mirrored twice (a retry, a second process) land once.
+ */
+
+const ENTRY_TYPE = 'codex.rollout';
+/** Transcripts are listed by project; Codex's all go under this one. */
+const PROJECT_KEY = 'codex';
+
+/** The complete lines of a rollout file (a torn last line, a crash mid-write, is left for later). */
+function readLines(path: string): string[] {
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n');
+  lines.pop();
+  return lines;
+}
+
+/** The rollout file of a thread under a CODEX_HOME, or null (sessions/YYYY/MM/DD/rollout-…-<id>.jsonl). */
+export function findRollout(home: string, threadId: string): string | null {
+  const suffix = `-${threadId}.jsonl`;
+  const walk = (dir: string, depth: number): string | null => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return null;
+    }
+    for (const name of names.sort().reverse()) {
+      if (depth === 0) {
+        if (name.startsWith('rollout-') && name.endsWith(suffix)) return join(dir, name);
+      } else {
+        const found = walk(join(dir, name), depth - 1);
+        if (found) return found;
+      }
+    }
+    return null;
+  };
+  return walk(join(home, 'sessions'), 3);
+}
+
+export class RolloutMirror {
+  readonly #archive: TranscriptMirror | null;
+
+  constructor(archive: TranscriptMirror | null) {
+    this.#archive = archive;
+  }
+
+  /** Whether Codex has written the rollout yet (it does with a thread's first turn). */
+  written(path: string): boolean {
+    return existsSync(path);
+  }
+
+  /** Mirrors the rollout's lines from index `from` on; returns how many lines are mirrored now. */
+  async sync(threadId: string, path: string, from: number): Promise<number> {
+    if (!this.#archive || !existsSync(path)) return from;
+    const lines = readLines(path);
+    if (lines.length <= from) return lines.length;
+    const entries: TranscriptEntry[] = [];
+    for (let i = from; i < lines.length; i++) entries.push({ type: ENTRY_TYPE, uuid: String(i), line: JSON.parse(lines[i]!) as unknown });
+    await this.#archive.appendTranscript({ agentSessionId: threadId }, PROJECT_KEY, entries);
+    return lines.length;
+  }
+
+  /**
+   * Makes the thread resumable under `home`: the local rollout when there is one (its lines the
+   * store lacks are mirrored on the way), else one written back from the store. Returns its path
+   * and how many lines the store holds, or null when neither has the thread.
+   */
+  async restore(threadId: string, home: string): Promise<{ path: string; mirrored: number } | null> {
+    const local = findRollout(home, threadId);
+    const stored = this.#archive ? await this.#archive.loadTranscript({ agentSessionId: threadId }) : null;
+    const count = stored?.length ?? 0;
+    if (local) return { path: local, mirrored: this.#archive ? await this.sync(threadId, local, count) : 0 };
+    if (!stored || stored.length === 0) return null;
+    const path = rolloutPathFor(home, threadId, stored);
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, stored.map((e) => `${JSON.stringify(e.line)}\n`).join(''), { mode: 0o600 });
+    return { path, mirrored: count };
+  }
+}
+
+/** Where Codex itself would have put the rollout: by the day the thread began. */
+function rolloutPathFor(home: string, threadId: string, stored: TranscriptEntry[]): string {
+  const first = stored[0]?.line as { timestamp?: unknown } | undefined;
+  const at = new Date(typeof first?.timestamp === 'string' ? first.timestamp : Date.now());
+  const day = Number.isNaN(at.getTime()) ? new Date() : at;
+  const [date, time] = day.toISOString().split('T') as [string, string];
+  const [y, m, d] = date.split('-') as [string, string, string];
+  const stamp = `${date}T${time.slice(0, 8).replace(/:/g, '-')}`;
+  return join(home, 'sessions', y, m, d, `rollout-${stamp}-${threadId}.jsonl`);
+}
