@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFailed } from 'vitest';
@@ -6,14 +6,20 @@ import { createTether, type CreateTetherOptions } from '../../src/broker/create-
 import { createLogger } from '../../src/lib/logger.js';
 import type { Tether } from '../../src/broker/api.js';
 import { mockAgentEnv, startMockAnthropic, type MockAnthropic } from '../../src/testing/mock-anthropic.js';
+import { mockCodexConfig, startMockResponses, type MockResponses } from '../../src/testing/mock-responses.js';
 
 /**
- * Everything an end-to-end test needs to drive the real Claude Code binary through Tether:
- * a local Messages API, a private HOME (so ~/.claude is the test's own), a working directory,
- * a database file, and an environment that reaches nothing but the mock.
+ * Everything an end-to-end test needs to drive the real Claude Code and Codex binaries through
+ * Tether: a local Messages API and a local Responses API (Codex's config.toml points at it), a
+ * private HOME (so ~/.claude is the test's own; Codex homes go beside the database), a working
+ * directory, a database file, and an environment that reaches nothing but the mocks.
  */
 export interface AgentFixture {
   mock: MockAnthropic;
+  /** The Responses API Codex talks to. */
+  responses: MockResponses;
+  /** The config.toml Tether's Codex homes are made from (TETHER_CODEX_CONFIG). */
+  codexConfig: string;
   dir: string;
   home: string;
   cwd: string;
@@ -26,6 +32,7 @@ export interface AgentFixture {
 
 export async function agentFixture(): Promise<AgentFixture> {
   const mock = await startMockAnthropic();
+  const responses = await startMockResponses();
   const dir = mkdtempSync(join(tmpdir(), 'tether-e2e-'));
   const home = join(dir, 'home');
   const cwd = join(dir, 'work');
@@ -33,6 +40,8 @@ export async function agentFixture(): Promise<AgentFixture> {
   mkdirSync(cwd, { recursive: true });
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, ...mockAgentEnv(mock) };
   const dbPath = join(dir, 'tether.db');
+  const codexConfig = join(dir, 'codex.toml');
+  writeFileSync(codexConfig, mockCodexConfig(responses));
   const opened: Tether[] = [];
   // Warnings are kept, not printed: a test that fails prints those of its Tethers (a lease given
   // up, a renewal that failed), which a rare failure on a loaded machine is diagnosed from.
@@ -41,6 +50,8 @@ export async function agentFixture(): Promise<AgentFixture> {
   const logger = createLogger({ level: 'warn', format: 'json', sink: { write: (line) => warnings.push(line) } });
   return {
     mock,
+    responses,
+    codexConfig,
     dir,
     home,
     cwd,
@@ -56,13 +67,13 @@ export async function agentFixture(): Promise<AgentFixture> {
           // Opened by a beforeAll, outside any one test: nothing to report them with.
         }
       }
-      const tether = await createTether({ db: dbPath, env, defaultCwd: cwd, logger, janitorIntervalSec: 0, spares: 0, ...options });
+      const tether = await createTether({ db: dbPath, env, defaultCwd: cwd, logger, janitorIntervalSec: 0, spares: 0, codexConfig, ...options });
       opened.push(tether);
       return tether;
     },
     async cleanup() {
       await Promise.all(opened.map((t) => t.close({ graceMs: 2_000 }).catch(() => undefined)));
-      await mock.stop();
+      await Promise.all([mock.stop(), responses.stop()]);
       // An agent process that was just ended may still be writing into HOME: retry ENOTEMPTY.
       rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
     },

@@ -1,7 +1,13 @@
 import { execFileSync } from 'node:child_process';
 
-/** Pids of Claude Code processes that are children of `parent` (the agents a Tether started); this process by default. */
-export function agentChildren(parent: number = process.pid): number[] {
+/** What each agent's processes look like in `ps`: Claude Code's binary, Codex's app-server. */
+const AGENT_ARGS = {
+  claude: /claude-agent-sdk[^ ]*\/claude(\s|$)/,
+  codex: /\/codex app-server(\s|$)/,
+};
+
+/** Pids of agent processes that are children of `parent` (the agents a Tether started); this process by default. */
+export function agentChildren(parent: number = process.pid, agent: keyof typeof AGENT_ARGS = 'claude'): number[] {
   let out: string;
   try {
     out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(parent)], { encoding: 'utf8' });
@@ -10,7 +16,7 @@ export function agentChildren(parent: number = process.pid): number[] {
   }
   return out
     .split('\n')
-    .filter((line) => /claude-agent-sdk[^ ]*\/claude(\s|$)/.test(line))
+    .filter((line) => AGENT_ARGS[agent].test(line))
     .map((line) => Number(line.trim().split(/\s+/)[0]));
 }
 

@@ -59,33 +59,89 @@ export class RolloutMirror {
     return existsSync(path);
   }
 
-  /** Mirrors the rollout's lines from index `from` on; returns how many lines are mirrored now. */
+  /**
+   * Mirrors the rollout's lines from index `from` on; returns how many lines are mirrored now. A
+   * fork's rollout refers to its source's (Codex keeps a fork's history by reference): the first
+   * time, the rollouts it refers to are copied under its own transcript (subpaths `lineage/<id>`),
+   * so the fork resumes anywhere, exported or with its source deleted.
+   */
   async sync(threadId: string, path: string, from: number): Promise<number> {
     if (!this.#archive || !existsSync(path)) return from;
     const lines = readLines(path);
     if (lines.length <= from) return lines.length;
-    const entries: TranscriptEntry[] = [];
-    for (let i = from; i < lines.length; i++) entries.push({ type: ENTRY_TYPE, uuid: String(i), line: JSON.parse(lines[i]!) as unknown });
-    await this.#archive.appendTranscript({ agentSessionId: threadId }, PROJECT_KEY, entries);
+    if (from === 0) await this.#keepLineage(threadId, lines[0], homeOf(path));
+    await this.#archive.appendTranscript({ agentSessionId: threadId }, PROJECT_KEY, entriesOf(lines, from));
     return lines.length;
   }
 
   /**
    * Makes the thread resumable under `home`: the local rollout when there is one (its lines the
-   * store lacks are mirrored on the way), else one written back from the store. Returns its path
-   * and how many lines the store holds, or null when neither has the thread.
+   * store lacks are mirrored on the way), else one written back from the store, with the rollouts
+   * a fork refers to. Returns its path and how many lines the store holds, or null when neither
+   * has the thread.
    */
   async restore(threadId: string, home: string): Promise<{ path: string; mirrored: number } | null> {
     const local = findRollout(home, threadId);
     const stored = this.#archive ? await this.#archive.loadTranscript({ agentSessionId: threadId }) : null;
     const count = stored?.length ?? 0;
-    if (local) return { path: local, mirrored: this.#archive ? await this.sync(threadId, local, count) : 0 };
+    if (local && readLines(local).length >= count) return { path: local, mirrored: this.#archive ? await this.sync(threadId, local, count) : 0 };
     if (!stored || stored.length === 0) return null;
-    const path = rolloutPathFor(home, threadId, stored);
-    mkdirSync(join(path, '..'), { recursive: true });
-    writeFileSync(path, stored.map((e) => `${JSON.stringify(e.line)}\n`).join(''), { mode: 0o600 });
+    // No local rollout, or one behind the store's (the thread went on in another home, on
+    // another node): the store's lines are the whole of it, as rollouts are only appended to.
+    const path = local ?? rolloutPathFor(home, threadId, stored);
+    writeRollout(path, stored);
+    for (const subpath of await this.#archive!.listTranscriptSubpaths(threadId)) {
+      const ancestor = subpath.startsWith(LINEAGE) ? subpath.slice(LINEAGE.length) : null;
+      if (!ancestor || findRollout(home, ancestor)) continue;
+      const lines = await this.#archive!.loadTranscript({ agentSessionId: threadId, subpath });
+      if (lines && lines.length > 0) writeRollout(rolloutPathFor(home, ancestor, lines), lines);
+    }
     return { path, mirrored: count };
   }
+
+  /** Copies the rollouts a fork refers to (its source's, and theirs in turn) from `home` under the fork. */
+  async #keepLineage(threadId: string, firstLine: string | undefined, home: string): Promise<void> {
+    const seen = new Set<string>([threadId]);
+    for (let source = forkedFrom(firstLine); source !== null && !seen.has(source); ) {
+      seen.add(source);
+      const path = findRollout(home, source);
+      if (!path) return;
+      const lines = readLines(path);
+      await this.#archive!.appendTranscript({ agentSessionId: threadId, subpath: `${LINEAGE}${source}` }, PROJECT_KEY, entriesOf(lines, 0));
+      source = forkedFrom(lines[0]);
+    }
+  }
+}
+
+/** Subpaths of a fork's transcript holding the rollouts it refers to. */
+const LINEAGE = 'lineage/';
+
+function entriesOf(lines: string[], from: number): TranscriptEntry[] {
+  const entries: TranscriptEntry[] = [];
+  for (let i = from; i < lines.length; i++) entries.push({ type: ENTRY_TYPE, uuid: String(i), line: JSON.parse(lines[i]!) as unknown });
+  return entries;
+}
+
+/** The thread a rollout was forked from, read from its first line (`session_meta`), or null. */
+function forkedFrom(firstLine: string | undefined): string | null {
+  if (!firstLine) return null;
+  try {
+    const meta = JSON.parse(firstLine) as { type?: string; payload?: { forked_from_id?: unknown } };
+    return meta.type === 'session_meta' && typeof meta.payload?.forked_from_id === 'string' ? meta.payload.forked_from_id : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The CODEX_HOME a rollout lies in (…/sessions/YYYY/MM/DD/file). */
+function homeOf(path: string): string {
+  return join(path, '..', '..', '..', '..', '..');
+}
+
+/** Writes a rollout from stored lines. */
+function writeRollout(path: string, stored: TranscriptEntry[]): void {
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, stored.map((e) => `${JSON.stringify(e.line)}\n`).join(''), { mode: 0o600 });
 }
 
 /** Where Codex itself would have put the rollout: by the day the thread began. */

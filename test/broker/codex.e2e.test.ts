@@ -1,0 +1,150 @@
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TetherEvent } from '../../src/domain/events.js';
+import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
+import { agentChildren } from '../helpers/processes.js';
+
+/**
+ * The Codex backend with the real Codex binary (`codex app-server`) against the mock Responses
+ * API: the same operations as a Claude session, through the same library calls.
+ */
+describe('Codex sessions (real codex app-server)', () => {
+  let fx: AgentFixture;
+  beforeEach(async () => {
+    fx = await agentFixture();
+  });
+  afterEach(async () => fx.cleanup());
+
+  const codex = { backend: 'codex' as const };
+  const lastTexts = () => fx.responses.requests.at(-1)!.userTexts;
+  const codexHome = () => join(fx.dir, 'codex', 'default');
+
+  it('continues one thread: warm, after Tether restarts, and after its CODEX_HOME is wiped', async () => {
+    let tether = await fx.open();
+    fx.responses.enqueue({ text: 'Hello from Codex.', usage: { inputTokens: 1200, cachedTokens: 200, outputTokens: 7, reasoningTokens: 3 } });
+    const events: TetherEvent[] = [];
+    const handle = tether.send('cx', 'first', codex);
+    for await (const event of handle) events.push(event);
+    const first = await handle.result;
+    expect(first.text).toBe('Hello from Codex.');
+    expect(events.filter((e) => e.type === 'text.delta').map((e) => (e as { text: string }).text).join('')).toBe('Hello from Codex.');
+    expect(first.usage).toEqual({ inputTokens: 1000, cacheReadTokens: 200, outputTokens: 7, cacheWriteTokens: 0, costUsd: 0 });
+    expect(first.context.window).toBeGreaterThan(0);
+    expect(first.context.tokens).toBe(1207);
+    const session = (await tether.get('cx'))!;
+    expect(session).toMatchObject({ backend: 'codex', agentSessionId: first.agentSessionId, turns: 1 });
+    // The thread's rollout is Codex's, under the tenant's own CODEX_HOME, and mirrored into the store.
+    expect(existsSync(join(codexHome(), 'sessions'))).toBe(true);
+
+    const second = await tether.send('cx', 'second').result;
+    expect(second.agentSessionId).toBe(first.agentSessionId);
+    expect(lastTexts()).toEqual(['first', 'second']);
+    expect((await tether.stats()).runners.live).toBe(1);
+    await tether.close();
+
+    tether = await fx.open();
+    const third = await tether.send('cx', 'third').result;
+    expect(third.agentSessionId).toBe(first.agentSessionId);
+    expect(lastTexts()).toEqual(['first', 'second', 'third']);
+    await tether.close();
+
+    rmSync(join(fx.dir, 'codex'), { recursive: true, force: true });
+    tether = await fx.open();
+    const fourth = await tether.send('cx', 'fourth').result;
+    expect(fourth.agentSessionId).toBe(first.agentSessionId);
+    expect(lastTexts()).toEqual(['first', 'second', 'third', 'fourth']);
+    expect((await tether.get('cx'))!.turns).toBe(4);
+  });
+
+  it('keeps a Codex key and a Claude key side by side; a live key keeps its agent until a reset', async () => {
+    const tether = await fx.open();
+    const [c, k] = await Promise.all([tether.send('cx', 'to codex', codex).result, tether.send('cl', 'to claude').result]);
+    expect(c.text).toBe('Reply #1: to codex');
+    expect(k.text).toBe('Reply #1: to claude');
+    expect((await tether.get('cx'))!.backend).toBe('codex');
+    expect((await tether.get('cl'))!.backend).toBe('claude');
+
+    await expect(tether.send('cx', 'now claude', { backend: 'claude' }).result).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('runs on codex') });
+    await tether.reset('cx');
+    const switched = await tether.send('cx', 'now claude', { backend: 'claude' }).result;
+    expect(switched.text).toBe('Reply #1: now claude');
+    expect((await tether.get('cx'))!).toMatchObject({ backend: 'claude', generation: 2 });
+  });
+
+  it('refuses settings Codex has no counterpart for, naming them, and writes nothing', async () => {
+    const tether = await fx.open();
+    await expect(tether.send('cx', 'hi', { ...codex, maxTurns: 3 }).result).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('maxTurns') });
+    await expect(tether.send('cx', 'hi', { ...codex, allowedTools: ['Read'] }).result).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('allowedTools') });
+    expect(await tether.get('cx')).toBeNull();
+    expect(fx.responses.requests).toHaveLength(0);
+  });
+
+  it('forks, regenerates, and carries an exported thread to a fresh store and home', async () => {
+    const tether = await fx.open();
+    for (const p of ['one', 'two', 'three']) await tether.send('src', p, codex).result;
+    const turns = await tether.turns('src');
+
+    const full = await tether.fork('src', 'copy');
+    expect(full.backend).toBe('codex');
+    expect(full.agentSessionId).not.toBe((await tether.get('src'))!.agentSessionId);
+    await tether.send('copy', 'copy goes on').result;
+    expect(lastTexts()).toEqual(['one', 'two', 'three', 'copy goes on']);
+
+    await tether.fork('src', 'early', { atTurn: turns[1]!.seq });
+    await tether.send('early', 'from turn two').result;
+    expect(lastTexts()).toEqual(['one', 'two', 'from turn two']);
+
+    fx.responses.enqueue({ text: 'a better three' });
+    const again = await tether.regenerate('src').result;
+    expect(again.text).toBe('a better three');
+    expect(lastTexts()).toEqual(['one', 'two', 'three']);
+    await tether.send('src', 'source goes on').result;
+    expect(lastTexts()).toEqual(['one', 'two', 'three', 'source goes on']);
+
+    const bundle = JSON.parse(JSON.stringify(await tether.export('src')));
+    expect(bundle.session.backend).toBe('codex');
+    const elsewhere = join(fx.dir, 'elsewhere');
+    mkdirSync(elsewhere, { recursive: true });
+    const second = await fx.open({ db: join(elsewhere, 'other.db') });
+    await second.import(bundle, { key: 'moved' });
+    await second.send('moved', 'carried on').result;
+    expect(lastTexts()).toEqual(['one', 'two', 'three', 'source goes on', 'carried on']);
+    expect(existsSync(join(elsewhere, 'codex', 'default', 'sessions'))).toBe(true);
+
+    // Codex keeps a fork's history by reference to its source; the copy needs neither the source's key nor its files.
+    await tether.delete('src');
+    await tether.close();
+    rmSync(join(fx.dir, 'codex'), { recursive: true, force: true });
+    const reopened = await fx.open();
+    await reopened.send('copy', 'after its source is gone').result;
+    expect(lastTexts()).toEqual(['one', 'two', 'three', 'copy goes on', 'after its source is gone']);
+  });
+
+  it('interrupts a running turn; the thread goes on with the next one', async () => {
+    const tether = await fx.open();
+    await tether.send('cx', 'warm up', codex).result;
+    fx.responses.enqueue({ text: 'never finished', delayMs: 60_000 });
+    const handle = tether.send('cx', 'long task');
+    for await (const event of handle) if (event.type === 'turn.started') break;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await tether.interrupt('cx');
+    await expect(handle.result).rejects.toMatchObject({ code: 'INTERRUPTED' });
+    const next = await tether.send('cx', 'next').result;
+    expect(next.text).toContain('next');
+  });
+
+  it('compacts through Codex, and ends its app-server processes with Tether', async () => {
+    const tether = await fx.open();
+    await tether.send('cx', 'one', codex).result;
+    await tether.send('cx', 'two').result;
+    const compacted = await tether.compact('cx');
+    expect(compacted.preTokens).toBeGreaterThan(0);
+    expect((await tether.get('cx'))!.context.tokens).toBe(compacted.postTokens);
+    const after = await tether.send('cx', 'three').result;
+    expect(after.text).toContain('three');
+    expect(agentChildren(process.pid, 'codex')).toHaveLength(1);
+    await tether.close();
+    expect(agentChildren(process.pid, 'codex')).toEqual([]);
+  });
+});
