@@ -122,7 +122,7 @@ async function journal(ctx: AcceptContext, request: TurnRequest): Promise<Enqueu
     onLimit: ctx.config.onLimit,
     rotate: ctx.policy,
     // While the usage limit holds turns back, a new turn waits `queued`, not holding a lease.
-    ...(ctx.usageGate.until === null ? { leaseTtlMs: ctx.config.leaseTtlMs } : {}),
+    ...(ctx.usageGates.of(backendName).until === null ? { leaseTtlMs: ctx.config.leaseTtlMs } : {}),
   });
 }
 

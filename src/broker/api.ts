@@ -67,7 +67,7 @@ export interface TetherStats extends StoreStats {
    * Set while the agent account's usage limit holds turns back (this process learned it from a
    * refused turn): when it resets (ISO) and why. Turns wait `queued` until then.
    */
-  usageLimit?: { until: string; reason: string };
+  usageLimit?: { until: string; reason: string; backend: BackendName };
   /** Mean duration of the turns that ran to an end; null before any did. */
   averageTurnMs: number | null;
   /** Failed turns over ended ones (succeeded, failed, interrupted); null before any ended. */

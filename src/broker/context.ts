@@ -12,7 +12,7 @@ import type { LeaseKeeper } from './leases.js';
 import type { OwnerId } from './owner.js';
 import type { RunnerPool } from './runners/pool.js';
 import type { TurnEvents } from './turn-events/port.js';
-import type { UsageGate } from './usage-gate.js';
+import type { UsageGates } from './usage-gate.js';
 import type { Wakeups } from './wakeups.js';
 
 /**
@@ -32,7 +32,8 @@ export interface BrokerContext {
   wakeups: Wakeups;
   /** Renews the leases of the turns this process runs. */
   leases: LeaseKeeper;
-  usageGate: UsageGate;
+  /** Closed per backend while its account is out of quota. */
+  usageGates: UsageGates;
   emitter: Emitter;
   turnEvents: TurnEvents;
   /** The approvals of the turns this process runs, and decisions taken here. */

@@ -27,7 +27,7 @@ import { RunnerPool } from './runners/pool.js';
 import { JournalTurnEvents } from './turn-events/journal.js';
 import { MemoryTurnEvents } from './turn-events/memory.js';
 import type { TurnEvents } from './turn-events/port.js';
-import { UsageGate } from './usage-gate.js';
+import { UsageGates } from './usage-gate.js';
 import { Wakeups } from './wakeups.js';
 
 /** Library options: any setting of `config.ts`, plus what cannot come from the environment. */
@@ -130,7 +130,7 @@ export async function createTether(options: CreateTetherOptions = {}): Promise<T
     }),
     wakeups,
     leases: new LeaseKeeper({ store, clock, log, config }),
-    usageGate: new UsageGate(clock),
+    usageGates: new UsageGates(clock),
     emitter,
     turnEvents,
     approvals,

@@ -3,7 +3,7 @@ import { ErrorCode } from '../errors.js';
 import type { BrokerContext } from './context.js';
 
 /** What waiting for a lease needs of the broker. */
-export type LeaseWaitContext = Pick<BrokerContext, 'store' | 'owner' | 'wakeups' | 'log' | 'config' | 'usageGate' | 'emitter'>;
+export type LeaseWaitContext = Pick<BrokerContext, 'store' | 'owner' | 'wakeups' | 'log' | 'config' | 'usageGates' | 'emitter'>;
 
 const FIRST_POLL_MS = 25;
 const MAX_POLL_MS = 500;
@@ -19,14 +19,16 @@ const WITHDRAWN: TurnError = { code: ErrorCode.INTERRUPTED, message: 'the turn w
  * store grants `turn` its session's lease. While the agent account's usage limit holds, the turn
  * waits `queued` without asking. Aborting `signal` withdraws a turn that has not started.
  */
-export async function waitForLease(ctx: LeaseWaitContext, turn: TurnRecord, sessionId: string, signal: AbortSignal): Promise<LeaseWait> {
+export async function waitForLease(ctx: LeaseWaitContext, turn: TurnRecord, session: Pick<SessionRecord, 'id' | 'backend'>, signal: AbortSignal): Promise<LeaseWait> {
+  const sessionId = session.id;
+  const gate = ctx.usageGates.of(session.backend);
   let delay = FIRST_POLL_MS;
   for (;;) {
     if (signal.aborted && (await ctx.store.abandonTurn(turn.id, WITHDRAWN))) return { status: 'gone', error: WITHDRAWN };
-    const until = ctx.usageGate.until;
+    const until = gate.until;
     if (until !== null) {
       ctx.log.info({ turnId: turn.id, until: new Date(until).toISOString() }, 'turn waits for the usage limit to reset');
-      await ctx.usageGate.pass(signal);
+      await gate.pass(signal);
       continue;
     }
     const got = await ctx.store.acquireLease({ sessionId, turnId: turn.id, owner: ctx.owner.id, ttlMs: ctx.config.leaseTtlMs });

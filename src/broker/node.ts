@@ -1,10 +1,11 @@
 import { every, type Timer } from '../domain/clock.js';
+import { BACKENDS } from '../domain/types.js';
 import type { GcResult, Readiness } from './api.js';
 import { backendOf, type BrokerContext } from './context.js';
 import type { TurnsInFlight } from './in-flight.js';
 import type { Janitor } from './janitor.js';
 
-type NodeContext = Pick<BrokerContext, 'store' | 'clock' | 'log' | 'config' | 'owner' | 'usageGate' | 'pool' | 'leases' | 'turnEvents' | 'backends' | 'agentEnv'>;
+type NodeContext = Pick<BrokerContext, 'store' | 'clock' | 'log' | 'config' | 'owner' | 'usageGates' | 'pool' | 'leases' | 'turnEvents' | 'backends' | 'agentEnv'>;
 
 /**
  * This broker process as a node among those sharing the store: it heartbeats (other nodes tell
@@ -77,13 +78,15 @@ export class BrokerNode {
 
   /** Heartbeats last a lease TTL: a node silent that long is as gone as its leases. */
   async #beat(ttlMs = this.#ctx.config.leaseTtlMs): Promise<void> {
-    const { store, owner, usageGate, log } = this.#ctx;
+    const { store, owner, usageGates, log } = this.#ctx;
     try {
       await store.heartbeat(owner.id, ttlMs);
       // A usage limit another node ran into holds this node's turns back too.
-      const limit = ttlMs > 0 ? await store.getUsageLimit('claude') : null;
-      if (limit && usageGate.close(limit.until, limit.reason)) {
-        log.warn({ until: new Date(limit.until).toISOString() }, 'usage limit reached (seen by another node); turns wait until it resets');
+      for (const backend of ttlMs > 0 ? BACKENDS : []) {
+        const limit = await store.getUsageLimit(backend);
+        if (limit && usageGates.of(backend).close(limit.until, limit.reason)) {
+          log.warn({ backend, until: new Date(limit.until).toISOString() }, 'usage limit reached (seen by another node); turns wait until it resets');
+        }
       }
     } catch (err) {
       log.warn({ err }, 'heartbeat failed');

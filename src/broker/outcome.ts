@@ -46,8 +46,8 @@ export async function recordOutcome(ctx: TurnContext, e: RunEnding): Promise<voi
   const { turn, session, result, held } = e;
   const error = endingError(ctx, e);
   const status = error === null ? 'succeeded' : error.code === ErrorCode.INTERRUPTED ? 'interrupted' : 'failed';
-  if (result?.retryAt !== undefined && ctx.usageGate.close(result.retryAt, error?.message ?? 'usage limit')) {
-    ctx.log.warn({ until: new Date(result.retryAt).toISOString() }, 'usage limit reached; turns wait until it resets');
+  if (result?.retryAt !== undefined && ctx.usageGates.of(session.backend).close(result.retryAt, error?.message ?? 'usage limit')) {
+    ctx.log.warn({ backend: session.backend, until: new Date(result.retryAt).toISOString() }, 'usage limit reached; turns wait until it resets');
     // The other nodes on the store use the same account: they read it with their heartbeat.
     ctx.store.setUsageLimit(session.backend, result.retryAt, error?.message ?? 'usage limit').catch((err: unknown) => {
       ctx.log.warn({ err }, 'could not record the usage limit for the other nodes');

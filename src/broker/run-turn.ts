@@ -18,7 +18,7 @@ import type { TurnHandleImpl } from './turn-handle.js';
 /** What running a turn needs of the broker. */
 export type TurnContext = Pick<
   BrokerContext,
-  'store' | 'clock' | 'log' | 'config' | 'owner' | 'wakeups' | 'usageGate' | 'emitter' | 'pool' | 'leases' | 'backends' | 'agentEnv' | 'approvals'
+  'store' | 'clock' | 'log' | 'config' | 'owner' | 'wakeups' | 'usageGates' | 'emitter' | 'pool' | 'leases' | 'backends' | 'agentEnv' | 'approvals'
 >;
 
 /** The lease, when the store granted it with the enqueue (a quiet session). */
@@ -51,7 +51,7 @@ export async function runTurn(
   let acquired: { lease: Lease; session: SessionRecord };
   try {
     if (granted) await reportInterrupted(ctx, granted.interrupted);
-    const got = granted ? { status: 'acquired' as const, lease: granted.lease, session } : await waitForLease(ctx, turn, session.id, signal);
+    const got = granted ? { status: 'acquired' as const, lease: granted.lease, session } : await waitForLease(ctx, turn, session, signal);
     if (got.status === 'gone') return fail(got.error, session.id);
     acquired = got;
   } catch (err) {

@@ -12,7 +12,7 @@ import { sessionUpdateSchema } from './send-options.js';
  * delegates here. Every call takes the tenant it acts for (validated) and never sees another's.
  */
 
-type OpsContext = Pick<BrokerContext, 'store' | 'config' | 'emitter' | 'labelQuotas' | 'usageGate' | 'pool'>;
+type OpsContext = Pick<BrokerContext, 'store' | 'config' | 'emitter' | 'labelQuotas' | 'usageGates' | 'pool'>;
 
 /** The tenant a call acts for: the given one, or the configured default. */
 export function tenantOf(ctx: Pick<BrokerContext, 'config'>, options?: { tenant?: string }): string {
@@ -111,7 +111,8 @@ export async function interruptKey(ctx: OpsContext, inFlight: TurnsInFlight, ten
 export async function statsOf(ctx: OpsContext, inFlight: TurnsInFlight, options?: { tenant?: string }): Promise<TetherStats> {
   const tenant = options?.tenant === undefined ? null : validateTenant(options.tenant);
   const stats = await ctx.store.stats(tenant ?? undefined);
-  const until = ctx.usageGate.until;
+  // The contract has one limit: the one that holds turns back longest.
+  const limit = ctx.usageGates.closed().sort((a, b) => b.until - a.until)[0];
   const ended = stats.turns.succeeded + stats.turns.failed + stats.turns.interrupted;
   return {
     ...stats,
@@ -120,6 +121,6 @@ export async function statsOf(ctx: OpsContext, inFlight: TurnsInFlight, options?
     tenant,
     runningHere: inFlight.running,
     runners: ctx.pool.stats,
-    ...(until !== null ? { usageLimit: { until: new Date(until).toISOString(), reason: ctx.usageGate.reason } } : {}),
+    ...(limit ? { usageLimit: { until: new Date(limit.until).toISOString(), reason: limit.reason, backend: limit.backend } } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { sleep, type Clock } from '../domain/clock.js';
+import { BACKENDS, type BackendName } from '../domain/types.js';
 
 /**
  * Closed while the agent account is out of quota: the API said when its usage limit resets, so
@@ -39,5 +40,28 @@ export class UsageGate {
       // Sleeps to the reset time itself: the clock's timer fires then, however far it is.
       await sleep(this.#clock, until - this.#clock.now(), signal);
     }
+  }
+}
+
+/** One gate per backend: Claude's account running out holds no Codex turn back, nor the reverse. */
+export class UsageGates {
+  readonly #gates: Record<BackendName, UsageGate>;
+
+  constructor(clock: Clock) {
+    this.#gates = { claude: new UsageGate(clock), codex: new UsageGate(clock) };
+  }
+
+  of(backend: BackendName): UsageGate {
+    return this.#gates[backend];
+  }
+
+  /** The gates closed now, by backend. */
+  closed(): Array<{ backend: BackendName; until: number; reason: string }> {
+    const closed: Array<{ backend: BackendName; until: number; reason: string }> = [];
+    for (const backend of BACKENDS) {
+      const until = this.#gates[backend].until;
+      if (until !== null) closed.push({ backend, until, reason: this.#gates[backend].reason });
+    }
+    return closed;
   }
 }

@@ -5,7 +5,8 @@ import type { ApprovalRules } from './approval-rules.js';
  * inside Tether; the JSON contract (see `json.ts`) renders them as ISO strings.
  */
 
-export type BackendName = 'claude' | 'codex';
+export const BACKENDS = ['claude', 'codex'] as const;
+export type BackendName = (typeof BACKENDS)[number];
 
 export const SESSION_STATUSES = ['idle', 'running', 'expired', 'closed', 'error'] as const;
 export type SessionStatus = (typeof SESSION_STATUSES)[number];

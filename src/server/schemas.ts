@@ -239,7 +239,7 @@ export const statsResponseSchema = z
     runners: z
       .object({ live: z.number().int(), busy: z.number().int(), idle: z.number().int(), spares: z.number().int(), waiting: z.number().int(), maxLive: z.number().int() })
       .optional(),
-    usageLimit: z.object({ until: z.string(), reason: z.string() }).optional(),
+    usageLimit: z.object({ until: z.string(), reason: z.string(), backend: z.enum(['claude', 'codex']) }).optional(),
     turnTime: z.object({ totalMs: z.number(), turns: z.number().int() }),
     averageTurnMs: z.number().nullable(),
     errorRate: z.number().nullable(),

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/domain/clock.js';
 import type { TetherEvent } from '../../src/domain/events.js';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
 import { agentChildren } from '../helpers/processes.js';
@@ -146,5 +147,58 @@ describe('Codex sessions (real codex app-server)', () => {
     expect(agentChildren(process.pid, 'codex')).toHaveLength(1);
     await tether.close();
     expect(agentChildren(process.pid, 'codex')).toEqual([]);
+  });
+
+  it("types Codex's API failures, and parks Codex turns (not Claude's) on its usage limit until the reset", async () => {
+    const clock = new ManualClock(Date.now());
+    const tether = await fx.open({ clock });
+    fx.responses.enqueue({ fault: { kind: 'status', status: 500 } });
+    await expect(tether.send('cx', 'overloaded', codex).result).rejects.toMatchObject({ code: 'AGENT_UNAVAILABLE', message: expect.stringContaining('internalServerError') });
+
+    const resetsAt = Math.floor(clock.now() / 1000) * 1000 + 3_600_000;
+    fx.responses.enqueue({
+      fault: {
+        kind: 'status',
+        status: 429,
+        type: 'usage_limit_reached',
+        message: 'You have hit your usage limit.',
+        headers: { 'x-codex-primary-used-percent': '100', 'x-codex-primary-window-minutes': '300', 'x-codex-primary-reset-at': String(resetsAt / 1000) },
+      },
+    });
+    const limited = await tether.send('cx', 'limited').result.catch((e: unknown) => e);
+    expect(limited).toMatchObject({ code: 'AGENT_UNAVAILABLE', message: expect.stringContaining(`resets at ${new Date(resetsAt).toISOString()}`) });
+    expect((await tether.stats()).usageLimit).toMatchObject({ backend: 'codex', until: new Date(resetsAt).toISOString() });
+
+    const parked = tether.send('cx', 'after the reset');
+    await parked.accepted;
+    // Claude's account is another: its turns run meanwhile.
+    expect((await tether.send('cl', 'claude runs', { backend: 'claude' }).result).text).toBe('Reply #1: claude runs');
+    expect((await tether.turns('cx')).at(-1)!.status).toBe('queued');
+    const asked = fx.responses.requests.length;
+
+    clock.advance(3_600_000);
+    expect((await parked.result).text).toContain('after the reset');
+    expect(fx.responses.requests.length).toBe(asked + 1);
+  });
+
+  it('recovers a thread whose rollout is gone everywhere with a recap, instead of a dead key', async () => {
+    const tether = await fx.open({ mirrorTranscripts: false });
+    await tether.send('cx', 'remember the blue door', codex).result;
+    await tether.close();
+    rmSync(join(fx.dir, 'codex'), { recursive: true, force: true });
+
+    const reopened = await fx.open({ mirrorTranscripts: false });
+    const events: TetherEvent[] = [];
+    const handle = reopened.send('cx', 'which door?');
+    for await (const event of handle) events.push(event);
+    const result = await handle.result;
+    expect(events.some((e) => e.type === 'session.recovered')).toBe(true);
+    expect(result.agentSessionId).not.toBe(null);
+    const sent = fx.responses.requests.at(-1)!.userTexts.join('\n');
+    expect(sent).toContain('remember the blue door');
+    expect(sent).toContain('which door?');
+    // The new thread is the key's from now on.
+    await reopened.send('cx', 'and now?').result;
+    expect(fx.responses.requests.at(-1)!.userTexts.at(-1)).toBe('and now?');
   });
 });
