@@ -2,6 +2,7 @@ import type { PermissionAnswer, PermissionAsk, TurnHooks } from '../agent.js';
 import type { CommandExecutionRequestApprovalParams } from './protocol/v2/CommandExecutionRequestApprovalParams.js';
 import type { FileChangeRequestApprovalParams } from './protocol/v2/FileChangeRequestApprovalParams.js';
 import type { CommandExecutionApprovalDecision } from './protocol/v2/CommandExecutionApprovalDecision.js';
+import { commandOf } from './normalize.js';
 
 /**
  * Codex's approval requests as Tether's approvals. A command is asked about as Claude Code's
@@ -42,12 +43,12 @@ export async function answerApproval(
 function askOf(method: string, params: Record<string, unknown>, signal: AbortSignal, pathsOf: PatchPaths): PermissionAsk | null {
   if (method === COMMAND_APPROVAL) {
     const p = params as unknown as CommandExecutionRequestApprovalParams;
-    const command = p.command ?? '';
+    const command = commandOf(p.command ?? '', p.commandActions ?? null);
     return {
       kind: 'tool',
       toolUseId: p.approvalId ? `${p.itemId}:${p.approvalId}` : p.itemId,
       tool: 'Bash',
-      input: { command, ...(p.cwd ? { cwd: p.cwd } : {}), ...(p.reason ? { description: p.reason } : {}) },
+      input: { command, ...(p.command && p.command !== command ? { shellCommand: p.command } : {}), ...(p.cwd ? { cwd: p.cwd } : {}), ...(p.reason ? { description: p.reason } : {}) },
       title: p.reason ? `Run ${command}: ${p.reason}` : `Run ${command}`,
       suggestions: [],
       signal,

@@ -2,6 +2,7 @@ import type { AgentEvent, AgentResult } from '../agent.js';
 import { ErrorCode } from '../../errors.js';
 import { fallbackContextWindow } from '../../domain/usage.js';
 import { EMPTY_CONTEXT, ZERO_USAGE, type ContextInfo, type TurnError, type Usage } from '../../domain/types.js';
+import type { CommandAction } from './protocol/v2/CommandAction.js';
 import type { ThreadItem } from './protocol/v2/ThreadItem.js';
 import type { ThreadTokenUsage } from './protocol/v2/ThreadTokenUsage.js';
 import type { TokenUsageBreakdown } from './protocol/v2/TokenUsageBreakdown.js';
@@ -112,7 +113,7 @@ export class CodexTurnNormalizer {
   #started(item: ThreadItem): AgentEvent[] {
     switch (item.type) {
       case 'commandExecution':
-        return [{ type: 'tool.use', toolUseId: item.id, name: 'Bash', input: { command: item.command, cwd: item.cwd } }];
+        return [{ type: 'tool.use', toolUseId: item.id, name: 'Bash', input: { command: commandOf(item.command, item.commandActions), cwd: item.cwd } }];
       case 'fileChange':
         return [{ type: 'tool.use', toolUseId: item.id, name: 'Edit', input: { changes: item.changes } }];
       case 'mcpToolCall':
@@ -144,6 +145,16 @@ export class CodexTurnNormalizer {
         return [];
     }
   }
+}
+
+/**
+ * The command as the model wrote it. Codex runs each one through a login shell
+ * (`/bin/bash -lc '…'`); its parsed actions carry the command itself, which is what a person
+ * reads and what a rule like `Bash(npm test:*)` is about.
+ */
+export function commandOf(shellCommand: string, actions: CommandAction[] | null): string {
+  const commands = (actions ?? []).map((a) => a.command).filter(Boolean);
+  return commands.length > 0 ? commands.join(' && ') : shellCommand;
 }
 
 function minus(a: TokenUsageBreakdown, b: TokenUsageBreakdown): TokenUsageBreakdown {
