@@ -38,10 +38,10 @@ export async function agentFixture(): Promise<AgentFixture> {
   const cwd = join(dir, 'work');
   mkdirSync(home, { recursive: true });
   mkdirSync(cwd, { recursive: true });
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, ...mockAgentEnv(mock) };
-  const dbPath = join(dir, 'tether.db');
   const codexConfig = join(dir, 'codex.toml');
   writeFileSync(codexConfig, mockCodexConfig(responses));
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, ...mockAgentEnv(mock), TETHER_CODEX_CONFIG: codexConfig };
+  const dbPath = join(dir, 'tether.db');
   const opened: Tether[] = [];
   // Warnings are kept, not printed: a test that fails prints those of its Tethers (a lease given
   // up, a renewal that failed), which a rare failure on a loaded machine is diagnosed from.
@@ -67,7 +67,7 @@ export async function agentFixture(): Promise<AgentFixture> {
           // Opened by a beforeAll, outside any one test: nothing to report them with.
         }
       }
-      const tether = await createTether({ db: dbPath, env, defaultCwd: cwd, logger, janitorIntervalSec: 0, spares: 0, codexConfig, ...options });
+      const tether = await createTether({ db: dbPath, env, defaultCwd: cwd, logger, janitorIntervalSec: 0, spares: 0, ...options });
       opened.push(tether);
       return tether;
     },
