@@ -65,4 +65,31 @@ describe.runIf(BUILT)('Codex from the CLI (built binary, real codex)', () => {
       ['still there?', 'succeeded'],
     ]);
   }, 120_000);
+
+  it('`serve --mock` answers Codex offline too: options.backend over HTTP', async () => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--mock', '--port', '0'], {
+      cwd: fx.cwd,
+      env: { PATH: process.env.PATH, HOME: fx.home, TETHER_DB: join(fx.dir, 'served.db'), TETHER_CWD: fx.cwd, TETHER_LOG_LEVEL: 'silent', TETHER_SPARES: '0' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    children.push(child);
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /tether listening on (\S+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.once('exit', () => reject(new Error('serve exited')));
+    });
+    const post = async (prompt: string, options?: object) =>
+      (await fetch(`${url}/v1/sessions/web%3A1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt, ...(options ? { options } : {}) }) })).json() as Promise<Record<string, unknown>>;
+    expect(await post('hello codex', { backend: 'codex' })).toMatchObject({ type: 'turn.completed', text: 'Reply #1: hello codex' });
+    expect(await post('again')).toMatchObject({ type: 'turn.completed', text: 'Reply #2: again' });
+    expect(await post('no', { backend: 'claude' })).toMatchObject({ error: { code: 'INVALID_INPUT' } });
+    const session = (await (await fetch(`${url}/v1/sessions/web%3A1`)).json()) as { backend: string };
+    expect(session.backend).toBe('codex');
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }, 120_000);
 });

@@ -1,31 +1,33 @@
 import type { Command } from 'commander';
 import { invalidInput } from '../../errors.js';
-import { mockAgentEnv, startMockAnthropic } from '../../testing/mock-anthropic.js';
+import { startMockAgents } from '../../testing/mock-agents.js';
 import { EXIT_OK, type CliContext, type CliIO } from '../output.js';
 import { intOption } from './options.js';
 
 export function registerMockApi(program: Command, ctx: CliContext): void {
   program
     .command('mock-api')
-    .description('run a local mock of the Anthropic Messages API for the real agent to talk to offline')
-    .option('--port <port>', 'port to listen on (0: any free port)', intOption(0, 65_535), 18080)
+    .description('run local mocks of the Anthropic Messages API and the OpenAI Responses API for the real agents (Claude Code, Codex) to talk to offline')
+    .option('--port <port>', 'port of the Anthropic mock (0: any free port)', intOption(0, 65_535), 18080)
+    .option('--responses-port <port>', 'port of the Responses mock, for Codex (0: any free port)', intOption(0, 65_535), 18081)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .action(async (flags: { port: number; host: string }) => {
+    .action(async (flags: { port: number; responsesPort: number; host: string }) => {
       const { io } = ctx;
-      const mock = await startMockAnthropic({ port: flags.port, host: flags.host }).catch((err: unknown) => {
+      const mocks = await startMockAgents({ host: flags.host, anthropicPort: flags.port, responsesPort: flags.responsesPort }).catch((err: unknown) => {
         // The remedy is another flag value, so a taken port is reported like invalid input.
         if (err instanceof Error && 'code' in err && err.code === 'EADDRINUSE') {
-          throw invalidInput(`${flags.host}:${flags.port} is already in use; choose another --port (0 picks a free one)`);
+          throw invalidInput(`${flags.host}:${flags.port} or :${flags.responsesPort} is already in use; choose another --port / --responses-port (0 picks a free one)`);
         }
         throw err;
       });
-      io.stdout.write(`mock Anthropic API listening on ${mock.url}\n`);
-      io.stdout.write('point the agent at it with:\n');
-      io.stdout.write(`${envLine(mockAgentEnv(mock))}\n`);
+      io.stdout.write(`mock Anthropic API listening on ${mocks.anthropic.url}\n`);
+      io.stdout.write(`mock Responses API listening on ${mocks.responses.url}\n`);
+      io.stdout.write('point the agents at them with:\n');
+      io.stdout.write(`${envLine(mocks.env)}\n`);
       io.stdout.write('press Ctrl-C to stop\n');
       const signal = await nextStopSignal(io);
-      await mock.stop();
-      io.stderr.write(`mock Anthropic API stopped (${signal})\n`);
+      await mocks.stop();
+      io.stderr.write(`mock APIs stopped (${signal})\n`);
       ctx.exitCode = EXIT_OK;
     });
 }

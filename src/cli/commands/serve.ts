@@ -9,7 +9,7 @@ import { createLogger } from '../../lib/logger.js';
 import { hideUrlPasswords } from '../../lib/url-password.js';
 import { REDACT_PATHS } from '../../server/app.js';
 import { serve, type RunningServer } from '../../server/serve.js';
-import { mockAgentEnv, startMockAnthropic, type MockAnthropic } from '../../testing/mock-anthropic.js';
+import { startMockAgents, type MockAgents } from '../../testing/mock-agents.js';
 import { globalsOf } from '../open.js';
 import { EXIT_OK, type CliContext, type CliIO } from '../output.js';
 import { intOption } from './options.js';
@@ -30,7 +30,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--port <port>', 'port to listen on (default: $TETHER_PORT or 7420; 0 picks a free one)', intOption(0, 65_535))
     .option('--host <host>', 'interface to listen on (default: $TETHER_HOST or 127.0.0.1; others need TETHER_TOKENS)')
     .option('--database-url <url>', 'PostgreSQL URL: several nodes share one fleet of sessions (default: $TETHER_DATABASE_URL)')
-    .option('--mock', 'offline: agents talk to the bundled mock of the Anthropic API, not to Claude (canned replies; for trying Tether)')
+    .option('--mock', 'offline: agents talk to the bundled mocks of the Anthropic and OpenAI Responses APIs, not to Claude or Codex (canned replies; for trying Tether)')
     .action(async (flags: ServeFlags, cmd: Command) => {
       ctx.exitCode = await run(cmd, ctx.io, flags);
     });
@@ -57,12 +57,13 @@ async function run(cmd: Command, io: CliIO, flags: ServeFlags): Promise<number> 
   const agent = await agentEnvironment(io, logger, flags.mock === true);
   let server: RunningServer;
   try {
-    server = await serve({ config, env: agent.env, logger });
+    // The mock's Codex config wins over the operator's: --mock means no real API is reached.
+    server = await serve({ config: agent.mock ? { ...config, codexConfig: agent.mock.codexConfig } : config, env: agent.env, logger });
   } catch (err) {
     await agent.mock?.stop();
     throw err;
   }
-  io.stdout.write(`tether listening on ${server.url} (auth: ${server.auth ? 'on' : 'off'}, db: ${storeLine(config)}${agent.mock ? `, agent: mock API on ${agent.mock.url}` : ''})\n`);
+  io.stdout.write(`tether listening on ${server.url} (auth: ${server.auth ? 'on' : 'off'}, db: ${storeLine(config)}${agent.mock ? `, agents: mock APIs on ${agent.mock.anthropic.url} and ${agent.mock.responses.url}` : ''})\n`);
 
   let stopping = false;
   const stop = (why: string): void => {
@@ -95,11 +96,13 @@ function watchesParent(setting: TetherConfig['exitWithParent'], env: NodeJS.Proc
  * here, in this process, so that every client of this daemon (curl, `tether --server`) is served
  * offline without setting anything. Either way the first lines on stderr say what to expect.
  */
-async function agentEnvironment(io: CliIO, logger: Logger, mock: boolean): Promise<{ env: NodeJS.ProcessEnv; mock: MockAnthropic | null }> {
+async function agentEnvironment(io: CliIO, logger: Logger, mock: boolean): Promise<{ env: NodeJS.ProcessEnv; mock: MockAgents | null }> {
   if (mock) {
-    const api = await startMockAnthropic();
-    logger.warn(`--mock: agents talk to a mock of the Anthropic API on ${api.url}, not to Claude; every reply is canned ("Reply #n: <your prompt>"). For trying Tether offline, not for real work.`);
-    return { env: { ...io.env, ...mockAgentEnv(api) }, mock: api };
+    const apis = await startMockAgents();
+    logger.warn(
+      `--mock: agents talk to mocks of the Anthropic API on ${apis.anthropic.url} and of the OpenAI Responses API on ${apis.responses.url}, not to Claude or Codex; every reply is canned ("Reply #n: <your prompt>"). For trying Tether offline, not for real work.`,
+    );
+    return { env: { ...io.env, ...apis.env }, mock: apis };
   }
   try {
     checkClaudeCredentials(io.env);
