@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agentChildren } from '../test/helpers/processes.js';
 import { approvals } from './benches/approvals.js';
+import { codex } from './benches/codex.js';
 import { coldVsResume } from './benches/cold-vs-resume.js';
 import { concurrency } from './benches/concurrency.js';
 import { controlPlane } from './benches/control-plane.js';
@@ -20,7 +21,7 @@ import { warmVsSdk } from './benches/warm-vs-sdk.js';
 import { tableRow, writeResults } from './lib/report.js';
 import type { Benchmark, BenchResult } from './lib/types.js';
 
-const SUITE: Benchmark[] = [warmVsSdk, warmVsResume, coldVsResume, spareVsCold, controlPlane, restart, concurrency, fleet, eventDelivery, approvals];
+const SUITE: Benchmark[] = [warmVsSdk, warmVsResume, coldVsResume, spareVsCold, controlPlane, restart, concurrency, fleet, eventDelivery, approvals, codex];
 
 /** The repository: the first directory above this (compiled) file that holds bench/tsconfig.json. */
 function repoRoot(): string {

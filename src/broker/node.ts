@@ -59,10 +59,11 @@ export class BrokerNode {
     }
     const agent: Readiness['agent'] = { ok: true };
     try {
-      const claude = backendOf(this.#ctx, 'claude');
-      claude.locate();
-      // Without credentials every turn is refused: a node in that state is not ready for turns.
-      claude.checkCredentials?.(this.#ctx.agentEnv);
+      // The agent of new sessions: without its binary or credentials every new turn is refused,
+      // and a node in that state is not ready for turns.
+      const backend = backendOf(this.#ctx, this.#ctx.config.defaultBackend);
+      backend.locate();
+      backend.checkCredentials?.(this.#ctx.agentEnv);
     } catch (err) {
       agent.ok = false;
       agent.error = err instanceof Error ? err.message : String(err);

@@ -9,6 +9,7 @@ import type { ApprovalEvent, TetherEvent } from '../../src/domain/events.js';
 import { ErrorCode } from '../../src/errors.js';
 import type { RecordedRequest } from '../../src/testing/mock-anthropic.js';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
+import { nextRequest } from '../helpers/approvals.js';
 import { agentChildren, isRunning } from '../helpers/processes.js';
 import { adminQuery, postgresUnreachable, TEST_DATABASE_URL } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
@@ -32,16 +33,6 @@ function toolResults(req: RecordedRequest): Array<{ tool_use_id: string; content
 function reportsCall(req: RecordedRequest, id: string): boolean {
   const last = req.body?.messages?.at(-1);
   return Array.isArray(last?.content) && last.content.some((b: { type?: string; tool_use_id?: string }) => b?.type === 'tool_result' && b.tool_use_id === id);
-}
-
-/** The next `approval.requested` of any turn. */
-function nextRequest(tether: Tether): Promise<ApprovalEvent> {
-  return new Promise((resolve) => {
-    const off = tether.on('approval.requested', (event) => {
-      off();
-      resolve(event as ApprovalEvent);
-    });
-  });
 }
 
 describe('approvals (real agent)', () => {

@@ -1,20 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Tether } from '../../src/broker/api.js';
-import type { ApprovalEvent } from '../../src/domain/events.js';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
+import { nextRequest } from '../helpers/approvals.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** The next `approval.requested` of any turn. */
-function nextRequest(tether: Tether): Promise<ApprovalEvent> {
-  return new Promise((resolve) => {
-    const off = tether.on('approval.requested', (event) => {
-      off();
-      resolve(event as ApprovalEvent);
-    });
-  });
-}
 
 /**
  * Codex's approval requests as Tether approvals, with the real Codex binary: its command

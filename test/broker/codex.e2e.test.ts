@@ -71,6 +71,11 @@ describe('Codex sessions (real codex app-server)', () => {
     const switched = await tether.send('cx', 'now claude', { backend: 'claude' }).result;
     expect(switched.text).toBe('Reply #1: now claude');
     expect((await tether.get('cx'))!).toMatchObject({ backend: 'claude', generation: 2 });
+
+    // Each tenant's threads live in a CODEX_HOME of its own.
+    await tether.send('cx', 'for acme', { ...codex, tenant: 'acme' }).result;
+    expect(existsSync(join(fx.dir, 'codex', 'acme', 'sessions'))).toBe(true);
+    expect(existsSync(join(fx.dir, 'codex', 'default', 'sessions'))).toBe(true);
   });
 
   it('refuses settings Codex has no counterpart for, naming them, and writes nothing', async () => {

@@ -4,16 +4,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
-import { agentChildren, isRunning } from '../helpers/processes.js';
+import { agentChildren, isRunning, listeningUrl } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 const BIN = join(import.meta.dirname, '../../bin/tether.js');
 const BUILT = existsSync(join(import.meta.dirname, '../../dist/cli/main.js'));
 const run = promisify(execFile);
-
-/** Waits for a condition; long, because it waits for processes to come up on a busy machine. */
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  await expect.poll(check, { timeout: timeoutMs, interval: 25 }).toBe(true);
-}
 
 /** `tether send --backend codex` from the command line: one Codex thread across processes, and a kill -9 mid-turn. */
 describe.runIf(BUILT)('Codex from the CLI (built binary, real codex)', () => {
@@ -47,12 +43,13 @@ describe.runIf(BUILT)('Codex from the CLI (built binary, real codex)', () => {
     fx.responses.enqueue({ text: 'never finished', delayMs: 60_000 });
     const runner = spawn(process.execPath, [BIN, '--db', fx.dbPath, 'send', 'cx', 'long task'], { cwd: fx.cwd, env: env(), stdio: 'ignore' });
     children.push(runner);
-    await until(() => fx.responses.requests.length === 2);
+    // Long: a CLI, then its app-server, then its first request, on a busy machine.
+    await waitFor(() => fx.responses.requests.length === 2, 60_000, 25);
     const servers = agentChildren(runner.pid!, 'codex');
     expect(servers).toHaveLength(1);
     runner.kill('SIGKILL');
     // The app-server dies with the process that started it.
-    await until(() => servers.every((pid) => !isRunning(pid)), 10_000);
+    await waitFor(() => servers.every((pid) => !isRunning(pid)), 10_000, 25);
 
     fx.responses.reset();
     expect(await tether('send', 'cx', 'still there?')).toMatch(/still there\?\n$/);
@@ -73,15 +70,7 @@ describe.runIf(BUILT)('Codex from the CLI (built binary, real codex)', () => {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     children.push(child);
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const m = /tether listening on (\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', () => reject(new Error('serve exited')));
-    });
+    const url = await listeningUrl(child);
     const post = async (prompt: string, options?: object) =>
       (await fetch(`${url}/v1/sessions/web%3A1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt, ...(options ? { options } : {}) }) })).json() as Promise<Record<string, unknown>>;
     expect(await post('hello codex', { backend: 'codex' })).toMatchObject({ type: 'turn.completed', text: 'Reply #1: hello codex' });

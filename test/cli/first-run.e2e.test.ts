@@ -88,8 +88,8 @@ describe('the first five minutes (real agent)', () => {
     const s = await serveWith(['--mock'], { TETHER_LOG_LEVEL: 'warn' });
     try {
       // A warning of the daemon's log (JSON here: stderr is not a terminal).
-      expect(s.stderr()).toMatch(/"level":40,.*"msg":"--mock: agents talk to a mock of the Anthropic API on http:\/\/127\.0\.0\.1:\d+, not to Claude/);
-      expect(s.stdout()).toMatch(/agent: mock API on http:\/\/127\.0\.0\.1:\d+\)\n$/);
+      expect(s.stderr()).toMatch(/"level":40,.*"msg":"--mock: agents talk to mocks of the Anthropic API on http:\/\/127\.0\.0\.1:\d+ and of the OpenAI Responses API on http:\/\/127\.0\.0\.1:\d+, not to Claude or Codex/);
+      expect(s.stdout()).toMatch(/agents: mock APIs on http:\/\/127\.0\.0\.1:\d+ and http:\/\/127\.0\.0\.1:\d+\)\n$/);
       const ready = await fetch(`${s.url}/readyz`);
       expect(ready.status).toBe(200);
       const res = await fetch(`${s.url}/v1/sessions/discord%3A42/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'remember 7' }) });

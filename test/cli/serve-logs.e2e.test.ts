@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { listeningUrl } from '../helpers/processes.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'bin/tether.js');
@@ -47,14 +48,8 @@ describe('the daemon’s log lines (real daemon, built binary)', () => {
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const m = /tether listening on (\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', () => reject(new Error(`serve exited:\n${stderr}`)));
+    const url = await listeningUrl(child).catch((err: Error) => {
+      throw new Error(`${err.message}:\n${stderr}`);
     });
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     child.kill('SIGTERM');

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 
 /** What each agent's processes look like in `ps`: Claude Code's binary, Codex's app-server. */
 const AGENT_ARGS = {
@@ -41,4 +41,17 @@ export function sampleMax(fn: () => number, everyMs = 15): { stop(): number } {
       return Math.max(max, fn());
     },
   };
+}
+
+/** The URL a `tether serve` child says it listens on (its first stdout line); rejects if it exits first. */
+export function listeningUrl(child: ChildProcess, what = 'serve'): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /tether listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', () => reject(new Error(`${what} exited before listening`)));
+  });
 }

@@ -54,7 +54,7 @@ async function run(cmd: Command, io: CliIO, flags: ServeFlags): Promise<number> 
 
   // Logs go to the CLI's stderr; stdout carries the one "listening" line.
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, sink: io.stderr, redact: REDACT_PATHS });
-  const agent = await agentEnvironment(io, logger, flags.mock === true);
+  const agent = await agentEnvironment(io, logger, flags.mock === true, config.defaultBackend === 'claude');
   let server: RunningServer;
   try {
     // The mock's Codex config wins over the operator's: --mock means no real API is reached.
@@ -96,7 +96,7 @@ function watchesParent(setting: TetherConfig['exitWithParent'], env: NodeJS.Proc
  * here, in this process, so that every client of this daemon (curl, `tether --server`) is served
  * offline without setting anything. Either way the first lines on stderr say what to expect.
  */
-async function agentEnvironment(io: CliIO, logger: Logger, mock: boolean): Promise<{ env: NodeJS.ProcessEnv; mock: MockAgents | null }> {
+async function agentEnvironment(io: CliIO, logger: Logger, mock: boolean, claudeFirst: boolean): Promise<{ env: NodeJS.ProcessEnv; mock: MockAgents | null }> {
   if (mock) {
     const apis = await startMockAgents();
     logger.warn(
@@ -105,7 +105,8 @@ async function agentEnvironment(io: CliIO, logger: Logger, mock: boolean): Promi
     return { env: { ...io.env, ...apis.env }, mock: apis };
   }
   try {
-    checkClaudeCredentials(io.env);
+    // Codex's credentials may sit in its config.toml's provider: only Claude's can be checked here.
+    if (claudeFirst) checkClaudeCredentials(io.env);
   } catch (err) {
     // Not fatal: credentials may appear later (`claude login`), and the operator may want the API up.
     logger.warn(`${err instanceof Error ? err.message : String(err)}. Until then every message is refused (AGENT_UNAVAILABLE) and /readyz answers 503; to try Tether without an account, run: tether serve --mock`);
