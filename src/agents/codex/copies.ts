@@ -6,7 +6,7 @@ import { AppServer, type CodexLaunch } from './app-server.js';
 import type { ThreadForkResponse } from './protocol/v2/ThreadForkResponse.js';
 import type { ThreadTurnsListResponse } from './protocol/v2/ThreadTurnsListResponse.js';
 import type { Turn } from './protocol/v2/Turn.js';
-import type { RolloutMirror } from './rollouts.js';
+import { ROLLOUT_START, type RolloutMirror } from './rollouts.js';
 
 /*
  * Copies of a Codex thread, made by Codex's own `thread/fork` in a scratch CODEX_HOME that holds
@@ -45,7 +45,7 @@ export async function copyThread(shop: CopyWorkshop, threadId: string, env: Node
     if (upTo === 'source') return threadId;
     const forked = await server.request<ThreadForkResponse>('thread/fork', { threadId, ...(upTo ? { lastTurnId: upTo } : {}), excludeTurns: true });
     if (!forked.thread.path) throw new TetherError(ErrorCode.AGENT_FAILED, 'codex forked the thread without a rollout');
-    await shop.rollouts.sync(forked.thread.id, forked.thread.path, 0);
+    await shop.rollouts.sync(forked.thread.id, forked.thread.path, ROLLOUT_START);
     return forked.thread.id;
   } finally {
     await server?.close();

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TranscriptEntry, TranscriptMirror } from '../../store/ports/transcripts.js';
 
@@ -16,12 +16,50 @@ const ENTRY_TYPE = 'codex.rollout';
 /** Transcripts are listed by project; Codex's all go under this one. */
 const PROJECT_KEY = 'codex';
 
+/** How much of a rollout is in the store: its first `lines` lines, `bytes` long. */
+export interface RolloutCursor {
+  lines: number;
+  bytes: number;
+}
+
+export const ROLLOUT_START: RolloutCursor = { lines: 0, bytes: 0 };
+
 /** The complete lines of a rollout file (a torn last line, a crash mid-write, is left for later). */
 function readLines(path: string): string[] {
   const text = readFileSync(path, 'utf8');
   const lines = text.split('\n');
   lines.pop();
   return lines;
+}
+
+/**
+ * The complete lines after `from.bytes`, read from there only: a turn adds a few lines to a
+ * rollout that may be megabytes long. A file shorter than the cursor (rewritten) is read whole.
+ */
+function linesAfter(path: string, from: RolloutCursor): { lines: string[]; at: RolloutCursor } {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size < from.bytes) return linesAfter(path, ROLLOUT_START);
+    const buffer = Buffer.alloc(size - from.bytes);
+    let read = 0;
+    while (read < buffer.length) {
+      const n = readSync(fd, buffer, read, buffer.length - read, from.bytes + read);
+      if (n === 0) break;
+      read += n;
+    }
+    const complete = buffer.subarray(0, buffer.lastIndexOf(0x0a, read - 1) + 1);
+    const lines = complete.length > 0 ? complete.toString('utf8').split('\n').slice(0, -1) : [];
+    return { lines, at: from };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Where the first `count` lines of a rollout end. */
+function cursorAt(path: string, count: number): RolloutCursor {
+  const lines = readLines(path).slice(0, count);
+  return { lines: lines.length, bytes: lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0) };
 }
 
 /** The rollout file of a thread under a CODEX_HOME, or null (sessions/YYYY/MM/DD/rollout-…-<id>.jsonl). */
@@ -60,18 +98,18 @@ export class RolloutMirror {
   }
 
   /**
-   * Mirrors the rollout's lines from index `from` on; returns how many lines are mirrored now. A
+   * Mirrors the rollout's lines after `from`; returns how far it is mirrored now. A
    * fork's rollout refers to its source's (Codex keeps a fork's history by reference): the first
    * time, the rollouts it refers to are copied under its own transcript (subpaths `lineage/<id>`),
    * so the fork resumes anywhere, exported or with its source deleted.
    */
-  async sync(threadId: string, path: string, from: number): Promise<number> {
+  async sync(threadId: string, path: string, from: RolloutCursor): Promise<RolloutCursor> {
     if (!this.#archive || !existsSync(path)) return from;
-    const lines = readLines(path);
-    if (lines.length <= from) return lines.length;
-    if (from === 0) await this.#keepLineage(threadId, lines[0], homeOf(path));
-    await this.#archive.appendTranscript({ agentSessionId: threadId }, PROJECT_KEY, entriesOf(lines, from));
-    return lines.length;
+    const { lines, at } = linesAfter(path, from);
+    if (lines.length === 0) return at;
+    if (at.lines === 0) await this.#keepLineage(threadId, lines[0], homeOf(path));
+    await this.#archive.appendTranscript({ agentSessionId: threadId }, PROJECT_KEY, entriesOf(lines, at.lines));
+    return { lines: at.lines + lines.length, bytes: at.bytes + lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0) };
   }
 
   /**
@@ -80,11 +118,13 @@ export class RolloutMirror {
    * a fork refers to. Returns its path and how many lines the store holds, or null when neither
    * has the thread.
    */
-  async restore(threadId: string, home: string): Promise<{ path: string; mirrored: number } | null> {
+  async restore(threadId: string, home: string): Promise<{ path: string; mirrored: RolloutCursor } | null> {
     const local = findRollout(home, threadId);
     const stored = this.#archive ? await this.#archive.loadTranscript({ agentSessionId: threadId }) : null;
     const count = stored?.length ?? 0;
-    if (local && readLines(local).length >= count) return { path: local, mirrored: this.#archive ? await this.sync(threadId, local, count) : 0 };
+    if (local && readLines(local).length >= count) {
+      return { path: local, mirrored: this.#archive ? await this.sync(threadId, local, cursorAt(local, count)) : cursorAt(local, Infinity) };
+    }
     if (!stored || stored.length === 0) return null;
     // No local rollout, or one behind the store's (the thread went on in another home, on
     // another node): the store's lines are the whole of it, as rollouts are only appended to.
@@ -96,7 +136,7 @@ export class RolloutMirror {
       const lines = await this.#archive!.loadTranscript({ agentSessionId: threadId, subpath });
       if (lines && lines.length > 0) writeRollout(rolloutPathFor(home, ancestor, lines), lines);
     }
-    return { path, mirrored: count };
+    return { path, mirrored: cursorAt(path, count) };
   }
 
   /** Copies the rollouts a fork refers to (its source's, and theirs in turn) from `home` under the fork. */
@@ -116,10 +156,9 @@ export class RolloutMirror {
 /** Subpaths of a fork's transcript holding the rollouts it refers to. */
 const LINEAGE = 'lineage/';
 
-function entriesOf(lines: string[], from: number): TranscriptEntry[] {
-  const entries: TranscriptEntry[] = [];
-  for (let i = from; i < lines.length; i++) entries.push({ type: ENTRY_TYPE, uuid: String(i), line: JSON.parse(lines[i]!) as unknown });
-  return entries;
+/** Stored entries of `lines`, the first of which is line `first` of its rollout. */
+function entriesOf(lines: string[], first: number): TranscriptEntry[] {
+  return lines.map((line, i) => ({ type: ENTRY_TYPE, uuid: String(first + i), line: JSON.parse(line) as unknown }));
 }
 
 /** The thread a rollout was forked from, read from its first line (`session_meta`), or null. */

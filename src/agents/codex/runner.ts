@@ -10,6 +10,7 @@ import type { TokenUsageBreakdown } from './protocol/v2/TokenUsageBreakdown.js';
 import type { ThreadStartResponse } from './protocol/v2/ThreadStartResponse.js';
 import type { Turn } from './protocol/v2/Turn.js';
 import type { TurnStartResponse } from './protocol/v2/TurnStartResponse.js';
+import { ROLLOUT_START, type RolloutCursor } from './rollouts.js';
 import { threadSettings } from './settings.js';
 import type { CodexThreads } from './threads.js';
 
@@ -36,8 +37,8 @@ export class CodexRunner implements Runner {
   /** The thread is loaded in the leased process. */
   #loaded = false;
   #rolloutPath: string | null = null;
-  /** Rollout lines already in the store. */
-  #mirrored = 0;
+  /** How much of the rollout is in the store already. */
+  #mirrored: RolloutCursor = ROLLOUT_START;
   /** The thread's id is not in Tether's store yet: it goes there once Codex has written its rollout. */
   #unannounced = false;
   /** Set while the thread has yet to be resumed; used once. */
