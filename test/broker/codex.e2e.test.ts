@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import type { TetherEvent } from '../../src/domain/events.js';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
 import { agentChildren } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The Codex backend with the real Codex binary (`codex app-server`) against the mock Responses
@@ -127,6 +128,25 @@ describe('Codex sessions (real codex app-server)', () => {
     expect(lastTexts()).toEqual(['one', 'two', 'three', 'copy goes on', 'after its source is gone']);
   });
 
+  it('hibernates an idle thread (its app-server ends with it), and the next turn resumes it cold; continue goes on without new text', async () => {
+    const clock = new ManualClock(Date.now());
+    const tether = await fx.open({ clock, liveIdleSec: 60 });
+    await tether.send('cx', 'one', codex).result;
+    expect(agentChildren(process.pid, 'codex')).toHaveLength(1);
+    clock.advance(61_000);
+    expect((await tether.gc()).hibernated).toBe(1);
+    await waitFor(() => agentChildren(process.pid, 'codex').length === 0);
+    const events: TetherEvent[] = [];
+    const handle = tether.send('cx', 'two');
+    for await (const event of handle) events.push(event);
+    expect(events.find((e) => e.type === 'turn.started')).toMatchObject({ runner: 'cold', resumed: true });
+    expect((await handle.result).text).toBe('Reply #2: two');
+
+    fx.responses.enqueue({ text: 'going on' });
+    expect((await tether.continue('cx').result).text).toBe('going on');
+    expect(lastTexts()).toEqual(['one', 'two', 'continue']);
+  });
+
   it('interrupts a running turn; the thread goes on with the next one', async () => {
     const tether = await fx.open();
     await tether.send('cx', 'warm up', codex).result;
@@ -159,6 +179,14 @@ describe('Codex sessions (real codex app-server)', () => {
     const tether = await fx.open({ clock });
     fx.responses.enqueue({ fault: { kind: 'status', status: 500 } });
     await expect(tether.send('cx', 'overloaded', codex).result).rejects.toMatchObject({ code: 'AGENT_UNAVAILABLE', message: expect.stringContaining('internalServerError') });
+
+    fx.responses.enqueue({ fault: { kind: 'status', status: 400, type: 'context_length_exceeded', message: 'Your input exceeds the context window of this model.' } });
+    await expect(tether.send('cx', 'too long').result).rejects.toMatchObject({ code: 'AGENT_FAILED', message: expect.stringContaining('no longer fits') });
+    // Codex names a dropped stream while it retries; Tether keeps that name for its final error.
+    writeFileSync(fx.codexConfig, readFileSync(fx.codexConfig, 'utf8').replace('stream_max_retries = 0', 'stream_max_retries = 1'));
+    await tether.reset('cx');
+    fx.responses.enqueue({ text: 'cut short', fault: { kind: 'drop' } }, { text: 'cut again', fault: { kind: 'drop' } });
+    await expect(tether.send('cx', 'dropped', codex).result).rejects.toMatchObject({ code: 'AGENT_UNAVAILABLE', message: expect.stringContaining('responseStreamDisconnected') });
 
     const resetsAt = Math.floor(clock.now() / 1000) * 1000 + 3_600_000;
     fx.responses.enqueue({

@@ -23,6 +23,11 @@ export class CodexTurnNormalizer {
   #usage: ThreadTokenUsage | null = null;
   #texts: string[] = [];
   #error: CodexTurnError | null = null;
+  /**
+   * What Codex said while it retried (`willRetry`): it names the fault (a dropped stream) that
+   * its final error, once the retries are spent, reports only as `other`.
+   */
+  #retried: CodexTurnError | null = null;
   /** Context before a compaction began, for the `compacted` event. */
   #preCompaction = 0;
   /** When the account's usage limit resets (epoch ms), if the app-server said. */
@@ -61,7 +66,8 @@ export class CodexTurnNormalizer {
         return [];
       }
       case 'error':
-        if (params.willRetry !== true) this.#error = params.error as CodexTurnError;
+        if (params.willRetry === true) this.#retried = params.error as CodexTurnError;
+        else this.#error = params.error as CodexTurnError;
         return [];
       case 'account/rateLimits/updated':
         this.#limitResetsAt = resetOf(params.rateLimits as RateLimitSnapshot) ?? this.#limitResetsAt;
@@ -74,8 +80,10 @@ export class CodexTurnNormalizer {
   /** The turn's result from its `turn/completed` (or its failure, when `turn` is null). */
   finish(turn: Turn | null, failure: TurnError | null): AgentResult {
     const ok = failure === null && turn?.status === 'completed';
-    const error = failure ?? (ok ? null : errorOf(turn!, this.#error ?? turn?.error ?? null, this.#limitResetsAt));
-    const retryAt = error?.code === ErrorCode.AGENT_UNAVAILABLE && isUsageLimit(this.#error ?? turn?.error ?? null) && this.#limitResetsAt ? this.#limitResetsAt : undefined;
+    let reported = this.#error ?? turn?.error ?? null;
+    if (reported && infoName(reported) === 'other' && this.#retried) reported = { ...reported, codexErrorInfo: this.#retried.codexErrorInfo };
+    const error = failure ?? (ok ? null : errorOf(turn!, reported, this.#limitResetsAt));
+    const retryAt = error?.code === ErrorCode.AGENT_UNAVAILABLE && isUsageLimit(reported) && this.#limitResetsAt ? this.#limitResetsAt : undefined;
     return {
       type: 'result',
       ok,
