@@ -128,7 +128,9 @@ export function resolveSend(key: unknown, prompt: unknown, options: SendOptions 
     throw invalidInput(`prompt is ${prompt.length} characters long; the limit is ${config.maxPromptChars} (TETHER_MAX_PROMPT_CHARS)`);
   }
   const sessionConfig: SessionConfig = { cwd: resolveCwd(opts.cwd ?? config.defaultCwd ?? process.cwd()) };
-  const model = opts.model ?? config.defaultModel;
+  const backend = opts.backend ?? config.defaultBackend;
+  // TETHER_MODEL names a Claude model; Codex's default model is its config.toml's.
+  const model = opts.model ?? (backend === 'claude' ? config.defaultModel : undefined);
   if (model) sessionConfig.model = model;
   const permissionMode = opts.permissionMode ?? config.defaultPermissionMode;
   if (permissionMode) sessionConfig.permissionMode = permissionMode;
@@ -144,7 +146,7 @@ export function resolveSend(key: unknown, prompt: unknown, options: SendOptions 
     tenant: validateTenant(opts.tenant ?? config.tenant),
     key: validateKey(key),
     prompt,
-    backend: opts.backend ?? config.defaultBackend,
+    backend,
     backendAsked: opts.backend !== undefined,
     config: sessionConfig,
     labels: validateLabels(opts.labels),

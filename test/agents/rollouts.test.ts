@@ -2,8 +2,8 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { environmentOverrides, codexHomeFor } from '../../src/agents/codex/home.js';
-import { findRollout, ROLLOUT_START, RolloutMirror } from '../../src/agents/codex/rollouts.js';
+import { environmentOverrides, newProcessHome, processHomes } from '../../src/agents/codex/home.js';
+import { findRollout, listRollouts, ROLLOUT_START, RolloutMirror } from '../../src/agents/codex/rollouts.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
 
 let dir: string;
@@ -67,6 +67,22 @@ describe('the rollout mirror', () => {
     expect(await mirror.restore('no-such-thread', wiped)).toBeNull();
   });
 
+  it('reconciles a rollout a crash cut off into the store, unless the thread went on elsewhere', async () => {
+    const mirror = new RolloutMirror(store);
+    const line = (ordinal: number) => ({ timestamp: `2026-12-07T19:58:5${ordinal}.000Z`, ordinal, type: 'response_item', payload: { ordinal } });
+    const path = rollout(join(dir, 'crashed'), THREAD, jsonl(line(0), line(1)));
+    await mirror.sync(THREAD, path, ROLLOUT_START);
+    appendFileSync(path, jsonl(line(2)));
+    expect(listRollouts(join(dir, 'crashed'))).toEqual([{ threadId: THREAD, path }]);
+    await mirror.reconcile(THREAD, path);
+    expect((await store.loadTranscript({ agentSessionId: THREAD }))!.map((e) => (e.line as { ordinal: number }).ordinal)).toEqual([0, 1, 2]);
+
+    // Another copy that parted from the store's at line 2 adds nothing.
+    const other = rollout(join(dir, 'other'), THREAD, jsonl(line(0), line(1), { ...line(2), timestamp: 'elsewhere' }, line(3)));
+    await mirror.reconcile(THREAD, other);
+    expect(await store.loadTranscript({ agentSessionId: THREAD })).toHaveLength(3);
+  });
+
   it("keeps the rollouts a fork refers to under the fork's transcript, and writes them back with it", async () => {
     const mirror = new RolloutMirror(store);
     const home = join(dir, 'home');
@@ -82,17 +98,21 @@ describe('the rollout mirror', () => {
 });
 
 describe('Codex homes', () => {
-  it("copy the operator's config.toml into each tenant's home and keep it in step", () => {
+  it("are made per process in the tenant's directory, with the operator's config.toml and the owner's pid", () => {
     const base = join(dir, 'config.toml');
     writeFileSync(base, 'model = "a"\n');
     const homes = { root: join(dir, 'codex'), baseConfig: base };
-    const acme = codexHomeFor(homes, 'acme');
-    expect(acme).toBe(join(dir, 'codex', 'acme'));
-    expect(readFileSync(join(acme, 'config.toml'), 'utf8')).toBe('model = "a"\n');
-    writeFileSync(base, 'model = "b"\n');
-    codexHomeFor(homes, 'acme');
-    expect(readFileSync(join(acme, 'config.toml'), 'utf8')).toBe('model = "b"\n');
-    expect(existsSync(join(codexHomeFor({ root: join(dir, 'codex'), baseConfig: null }, 'bare'), 'config.toml'))).toBe(false);
+    const one = newProcessHome(homes, 'acme');
+    const two = newProcessHome(homes, 'acme');
+    expect(one).not.toBe(two);
+    expect(one.startsWith(join(dir, 'codex', 'acme', 'p-'))).toBe(true);
+    expect(readFileSync(join(one, 'config.toml'), 'utf8')).toBe('model = "a"\n');
+    expect(existsSync(join(newProcessHome({ ...homes, baseConfig: null }, 'bare'), 'config.toml'))).toBe(false);
+    expect(processHomes(homes.root).filter((h) => !h.orphaned)).toHaveLength(3);
+
+    // A home whose Tether is gone is an orphan.
+    writeFileSync(join(two, 'tether.pid'), '999999999');
+    expect(processHomes(homes.root).find((h) => h.home === two)).toMatchObject({ orphaned: true });
   });
 
   it('give OPENAI_BASE_URL to Codex as the setting it reads', () => {

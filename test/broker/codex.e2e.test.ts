@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
@@ -20,7 +20,9 @@ describe('Codex sessions (real codex app-server)', () => {
 
   const codex = { backend: 'codex' as const };
   const lastTexts = () => fx.responses.requests.at(-1)!.userTexts;
-  const codexHome = () => join(fx.dir, 'codex', 'default');
+  /** The CODEX_HOMEs of a tenant's app-server processes that hold a rollout. */
+  const homesWithRollouts = (root: string, tenant = 'default') =>
+    existsSync(join(root, tenant)) ? readdirSync(join(root, tenant)).filter((name) => name.startsWith('p-') && existsSync(join(root, tenant, name, 'sessions'))) : [];
 
   it('continues one thread: warm, after Tether restarts, and after its CODEX_HOME is wiped', async () => {
     let tether = await fx.open();
@@ -36,8 +38,8 @@ describe('Codex sessions (real codex app-server)', () => {
     expect(first.context.tokens).toBe(1207);
     const session = (await tether.get('cx'))!;
     expect(session).toMatchObject({ backend: 'codex', agentSessionId: first.agentSessionId, turns: 1 });
-    // The thread's rollout is Codex's, under the tenant's own CODEX_HOME, and mirrored into the store.
-    expect(existsSync(join(codexHome(), 'sessions'))).toBe(true);
+    // The thread's rollout is Codex's, under the CODEX_HOME of its process in the tenant's directory, and mirrored into the store.
+    expect(homesWithRollouts(join(fx.dir, 'codex'))).toHaveLength(1);
 
     const second = await tether.send('cx', 'second').result;
     expect(second.agentSessionId).toBe(first.agentSessionId);
@@ -59,6 +61,24 @@ describe('Codex sessions (real codex app-server)', () => {
     expect((await tether.get('cx'))!.turns).toBe(4);
   });
 
+  it('continues one thread from two Tethers on one data directory, taking turns (each resumes from the store)', async () => {
+    // Like a daemon and CLI commands beside it: Codex lets only one process write a thread, so
+    // each app-server process has a CODEX_HOME of its own.
+    const a = await fx.open();
+    const b = await fx.open();
+    const said: string[] = [];
+    for (const [i, node] of [a, b, a, b, a].entries()) {
+      said.push(`turn ${i}`);
+      const events: TetherEvent[] = [];
+      const handle = node.send('shared', `turn ${i}`, codex);
+      for await (const event of handle) events.push(event);
+      await handle.result;
+      expect(lastTexts()).toEqual(said);
+      // The other node ran the previous turn: this one's warm thread is stale, so it resumes.
+      if (i > 0) expect(events.find((e) => e.type === 'turn.started')).toMatchObject({ runner: 'cold', resumed: true });
+    }
+  });
+
   it('keeps a Codex key and a Claude key side by side; a live key keeps its agent until a reset', async () => {
     const tether = await fx.open();
     const [c, k] = await Promise.all([tether.send('cx', 'to codex', codex).result, tether.send('cl', 'to claude').result]);
@@ -73,10 +93,9 @@ describe('Codex sessions (real codex app-server)', () => {
     expect(switched.text).toBe('Reply #1: now claude');
     expect((await tether.get('cx'))!).toMatchObject({ backend: 'claude', generation: 2 });
 
-    // Each tenant's threads live in a CODEX_HOME of its own.
+    // Each tenant's threads live in CODEX_HOMEs of its own.
     await tether.send('cx', 'for acme', { ...codex, tenant: 'acme' }).result;
-    expect(existsSync(join(fx.dir, 'codex', 'acme', 'sessions'))).toBe(true);
-    expect(existsSync(join(fx.dir, 'codex', 'default', 'sessions'))).toBe(true);
+    expect(homesWithRollouts(join(fx.dir, 'codex'), 'acme')).toHaveLength(1);
   });
 
   it('refuses settings Codex has no counterpart for, naming them, and writes nothing', async () => {
@@ -117,7 +136,7 @@ describe('Codex sessions (real codex app-server)', () => {
     await second.import(bundle, { key: 'moved' });
     await second.send('moved', 'carried on').result;
     expect(lastTexts()).toEqual(['one', 'two', 'three', 'source goes on', 'carried on']);
-    expect(existsSync(join(elsewhere, 'codex', 'default', 'sessions'))).toBe(true);
+    expect(homesWithRollouts(join(elsewhere, 'codex'))).toHaveLength(1);
 
     // Codex keeps a fork's history by reference to its source; the copy needs neither the source's key nor its files.
     await tether.delete('src');
@@ -145,6 +164,25 @@ describe('Codex sessions (real codex app-server)', () => {
     fx.responses.enqueue({ text: 'going on' });
     expect((await tether.continue('cx').result).text).toBe('going on');
     expect(lastTexts()).toEqual(['one', 'two', 'continue']);
+  });
+
+  it('runs the turns of several threads at once in one shared app-server process, and switches a warm thread\'s model', async () => {
+    const tether = await fx.open({ codexThreadsPerProcess: 4 });
+    const keys = ['a', 'b', 'c'];
+    const first = await Promise.all(keys.map((k) => tether.send(`cx:${k}`, `hello ${k}`, codex).result));
+    expect(first.map((r) => r.text)).toEqual(keys.map((k) => `Reply #1: hello ${k}`));
+    expect(agentChildren(process.pid, 'codex')).toHaveLength(1);
+    const second = await Promise.all(keys.map((k) => tether.send(`cx:${k}`, `again ${k}`).result));
+    expect(second.map((r) => r.text)).toEqual(keys.map((k) => `Reply #2: again ${k}`));
+    expect(new Set(first.map((r) => r.agentSessionId)).size).toBe(3);
+
+    await tether.update('cx:a', { model: 'gpt-5.5-mini' });
+    const events: TetherEvent[] = [];
+    const handle = tether.send('cx:a', 'on the small model');
+    for await (const event of handle) events.push(event);
+    await handle.result;
+    expect(events.find((e) => e.type === 'turn.started')).toMatchObject({ runner: 'warm' });
+    expect(fx.responses.requests.at(-1)).toMatchObject({ model: 'gpt-5.5-mini', userTexts: ['hello a', 'again a', 'on the small model'] });
   });
 
   it('interrupts a running turn; the thread goes on with the next one', async () => {
@@ -214,10 +252,15 @@ describe('Codex sessions (real codex app-server)', () => {
     expect(fx.responses.requests.length).toBe(asked + 1);
   });
 
-  it('recovers a thread whose rollout is gone everywhere with a recap, instead of a dead key', async () => {
+  it('without the mirror keeps rollouts on disk; recovers a thread whose rollout is gone everywhere with a recap', async () => {
     const tether = await fx.open({ mirrorTranscripts: false });
     await tether.send('cx', 'remember the blue door', codex).result;
     await tether.close();
+    // Its process and home are gone, but Codex's file is the only copy: it was kept.
+    const again = await fx.open({ mirrorTranscripts: false });
+    await again.send('cx', 'still there?').result;
+    expect(lastTexts()).toEqual(['remember the blue door', 'still there?']);
+    await again.close();
     rmSync(join(fx.dir, 'codex'), { recursive: true, force: true });
 
     const reopened = await fx.open({ mirrorTranscripts: false });

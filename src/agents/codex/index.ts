@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentBackend, Runner, RunnerSpec } from '../agent.js';
 import type { TranscriptMirror } from '../../store/ports/transcripts.js';
@@ -8,9 +8,9 @@ import { ErrorCode, TetherError, invalidInput } from '../../errors.js';
 import type { CodexLaunch } from './app-server.js';
 import { findBundledCodex } from './binary.js';
 import { copyThread, type CopyWorkshop } from './copies.js';
-import { codexHomeFor, environmentOverrides, prepareHome } from './home.js';
+import { environmentOverrides, prepareHome, processHomes, removeHome } from './home.js';
 import { AppServerHosts } from './hosts.js';
-import { findRollout, RolloutMirror } from './rollouts.js';
+import { findRollout, listRollouts, RolloutMirror } from './rollouts.js';
 import { CodexRunner } from './runner.js';
 import { checkCodexSettings } from './settings.js';
 import type { CodexThreads } from './threads.js';
@@ -41,12 +41,13 @@ export function createCodexBackend(options: CodexBackendOptions): AgentBackend {
   let launch: CodexLaunch | null = null;
   const launchOf = (): CodexLaunch => (launch ??= { binary: resolve(), nice: options.nice ?? 0, version: options.version ?? '0.0.0' });
   let threads: CodexThreads | null = null;
+  let swept: Promise<void> | null = null;
   const threadsOf = (): CodexThreads =>
     (threads ??= {
-      hosts: new AppServerHosts(launchOf(), options.threadsPerProcess ?? 8),
+      hosts: new AppServerHosts(launchOf(), homes, options.threadsPerProcess ?? 8, async (home) => rollouts.keep(home)),
       rollouts,
-      homeFor: (tenant) => codexHomeFor(homes, tenant),
       overrides: environmentOverrides,
+      ready: () => (swept ??= sweepOrphanedHomes(homes.root, rollouts)),
     });
   const workshop = (what: string): CopyWorkshop => {
     if (!options.transcripts) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `${what} needs the transcript mirror (TETHER_MIRROR_TRANSCRIPTS=true)`);
@@ -73,10 +74,10 @@ export function createCodexBackend(options: CodexBackendOptions): AgentBackend {
       return new CodexRunner(spec, threadsOf());
     },
     async verify(agentSessionId) {
-      // Export reads the store: complete it from any tenant's home that has more of the rollout.
-      for (const tenant of listDirs(homes.root)) {
-        const path = findRollout(join(homes.root, tenant), agentSessionId);
-        if (path) await rollouts.restore(agentSessionId, join(homes.root, tenant));
+      // Export reads the store: complete it from any home on this machine that has more of the rollout.
+      for (const { home } of processHomes(homes.root)) {
+        const path = findRollout(home, agentSessionId);
+        if (path) await rollouts.reconcile(agentSessionId, path);
       }
     },
     async fork(source, keepPrompts) {
@@ -91,11 +92,16 @@ export function createCodexBackend(options: CodexBackendOptions): AgentBackend {
   };
 }
 
-function listDirs(root: string): string[] {
-  try {
-    return readdirSync(root).filter((name) => !name.startsWith('.'));
-  } catch {
-    return [];
+/**
+ * Mirrors into the store what the homes of a Tether that is gone hold (a turn its crash cut off
+ * is in its rollout, not yet in the store), then removes them: their processes died with it.
+ */
+async function sweepOrphanedHomes(root: string, rollouts: RolloutMirror): Promise<void> {
+  for (const { home, orphaned } of processHomes(root)) {
+    if (!orphaned) continue;
+    for (const { threadId, path } of listRollouts(home)) await rollouts.reconcile(threadId, path).catch(() => undefined);
+    rollouts.keep(home);
+    removeHome(home);
   }
 }
 

@@ -1,5 +1,5 @@
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import type { TranscriptEntry, TranscriptMirror } from '../../store/ports/transcripts.js';
 
 /*
@@ -85,6 +85,25 @@ export function findRollout(home: string, threadId: string): string | null {
   return walk(join(home, 'sessions'), 3);
 }
 
+/** The rollouts under a CODEX_HOME, with their threads' ids (the uuid that ends each file name). */
+export function listRollouts(home: string): Array<{ threadId: string; path: string }> {
+  const found: Array<{ threadId: string; path: string }> = [];
+  const walk = (dir: string, depth: number): void => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (depth > 0) walk(join(dir, name), depth - 1);
+      else if (name.startsWith('rollout-') && name.endsWith('.jsonl') && name.length > 42) found.push({ threadId: name.slice(-42, -6), path: join(dir, name) });
+    }
+  };
+  walk(join(home, 'sessions'), 3);
+  return found;
+}
+
 export class RolloutMirror {
   readonly #archive: TranscriptMirror | null;
 
@@ -118,7 +137,43 @@ export class RolloutMirror {
    * a fork refers to. Returns its path and how many lines the store holds, or null when neither
    * has the thread.
    */
+  /**
+   * Adds to the store the lines of a local rollout it lacks (a turn a crash cut off before they
+   * were mirrored), when the local rollout extends the store's: not when the thread has gone on
+   * elsewhere since, and the two differ from some line on.
+   */
+  async reconcile(threadId: string, path: string): Promise<void> {
+    if (!this.#archive) return;
+    const stored = (await this.#archive.loadTranscript({ agentSessionId: threadId })) ?? [];
+    const local = readLines(path);
+    if (local.length <= stored.length) return;
+    if (stored.length > 0 && !sameLine(stored.at(-1)!.line, local[stored.length - 1]!)) return;
+    await this.sync(threadId, path, cursorAt(path, stored.length));
+  }
+
+  /**
+   * Without the store's mirror, Codex's files are the only copy: the rollouts of a process home
+   * about to go are kept in its tenant's `kept/` directory, from where `restore` takes them.
+   */
+  keep(home: string): void {
+    if (this.#archive) return;
+    const kept = keptDir(home);
+    for (const { path } of listRollouts(home)) {
+      const target = join(kept, relative(home, path));
+      mkdirSync(join(target, '..'), { recursive: true });
+      copyFileSync(path, target);
+    }
+  }
+
   async restore(threadId: string, home: string): Promise<{ path: string; mirrored: RolloutCursor } | null> {
+    if (!this.#archive && !findRollout(home, threadId)) {
+      const kept = findRollout(keptDir(home), threadId);
+      if (kept) {
+        const target = join(home, relative(keptDir(home), kept));
+        mkdirSync(join(target, '..'), { recursive: true });
+        copyFileSync(kept, target);
+      }
+    }
     const local = findRollout(home, threadId);
     const stored = this.#archive ? await this.#archive.loadTranscript({ agentSessionId: threadId }) : null;
     const count = stored?.length ?? 0;
@@ -151,6 +206,18 @@ export class RolloutMirror {
       source = forkedFrom(lines[0]);
     }
   }
+}
+
+/** Whether a stored line is this local one: Codex numbers and stamps every line it writes. */
+function sameLine(stored: unknown, local: string): boolean {
+  const a = stored as { ordinal?: unknown; timestamp?: unknown; type?: unknown } | null;
+  const b = JSON.parse(local) as { ordinal?: unknown; timestamp?: unknown; type?: unknown };
+  return a !== null && a.ordinal === b.ordinal && a.timestamp === b.timestamp && a.type === b.type;
+}
+
+/** Where the rollouts of a tenant's gone process homes are kept when the store mirrors none. */
+function keptDir(home: string): string {
+  return join(home, '..', 'kept');
 }
 
 /** Subpaths of a fork's transcript holding the rollouts it refers to. */

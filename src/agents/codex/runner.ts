@@ -31,7 +31,7 @@ export class CodexRunner implements Runner {
   readonly #spec: RunnerSpec;
   readonly #threads: CodexThreads;
   readonly #env: NodeJS.ProcessEnv;
-  readonly #home: string;
+  readonly #tenant: string;
   #lease: HostLease | null = null;
   #threadId: string | null;
   /** The thread is loaded in the leased process. */
@@ -59,8 +59,8 @@ export class CodexRunner implements Runner {
   constructor(spec: RunnerSpec, threads: CodexThreads) {
     this.#spec = spec;
     this.#threads = threads;
-    this.#home = threads.homeFor(spec.tenant ?? 'default');
-    this.#env = { ...spec.env, CODEX_HOME: this.#home };
+    this.#tenant = spec.tenant ?? 'default';
+    this.#env = spec.env;
     this.#threadId = spec.resume;
     this.#recap = spec.resume !== null ? (spec.recap ?? null) : null;
     this.#settings = { model: spec.config.model ?? null, permissionMode: spec.config.permissionMode ?? null };
@@ -221,12 +221,13 @@ export class CodexRunner implements Runner {
       this.#lease = null;
       await dead.release();
     }
-    this.#lease = await this.#threads.hosts.lease(this.#env, this.#threads.overrides(this.#env));
+    await this.#threads.ready();
+    this.#lease = await this.#threads.hosts.lease(this.#tenant, this.#env, this.#threads.overrides(this.#env), this.#threadId);
     const params = threadSettings(this.#spec.config, this.#settings);
     let recovered: { event: AgentEvent; recap: string } | null = null;
     if (this.#threadId !== null) {
       const previous = this.#threadId;
-      const rollout = await this.#threads.rollouts.restore(previous, this.#home);
+      const rollout = await this.#threads.rollouts.restore(previous, this.#lease.home);
       let resumed: ThreadStartResponse | null = null;
       if (rollout) {
         try {
@@ -258,6 +259,7 @@ export class CodexRunner implements Runner {
   }
 
   #opened(response: ThreadStartResponse): void {
+    this.#lease!.adopt(response.thread.id);
     this.#threadId = response.thread.id;
     this.#rolloutPath = response.thread.path;
     this.#model = response.model || this.#model;
