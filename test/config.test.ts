@@ -27,6 +27,15 @@ describe('config', () => {
     expect(loadConfig({}, { TETHER_MAX_SESSIONS: '5', MAX_SESSIONS: '10' }).maxSessions).toBe(5);
   });
 
+  it('reads the Codex settings: the default agent, its config.toml, its homes, threads per process', () => {
+    expect(loadConfig({}, {})).toMatchObject({ defaultBackend: 'claude', codexThreadsPerProcess: 8 });
+    expect(
+      loadConfig({}, { TETHER_DEFAULT_BACKEND: 'codex', TETHER_CODEX_CONFIG: '/etc/codex.toml', TETHER_CODEX_HOMES: '/var/lib/codex', TETHER_CODEX_THREADS: '4', TETHER_CODEX_PATH: '/opt/codex' }),
+    ).toMatchObject({ defaultBackend: 'codex', codexConfig: '/etc/codex.toml', codexHomes: '/var/lib/codex', codexThreadsPerProcess: 4, codexPath: '/opt/codex' });
+    expect(() => loadConfig({}, { TETHER_DEFAULT_BACKEND: 'gemini' })).toThrow(/TETHER_DEFAULT_BACKEND/);
+    expect(() => loadConfig({}, { TETHER_CODEX_THREADS: '0' })).toThrow(/TETHER_CODEX_THREADS/);
+  });
+
   it('lets explicit options override the environment', () => {
     expect(loadConfig({ maxSessions: 7 }, { TETHER_MAX_SESSIONS: '5' }).maxSessions).toBe(7);
   });

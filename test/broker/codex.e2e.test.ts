@@ -98,6 +98,14 @@ describe('Codex sessions (real codex app-server)', () => {
     expect(homesWithRollouts(join(fx.dir, 'codex'), 'acme')).toHaveLength(1);
   });
 
+  it("gives Codex the session's developer instructions and model", async () => {
+    const tether = await fx.open();
+    await tether.send('cx', 'bonjour', { ...codex, appendSystemPrompt: 'Always answer in French.', model: 'gpt-5.5-mini' }).result;
+    const request = fx.responses.requests.at(-1)!;
+    expect(request.model).toBe('gpt-5.5-mini');
+    expect(JSON.stringify(request.body)).toContain('Always answer in French.');
+  });
+
   it('refuses settings Codex has no counterpart for, naming them, and writes nothing', async () => {
     const tether = await fx.open();
     await expect(tether.send('cx', 'hi', { ...codex, maxTurns: 3 }).result).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('maxTurns') });
