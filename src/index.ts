@@ -23,6 +23,7 @@ export type { Store, StoreStats } from './store/store.js';
 export { openStore } from './store/open-store.js';
 export type { AgentBackend, Runner, RunnerSpec, AgentEvent, AgentResult } from './agents/agent.js';
 export { createClaudeBackend } from './agents/claude/index.js';
+export { createCodexBackend, type CodexBackendOptions } from './agents/codex/index.js';
 export { connectTether } from './client/index.js';
 export { buildServer } from './server/app.js';
 export { serve } from './server/serve.js';
