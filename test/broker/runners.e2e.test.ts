@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { getPriority } from 'node:os';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import type { TetherEvent, TurnStartedEvent } from '../../src/domain/events.js';
 import { ErrorCode } from '../../src/errors.js';
@@ -211,9 +212,12 @@ describe('warm runners (real agent)', () => {
     };
     await waitFor(sleeping, 20_000);
     // The agent dies without cleaning up after itself; its tool would be orphaned.
-    const [agent] = agentChildren();
-    process.kill(agent!, 'SIGKILL');
+    const agents = agentChildren();
+    for (const pid of agents) process.kill(pid, 'SIGKILL');
     await expect(handle.result).rejects.toMatchObject({ code: ErrorCode.AGENT_FAILED });
+    // A survivor is described (its parent, its state, whether it carries the agent's marker), so
+    // a rare failure on a loaded machine says why.
+    onTestFailed(() => console.error(`agents killed: ${agents.join(', ')}; still running:\n${describeMatching(marker)}`));
     await waitFor(() => !sleeping(), 10_000);
   });
 
@@ -240,4 +244,31 @@ async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_0
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The processes whose command line holds `marker`: pid, parent, state, and their agent marker. */
+function describeMatching(marker: string): string {
+  let pids: string[];
+  try {
+    pids = execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+  } catch {
+    return '(none)';
+  }
+  return pids
+    .map((pid) => {
+      let env: string;
+      try {
+        env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').find((pair) => pair.startsWith('TETHER_AGENT_ID=')) ?? '(no TETHER_AGENT_ID)';
+      } catch (err) {
+        env = `(environ unreadable: ${(err as Error).message})`;
+      }
+      let ps: string;
+      try {
+        ps = execFileSync('ps', ['-o', 'pid=,ppid=,stat=,args=', '-p', pid], { encoding: 'utf8' }).trim();
+      } catch {
+        ps = `${pid} (gone)`;
+      }
+      return `${ps}  ${env}`;
+    })
+    .join('\n');
 }
