@@ -1,4 +1,5 @@
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
+import { isInside } from '../lib/paths.js';
 import type { TetherConfig } from '../config.js';
 import { resolveCwd } from '../broker/send-options.js';
 import { ErrorCode, TetherError, invalidInput } from '../errors.js';
@@ -19,12 +20,6 @@ export interface RequestLimits {
   check(prompt: string, options: SessionOptionsBody | undefined): SessionOptionsBody;
   /** The settings half of {@link check}, for routes that set them without a prompt (`PATCH`, import). */
   checkSettings(options: SessionOptionsBody | undefined): SessionOptionsBody;
-}
-
-/** Whether `path` is `root` or below it (both real paths). */
-export function isInside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
 /**

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, TetherError } from '../../src/errors.js';
 import { toHttpError } from '../../src/server/errors.js';
-import { createLimits, isInside } from '../../src/server/limits.js';
+import { createLimits } from '../../src/server/limits.js';
+import { isInside } from '../../src/lib/paths.js';
 import { acceptsEventStream } from '../../src/server/routes/messages.js';
 import { sseFrame } from '../../src/server/sse.js';
 
