@@ -52,6 +52,13 @@ export interface AgentBackend {
   readonly continuePrompt?: string;
 }
 
+/**
+ * The prompt of a compaction turn: the runner compacts the conversation instead of sending text,
+ * each agent its own way (Claude Code reads it as its own `/compact` command; Codex runs
+ * `thread/compact/start`), and reports it with a `compacted` event.
+ */
+export const COMPACT_PROMPT = '/compact';
+
 /** What a runner asks of the broker during one turn. */
 export interface TurnHooks {
   /**

@@ -4,7 +4,8 @@ import type { BackendName, SessionRecord, TurnRecord } from '../domain/types.js'
 import { ErrorCode, TetherError, toTetherError } from '../errors.js';
 import type { EnqueueTurnResult } from '../store/store.js';
 import type { SendOptions, TurnHandle } from './api.js';
-import { COMPACT_PROMPT, wantsCompaction } from './compaction.js';
+import { COMPACT_PROMPT } from '../agents/agent.js';
+import { wantsCompaction } from './compaction.js';
 import { backendOf, type BrokerContext } from './context.js';
 import type { TurnsInFlight } from './in-flight.js';
 import { runTurn, type Granted, type TurnContext } from './run-turn.js';

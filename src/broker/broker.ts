@@ -21,7 +21,8 @@ import type {
   TurnHandle,
 } from './api.js';
 import type { SessionBundle } from './bundle.js';
-import { COMPACT_PROMPT, compactionOf } from './compaction.js';
+import { COMPACT_PROMPT } from '../agents/agent.js';
+import { compactionOf } from './compaction.js';
 import type { BrokerContext } from './context.js';
 import { exportSession, forkSession, importSession } from './copying.js';
 import type { TurnsInFlight } from './in-flight.js';

@@ -5,9 +5,6 @@ import type { SessionRecord } from '../domain/types.js';
 import { ErrorCode, TetherError } from '../errors.js';
 import type { CompactResult, TurnHandle } from './api.js';
 
-/** Claude Code's command to summarize the conversation so far into a shorter one. */
-export const COMPACT_PROMPT = '/compact';
-
 /**
  * Whether a session is compacted before its next message: past `compactAt` of its window, and
  * short of `resetAt` (where the policy rotates it instead), with a conversation to compact. The

@@ -88,11 +88,6 @@ export class AppServer {
     return this.watch.pid;
   }
 
-  /** Threads listened to now. */
-  get threads(): number {
-    return this.#threads.size;
-  }
-
   request<T>(method: string, params: unknown): Promise<T> {
     return this.#rpc.request<T>(method, params);
   }

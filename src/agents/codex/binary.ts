@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { ErrorCode, TetherError } from '../../errors.js';
 
 /** The Rust target each platform package of `@openai/codex` ships its binary for. */
 const TARGETS: Record<string, string> = {
@@ -29,4 +30,21 @@ export function findBundledCodex(): string | null {
   } catch {
     return null;
   }
+}
+
+/** The binary to run, or AGENT_UNAVAILABLE with what to do about it. */
+export function resolveCodexBinary(configured: string | undefined): string {
+  const path = configured ?? findBundledCodex();
+  if (!path) {
+    throw new TetherError(
+      ErrorCode.AGENT_UNAVAILABLE,
+      `Codex binary not found for ${process.platform}-${process.arch}: reinstall @openai/codex with optional dependencies, or set TETHER_CODEX_PATH`,
+    );
+  }
+  try {
+    accessSync(path, constants.X_OK);
+  } catch {
+    throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `Codex binary at ${path} is missing or not executable (TETHER_CODEX_PATH?)`);
+  }
+  return path;
 }

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { listRollouts, type RolloutMirror } from './rollouts.js';
 
 /**
  * Where Codex keeps its state for Tether: under Tether's data directory, never the user's
@@ -84,6 +85,19 @@ function listDirs(dir: string): string[] {
       .map((e) => e.name);
   } catch {
     return [];
+  }
+}
+
+/**
+ * Mirrors into the store what the homes of a Tether that is gone hold (a turn its crash cut off
+ * is in its rollout, not yet in the store), then removes them: their processes died with it.
+ */
+export async function sweepOrphanedHomes(root: string, rollouts: RolloutMirror): Promise<void> {
+  for (const { home, orphaned } of processHomes(root)) {
+    if (!orphaned) continue;
+    for (const { threadId, path } of listRollouts(home)) await rollouts.reconcile(threadId, path).catch(() => undefined);
+    rollouts.keep(home);
+    removeHome(home);
   }
 }
 

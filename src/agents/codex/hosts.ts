@@ -47,11 +47,6 @@ export class AppServerHosts {
     this.#keep = keep;
   }
 
-  /** Live processes (starting ones included). */
-  get processes(): number {
-    return this.#hosts.length;
-  }
-
   /** A process for `threadId` (null: a new thread) of `tenant`, started with `env`. */
   async lease(tenant: string, env: NodeJS.ProcessEnv, overrides: string[], threadId: string | null): Promise<HostLease> {
     const key = fingerprint(tenant, env, overrides);

@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentBackend, Runner, RunnerSpec } from '../agent.js';
 import type { TranscriptMirror } from '../../store/ports/transcripts.js';
@@ -6,11 +6,11 @@ import type { SessionConfig } from '../../domain/types.js';
 import { fallbackContextWindow } from '../../domain/usage.js';
 import { ErrorCode, TetherError, invalidInput } from '../../errors.js';
 import type { CodexLaunch } from './app-server.js';
-import { findBundledCodex } from './binary.js';
+import { resolveCodexBinary } from './binary.js';
 import { copyThread, type CopyWorkshop } from './copies.js';
-import { environmentOverrides, prepareHome, processHomes, removeHome } from './home.js';
+import { environmentOverrides, prepareHome, processHomes, sweepOrphanedHomes } from './home.js';
 import { AppServerHosts } from './hosts.js';
-import { findRollout, listRollouts, RolloutMirror } from './rollouts.js';
+import { findRollout, RolloutMirror } from './rollouts.js';
 import { CodexRunner } from './runner.js';
 import { checkCodexSettings } from './settings.js';
 import type { CodexThreads } from './threads.js';
@@ -90,34 +90,4 @@ export function createCodexBackend(options: CodexBackendOptions): AgentBackend {
     // Codex takes a turn from any text; `continue` is what a person would type.
     continuePrompt: 'continue',
   };
-}
-
-/**
- * Mirrors into the store what the homes of a Tether that is gone hold (a turn its crash cut off
- * is in its rollout, not yet in the store), then removes them: their processes died with it.
- */
-async function sweepOrphanedHomes(root: string, rollouts: RolloutMirror): Promise<void> {
-  for (const { home, orphaned } of processHomes(root)) {
-    if (!orphaned) continue;
-    for (const { threadId, path } of listRollouts(home)) await rollouts.reconcile(threadId, path).catch(() => undefined);
-    rollouts.keep(home);
-    removeHome(home);
-  }
-}
-
-/** The binary to run, or AGENT_UNAVAILABLE with what to do about it. */
-export function resolveCodexBinary(configured: string | undefined): string {
-  const path = configured ?? findBundledCodex();
-  if (!path) {
-    throw new TetherError(
-      ErrorCode.AGENT_UNAVAILABLE,
-      `Codex binary not found for ${process.platform}-${process.arch}: reinstall @openai/codex with optional dependencies, or set TETHER_CODEX_PATH`,
-    );
-  }
-  try {
-    accessSync(path, constants.X_OK);
-  } catch {
-    throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `Codex binary at ${path} is missing or not executable (TETHER_CODEX_PATH?)`);
-  }
-  return path;
 }

@@ -56,10 +56,10 @@ function linesAfter(path: string, from: RolloutCursor): { lines: string[]; at: R
   }
 }
 
-/** Where the first `count` lines of a rollout end. */
-function cursorAt(path: string, count: number): RolloutCursor {
-  const lines = readLines(path).slice(0, count);
-  return { lines: lines.length, bytes: lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0) };
+/** Where the first `count` of a rollout's `lines` end. */
+function cursorOf(lines: readonly string[], count: number): RolloutCursor {
+  const first = lines.slice(0, count);
+  return { lines: first.length, bytes: first.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0) };
 }
 
 /** The rollout file of a thread under a CODEX_HOME, or null (sessions/YYYY/MM/DD/rollout-…-<id>.jsonl). */
@@ -111,11 +111,6 @@ export class RolloutMirror {
     this.#archive = archive;
   }
 
-  /** Whether Codex has written the rollout yet (it does with a thread's first turn). */
-  written(path: string): boolean {
-    return existsSync(path);
-  }
-
   /**
    * Mirrors the rollout's lines after `from`; returns how far it is mirrored now. A
    * fork's rollout refers to its source's (Codex keeps a fork's history by reference): the first
@@ -132,12 +127,6 @@ export class RolloutMirror {
   }
 
   /**
-   * Makes the thread resumable under `home`: the local rollout when there is one (its lines the
-   * store lacks are mirrored on the way), else one written back from the store, with the rollouts
-   * a fork refers to. Returns its path and how many lines the store holds, or null when neither
-   * has the thread.
-   */
-  /**
    * Adds to the store the lines of a local rollout it lacks (a turn a crash cut off before they
    * were mirrored), when the local rollout extends the store's: not when the thread has gone on
    * elsewhere since, and the two differ from some line on.
@@ -145,10 +134,7 @@ export class RolloutMirror {
   async reconcile(threadId: string, path: string): Promise<void> {
     if (!this.#archive) return;
     const stored = (await this.#archive.loadTranscript({ agentSessionId: threadId })) ?? [];
-    const local = readLines(path);
-    if (local.length <= stored.length) return;
-    if (stored.length > 0 && !sameLine(stored.at(-1)!.line, local[stored.length - 1]!)) return;
-    await this.sync(threadId, path, cursorAt(path, stored.length));
+    await this.#extend(threadId, path, readLines(path), stored);
   }
 
   /**
@@ -158,40 +144,50 @@ export class RolloutMirror {
   keep(home: string): void {
     if (this.#archive) return;
     const kept = keptDir(home);
-    for (const { path } of listRollouts(home)) {
-      const target = join(kept, relative(home, path));
-      mkdirSync(join(target, '..'), { recursive: true });
-      copyFileSync(path, target);
-    }
+    for (const { path } of listRollouts(home)) copyInto(path, join(kept, relative(home, path)));
   }
 
+  /**
+   * Makes the thread resumable under `home` (a process's own, which has not loaded it): its
+   * rollout written back from the store, with the rollouts a fork refers to, or, without the
+   * mirror, copied from the kept ones. A local rollout already there is kept when it holds all the
+   * store has (what it has more is mirrored). Returns its path and how far the store holds it, or
+   * null when the thread is nowhere.
+   */
   async restore(threadId: string, home: string): Promise<{ path: string; mirrored: RolloutCursor } | null> {
-    if (!this.#archive && !findRollout(home, threadId)) {
-      const kept = findRollout(keptDir(home), threadId);
-      if (kept) {
-        const target = join(home, relative(keptDir(home), kept));
-        mkdirSync(join(target, '..'), { recursive: true });
-        copyFileSync(kept, target);
-      }
+    if (!this.#archive) {
+      const path = findRollout(home, threadId) ?? copyFromKept(home, threadId);
+      return path ? { path, mirrored: ROLLOUT_START } : null;
     }
+    const stored = (await this.#archive.loadTranscript({ agentSessionId: threadId })) ?? [];
     const local = findRollout(home, threadId);
-    const stored = this.#archive ? await this.#archive.loadTranscript({ agentSessionId: threadId }) : null;
-    const count = stored?.length ?? 0;
-    if (local && readLines(local).length >= count) {
-      return { path: local, mirrored: this.#archive ? await this.sync(threadId, local, cursorAt(local, count)) : cursorAt(local, Infinity) };
+    if (local) {
+      const extended = await this.#extend(threadId, local, readLines(local), stored);
+      if (extended) return { path: local, mirrored: extended };
     }
-    if (!stored || stored.length === 0) return null;
-    // No local rollout, or one behind the store's (the thread went on in another home, on
-    // another node): the store's lines are the whole of it, as rollouts are only appended to.
+    if (stored.length === 0) return null;
+    // No local rollout, or one behind or apart from the store's (the thread went on elsewhere):
+    // the store's lines are the whole of it, as rollouts are only appended to.
     const path = local ?? rolloutPathFor(home, threadId, stored);
-    writeRollout(path, stored);
-    for (const subpath of await this.#archive!.listTranscriptSubpaths(threadId)) {
+    const written = writeRollout(path, stored);
+    for (const subpath of await this.#archive.listTranscriptSubpaths(threadId)) {
       const ancestor = subpath.startsWith(LINEAGE) ? subpath.slice(LINEAGE.length) : null;
       if (!ancestor || findRollout(home, ancestor)) continue;
-      const lines = await this.#archive!.loadTranscript({ agentSessionId: threadId, subpath });
+      const lines = await this.#archive.loadTranscript({ agentSessionId: threadId, subpath });
       if (lines && lines.length > 0) writeRollout(rolloutPathFor(home, ancestor, lines), lines);
     }
-    return { path, mirrored: cursorAt(path, count) };
+    return { path, mirrored: written };
+  }
+
+  /**
+   * Mirrors the lines of a local rollout past the store's when it holds all of the store's (its
+   * line where the store's end is the same); returns where the mirror ends then, or null when the
+   * local rollout is shorter or apart.
+   */
+  async #extend(threadId: string, path: string, local: string[], stored: TranscriptEntry[]): Promise<RolloutCursor | null> {
+    if (local.length < stored.length) return null;
+    if (stored.length > 0 && !sameLine(stored.at(-1)!.line, local[stored.length - 1]!)) return null;
+    return this.sync(threadId, path, cursorOf(local, stored.length));
   }
 
   /** Copies the rollouts a fork refers to (its source's, and theirs in turn) from `home` under the fork. */
@@ -244,10 +240,26 @@ function homeOf(path: string): string {
   return join(path, '..', '..', '..', '..', '..');
 }
 
-/** Writes a rollout from stored lines. */
-function writeRollout(path: string, stored: TranscriptEntry[]): void {
+/** Writes a rollout from stored lines; returns where it ends. */
+function writeRollout(path: string, stored: TranscriptEntry[]): RolloutCursor {
+  const text = stored.map((e) => `${JSON.stringify(e.line)}\n`).join('');
   mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, stored.map((e) => `${JSON.stringify(e.line)}\n`).join(''), { mode: 0o600 });
+  writeFileSync(path, text, { mode: 0o600 });
+  return { lines: stored.length, bytes: Buffer.byteLength(text) };
+}
+
+function copyInto(from: string, to: string): void {
+  mkdirSync(join(to, '..'), { recursive: true });
+  copyFileSync(from, to);
+}
+
+/** The kept rollout of a thread, copied into `home`; its path there, or null when none is kept. */
+function copyFromKept(home: string, threadId: string): string | null {
+  const kept = findRollout(keptDir(home), threadId);
+  if (!kept) return null;
+  const path = join(home, relative(keptDir(home), kept));
+  copyInto(kept, path);
+  return path;
 }
 
 /** Where Codex itself would have put the rollout: by the day the thread began. */

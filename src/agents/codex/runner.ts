@@ -1,4 +1,5 @@
-import type { AgentEvent, AgentResult, Runner, RunnerSettings, RunnerSpec, TurnHooks } from '../agent.js';
+import { existsSync } from 'node:fs';
+import { COMPACT_PROMPT, type AgentEvent, type AgentResult, type Runner, type RunnerSettings, type RunnerSpec, type TurnHooks } from '../agent.js';
 import { AsyncQueue } from '../../lib/async-queue.js';
 import { ErrorCode } from '../../errors.js';
 import { withRecap } from '../../domain/recap.js';
@@ -16,8 +17,6 @@ import type { CodexThreads } from './threads.js';
 
 /** How long an interrupted turn may take to wind down before its thread's process is given up. */
 const INTERRUPT_GRACE_MS = 5_000;
-/** Claude Code's compaction command, which the broker sends; Codex compacts through its own request. */
-const COMPACT_PROMPT = '/compact';
 
 type Incoming = { kind: 'notification'; method: string; params: Record<string, unknown> } | { kind: 'exited'; reason: string };
 
@@ -278,7 +277,8 @@ export class CodexRunner implements Runner {
   async #announce(): Promise<AgentEvent | null> {
     if (!this.#rolloutPath || !this.#threadId) return null;
     this.#mirrored = await this.#threads.rollouts.sync(this.#threadId, this.#rolloutPath, this.#mirrored);
-    if (!this.#unannounced || !this.#threads.rollouts.written(this.#rolloutPath)) return null;
+    // Codex writes a new thread's rollout with its first turn; until then there is nothing to resume.
+    if (!this.#unannounced || !existsSync(this.#rolloutPath)) return null;
     this.#unannounced = false;
     return { type: 'init', agentSessionId: this.#threadId, model: this.#model };
   }
