@@ -13,9 +13,8 @@ import { nextRequest } from '../helpers/approvals.js';
 import { agentChildren, isRunning } from '../helpers/processes.js';
 import { adminQuery, postgresUnreachable, TEST_DATABASE_URL } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
+import { BIN, BUILT } from '../helpers/cli-fixture.js';
 
-const BIN = join(import.meta.dirname, '../../bin/tether.js');
-const BUILT = existsSync(join(import.meta.dirname, '../../dist/cli/main.js'));
 
 /** The tool results the agent sent back in a request to the model. */
 function toolResults(req: RecordedRequest): Array<{ tool_use_id: string; content: string; is_error?: boolean }> {

@@ -1,12 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
 import { agentChildren, isRunning } from '../helpers/processes.js';
+import { BIN, BUILT } from '../helpers/cli-fixture.js';
 
-const BIN = join(import.meta.dirname, '../../bin/tether.js');
-const BUILT = existsSync(join(import.meta.dirname, '../../dist/cli/main.js'));
 
 /**
  * Waits for a condition. The default is long because most waits here are for processes to come

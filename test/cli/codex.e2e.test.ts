@@ -1,14 +1,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
 import { agentChildren, isRunning, listeningUrl } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
+import { BIN, BUILT } from '../helpers/cli-fixture.js';
 
-const BIN = join(import.meta.dirname, '../../bin/tether.js');
-const BUILT = existsSync(join(import.meta.dirname, '../../dist/cli/main.js'));
 const run = promisify(execFile);
 
 /** `tether send --backend codex` from the command line: one Codex thread across processes, and a kill -9 mid-turn. */

@@ -1,22 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { BIN, BUILT } from '../helpers/cli-fixture.js';
 
-/** The repository: the first directory above this file with the CLI (also from the bench's compiled copy). */
-function repoRoot(): string {
-  let dir = import.meta.dirname;
-  while (!existsSync(join(dir, 'bin', 'tether.js')) || !existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the repository (bin/tether.js) above the fleet helpers');
-    dir = up;
-  }
-  return dir;
-}
-
-export const BIN = join(repoRoot(), 'bin', 'tether.js');
-/** The fleet runs the built CLI (`npm test` builds first). */
-export const BUILT = existsSync(join(repoRoot(), 'dist', 'cli', 'main.js'));
+export { BIN, BUILT };
 
 /** One `tether serve` process: its own HOME (another machine, as far as Claude Code knows). */
 export interface FleetNode {

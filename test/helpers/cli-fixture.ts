@@ -1,7 +1,23 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { mockAgentEnv, startMockAnthropic, type MockAnthropic } from '../../src/testing/mock-anthropic.js';
+
+/** The repository: the first directory above this file with the CLI (also from the bench's compiled copy). */
+function repoRoot(): string {
+  let dir = import.meta.dirname;
+  while (!existsSync(join(dir, 'bin', 'tether.js')) || !existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the repository (bin/tether.js) above the test helpers');
+    dir = up;
+  }
+  return dir;
+}
+
+/** The `tether` command. */
+export const BIN = join(repoRoot(), 'bin', 'tether.js');
+/** Whether the CLI is built (`npm test` builds first): tests of the built binary run only then. */
+export const BUILT = existsSync(join(repoRoot(), 'dist', 'cli', 'main.js'));
 
 /** What CLI tests run the CLI with: a local Messages API, a private HOME, a working directory. */
 export interface CliFixture {
