@@ -154,6 +154,15 @@ export const configSchema = z
       .optional(),
     /** Directories a session's cwd must lie in, `:`-separated; default: where the server started. */
     allowedRoots: z.string().min(1).optional(),
+    /**
+     * The teams file (YAML, or JSON for `.json`; src/teams/config.ts): which projects' agents may
+     * ask each other. The daemon reloads it when it changes; `tether teams add` creates it.
+     */
+    teams: z.string().min(1).max(4096).optional(),
+    /** How deep a chain of team asks may go (A asks B, B asks C…): a loop of asks ends here. */
+    teamsMaxDepth: int(1, 16).default(4),
+    /** Asks one team may have waiting at once: one chatty agent cannot hold every runner. */
+    teamsMaxAsks: int(1, 256).default(8),
     /** Whether HTTP clients may ask for `permissionMode: bypassPermissions`. */
     allowBypassPermissions: bool.default(false),
     /** Largest request body in bytes. */
@@ -225,6 +234,9 @@ export const ENV_VARS: Readonly<Partial<Record<keyof TetherConfig, readonly stri
   tokensFile: ['TETHER_TOKENS_FILE'],
   metricsToken: ['TETHER_METRICS_TOKEN'],
   allowedRoots: ['TETHER_ALLOWED_ROOTS'],
+  teams: ['TETHER_TEAMS'],
+  teamsMaxDepth: ['TETHER_TEAMS_MAX_DEPTH'],
+  teamsMaxAsks: ['TETHER_TEAMS_MAX_ASKS'],
   allowBypassPermissions: ['TETHER_ALLOW_BYPASS_PERMISSIONS'],
   bodyLimitBytes: ['TETHER_BODY_LIMIT'],
   maxHeaders: ['TETHER_MAX_HEADERS'],

@@ -18,7 +18,10 @@ describe('config', () => {
       tenant: 'default',
       logFormat: 'auto',
       exitWithParent: 'auto',
+      teamsMaxDepth: 4,
+      teamsMaxAsks: 8,
     });
+    expect(loadConfig({}, {}).teams).toBeUndefined();
   });
 
   it('reads the environment, seed names included, first name winning', () => {
@@ -34,6 +37,14 @@ describe('config', () => {
     ).toMatchObject({ defaultBackend: 'codex', codexConfig: '/etc/codex.toml', codexHomes: '/var/lib/codex', codexThreadsPerProcess: 4, codexPath: '/opt/codex' });
     expect(() => loadConfig({}, { TETHER_DEFAULT_BACKEND: 'gemini' })).toThrow(/TETHER_DEFAULT_BACKEND/);
     expect(() => loadConfig({}, { TETHER_CODEX_THREADS: '0' })).toThrow(/TETHER_CODEX_THREADS/);
+  });
+
+  it('reads the teams settings: the file, how deep a chain of asks goes, asks waiting per team', () => {
+    expect(loadConfig({}, { TETHER_TEAMS: '/etc/tether/teams.yaml', TETHER_TEAMS_MAX_DEPTH: '2', TETHER_TEAMS_MAX_ASKS: '32' })).toMatchObject({
+      teams: '/etc/tether/teams.yaml',
+      teamsMaxDepth: 2,
+      teamsMaxAsks: 32,
+    });
   });
 
   it('lets explicit options override the environment', () => {
@@ -55,6 +66,12 @@ describe('config', () => {
     ['TETHER_TENANT', { TETHER_TENANT: 'bad tenant' }],
     ['TETHER_LOG_FORMAT', { TETHER_LOG_FORMAT: 'colour' }],
     ['TETHER_EXIT_WITH_PARENT', { TETHER_EXIT_WITH_PARENT: 'sometimes' }],
+    ['TETHER_TEAMS', { TETHER_TEAMS: `/${'x'.repeat(4096)}` }],
+    ['TETHER_TEAMS_MAX_DEPTH', { TETHER_TEAMS_MAX_DEPTH: '0' }],
+    ['TETHER_TEAMS_MAX_DEPTH', { TETHER_TEAMS_MAX_DEPTH: '17' }],
+    ['TETHER_TEAMS_MAX_ASKS', { TETHER_TEAMS_MAX_ASKS: '0' }],
+    ['TETHER_TEAMS_MAX_ASKS', { TETHER_TEAMS_MAX_ASKS: '257' }],
+    ['TETHER_TEAMS_MAX_ASKS', { TETHER_TEAMS_MAX_ASKS: '2.5' }],
   ];
   it.each(outOfBounds)('refuses %s out of bounds, naming it', (name, env) => {
     expect(() => loadConfig({}, env)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_INPUT, message: expect.stringContaining(name) }));
@@ -62,6 +79,8 @@ describe('config', () => {
 
   it('accepts the bounds themselves', () => {
     expect(loadConfig({}, { TETHER_MAX_SESSIONS: '1', TETHER_IDLE_TIMEOUT: '0', TETHER_MAX_QUEUE: '1', TETHER_RESET_AT: '1' })).toMatchObject({ maxSessions: 1, idleTimeoutSec: 0, maxQueue: 1 });
+    expect(loadConfig({}, { TETHER_TEAMS_MAX_DEPTH: '1', TETHER_TEAMS_MAX_ASKS: '1' })).toMatchObject({ teamsMaxDepth: 1, teamsMaxAsks: 1 });
+    expect(loadConfig({}, { TETHER_TEAMS_MAX_DEPTH: '16', TETHER_TEAMS_MAX_ASKS: '256' })).toMatchObject({ teamsMaxDepth: 16, teamsMaxAsks: 256 });
   });
 
   it('refuses unknown settings', () => {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { isInside } from '../lib/paths.js';
+import { isInside, resolveAllowedRoots } from '../lib/paths.js';
 import type { TetherConfig } from '../config.js';
 import { resolveCwd } from '../broker/send-options.js';
 import { ErrorCode, TetherError, invalidInput } from '../errors.js';
@@ -27,16 +27,7 @@ export interface RequestLimits {
  * and the base of relative paths. A root that does not exist is a configuration error.
  */
 export function createLimits(config: Pick<TetherConfig, 'allowedRoots' | 'allowBypassPermissions' | 'maxPromptChars'>, baseDir: string): RequestLimits {
-  const rootList = config.allowedRoots ? config.allowedRoots.split(':').filter((r) => r.trim() !== '') : [baseDir];
-  if (rootList.length === 0) throw invalidInput('TETHER_ALLOWED_ROOTS names no directory');
-  const lexicalRoots = rootList.map((root) => resolve(baseDir, root));
-  const roots = rootList.map((root) => {
-    try {
-      return resolveCwd(resolve(baseDir, root));
-    } catch {
-      throw invalidInput(`allowed root ${root} (TETHER_ALLOWED_ROOTS) is not an existing directory`);
-    }
-  });
+  const { lexical: lexicalRoots, real: roots } = resolveAllowedRoots(config.allowedRoots, baseDir);
 
   function checkSettings(options: SessionOptionsBody | undefined): SessionOptionsBody {
     if (options?.permissionMode === 'bypassPermissions' && !config.allowBypassPermissions) {

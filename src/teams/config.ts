@@ -55,6 +55,9 @@ const fileSchema = z
 
 export type TeamSettings = z.output<z.ZodObject<typeof settingsShape>>;
 
+/** One team as written in the file (`teams.<name>`), before it is checked. */
+export type TeamEntry = z.input<typeof teamSchema>;
+
 export interface Team extends TeamSettings {
   name: string;
   description: string;
@@ -70,6 +73,14 @@ export interface TeamsConfig {
 /** The key of the conversation team `from` has with team `to` (each direction is its own). */
 export function teamKey(from: string, to: string): string {
   return `team:${from}->${to}`;
+}
+
+const TEAM_KEY = /^team:([a-z0-9][a-z0-9_-]{0,63})->([a-z0-9][a-z0-9_-]{0,63})$/;
+
+/** The two teams of a `team:A->B` key, or null for any other key. */
+export function parseTeamKey(key: string): { from: string; to: string } | null {
+  const match = TEAM_KEY.exec(key);
+  return match ? { from: match[1]!, to: match[2]! } : null;
 }
 
 /**
@@ -103,7 +114,10 @@ export function parseTeams(value: unknown, roots: readonly string[], source = 't
   }
   const defaults = parsed.data.defaults ?? {};
   const teams = new Map<string, Team>();
-  for (const [name, raw] of Object.entries(parsed.data.teams)) {
+  // The document's own entries, not zod's copy: that one silently drops a `__proto__` key, which
+  // must be refused with the other bad names rather than vanish.
+  const entries = Object.entries((value as { teams: Record<string, unknown> }).teams);
+  for (const [name, raw] of entries) {
     const where = `team "${printable(name)}"`;
     if (!TEAM_NAME.test(name)) {
       problems.push(`${where}: the name must be 1-64 of a-z, 0-9, "_" and "-", starting with a letter or digit`);
@@ -144,8 +158,9 @@ function projectPath(path: string | undefined, roots: readonly string[]): { real
   return { real };
 }
 
+/** INVALID_INPUT listing every problem; `details.problems` holds them for a caller that words its own refusal. */
 function refused(source: string, problems: string[]): Error {
-  return invalidInput(`${source} was not loaded; ${problems.length === 1 ? 'one problem' : `${problems.length} problems`}:\n- ${problems.join('\n- ')}`);
+  return invalidInput(`${source} was not loaded; ${problems.length === 1 ? 'one problem' : `${problems.length} problems`}:\n- ${problems.join('\n- ')}`, { problems });
 }
 
 /** A name or path as it can be shown in one line of an error (control characters escaped). */
