@@ -16,12 +16,13 @@ import { eventDelivery } from './benches/event-delivery.js';
 import { fleet } from './benches/fleet.js';
 import { restart } from './benches/restart.js';
 import { spareVsCold } from './benches/spare-vs-cold.js';
+import { teams } from './benches/teams.js';
 import { warmVsResume } from './benches/warm-vs-resume.js';
 import { warmVsSdk } from './benches/warm-vs-sdk.js';
 import { tableRow, writeResults } from './lib/report.js';
 import type { Benchmark, BenchResult } from './lib/types.js';
 
-const SUITE: Benchmark[] = [warmVsSdk, warmVsResume, coldVsResume, spareVsCold, controlPlane, restart, concurrency, fleet, eventDelivery, approvals, codex];
+const SUITE: Benchmark[] = [warmVsSdk, warmVsResume, coldVsResume, spareVsCold, controlPlane, restart, concurrency, fleet, eventDelivery, approvals, codex, teams];
 
 /** The repository: the first directory above this (compiled) file that holds bench/tsconfig.json. */
 function repoRoot(): string {

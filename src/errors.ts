@@ -20,6 +20,8 @@ export const ErrorCode = {
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   /** An approval was decided (or expired) already: exactly one decision wins. */
   ALREADY_DECIDED: 'ALREADY_DECIDED',
+  /** A team ask that would wait on itself (A asks B while B's turn waits on A): refused, not deadlocked. */
+  ASK_LOOP: 'ASK_LOOP',
   /**
    * Client mode only: the Tether daemon (`--server`, `TETHER_URL`) could not be reached. Not the
    * agent's fault, so not AGENT_UNAVAILABLE: the remedy is to start the daemon or fix its URL.
@@ -44,6 +46,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   LEASE_LOST: 409,
   STORE_UNAVAILABLE: 503,
   ALREADY_DECIDED: 409,
+  ASK_LOOP: 409,
   // Never sent by the daemon (it is the one unreachable); a proxy in front of it would say 503.
   DAEMON_UNREACHABLE: 503,
   INTERNAL: 500,
@@ -65,6 +68,8 @@ const EXIT_CODE: Record<ErrorCode, number> = {
   STORE_UNAVAILABLE: 1,
   // A conflict with what someone else did first, as busy is.
   ALREADY_DECIDED: 3,
+  // Waiting on oneself is a conflict, as busy is.
+  ASK_LOOP: 3,
   // Exit 1 as before it had a code of its own: scripts that retry on 1 keep working.
   DAEMON_UNREACHABLE: 1,
   INTERNAL: 1,

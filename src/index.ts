@@ -10,7 +10,7 @@
  * ```
  */
 export { createTether, type CreateTetherOptions } from './broker/create-tether.js';
-export type { Tether, TurnHandle, SendOptions, ListFilter, TetherStats, GcResult, TetherListener } from './broker/api.js';
+export type { Tether, TurnHandle, SendOptions, ListFilter, TetherStats, GcResult, TetherListener, WakeResult } from './broker/api.js';
 export { loadConfig, configSchema, ENV_VARS, type TetherConfig, type TetherConfigInput } from './config.js';
 export { TetherError, ErrorCode, httpStatusOf, exitCodeOf, isTetherError } from './errors.js';
 export { systemClock, ManualClock, type Clock } from './domain/clock.js';

@@ -1,3 +1,4 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { BackendName, ContextInfo, PermissionMode, SessionConfig, TurnError, Usage } from '../domain/types.js';
 
 /**
@@ -105,6 +106,19 @@ export interface RunnerSpec {
    * and reports `recovered`. Absent: a lost conversation fails the turn.
    */
   recap?: () => Promise<string>;
+  /**
+   * MCP servers Tether itself serves to this agent, in its own process (the teams tools of a
+   * team's agent). Backends that can host in-process servers (Claude, through the Agent SDK)
+   * give them to the agent and allow their tools; the others leave them out.
+   */
+  tools?: InProcessTools[];
+}
+
+/** An MCP server run inside Tether for one agent process: `create` is called once per process started. */
+export interface InProcessTools {
+  /** The server's name as the agent sees it (its tools are `mcp__<name>__<tool>`). */
+  name: string;
+  create(): McpServer;
 }
 
 export interface Runner {
@@ -129,6 +143,14 @@ export interface Runner {
    * the agent refused): the caller should start a new process instead.
    */
   reconfigure?(change: RunnerSettings): Promise<boolean>;
+  /**
+   * Starts the agent process ahead of the first turn, resuming the spec's conversation, and
+   * resolves once it is up (initialized, waiting for a prompt); the next `run` goes into that
+   * process. Rejects when it could not start (the runner is then closed). Does nothing when the
+   * process runs already. Optional: backends whose process starts only with a turn (Codex: its
+   * thread loads with `turn/start`) leave it out, and a session of theirs cannot be woken.
+   */
+  warm?(): Promise<void>;
 }
 
 /** The settings a session may change while its agent process lives (null: the agent's default). */

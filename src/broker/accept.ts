@@ -27,7 +27,7 @@ export interface TurnRequest {
 }
 
 /** What accepting and running turns needs of the broker. */
-export type AcceptContext = TurnContext & Pick<BrokerContext, 'policy' | 'labelQuotas' | 'turnEvents'> & { inFlight: TurnsInFlight; closing(): boolean };
+export type AcceptContext = TurnContext & Pick<BrokerContext, 'policy' | 'labelQuotas' | 'turnEvents' | 'keyDefaults'> & { inFlight: TurnsInFlight; closing(): boolean };
 
 /** Starts a turn: returns its handle at once; every path settles it. */
 export function submit(ctx: AcceptContext, request: TurnRequest): TurnHandle {
@@ -88,7 +88,7 @@ async function journal(ctx: AcceptContext, request: TurnRequest): Promise<Enqueu
   } else if (intent === 'continue') {
     prompt = await continuePrompt(ctx, tenant, validateKey(request.key));
   }
-  const resolved = resolveSend(request.key, prompt, options, ctx.config);
+  const resolved = resolveSend(request.key, prompt, withKeyDefaults(ctx, request.key, options), ctx.config);
   const live = await ctx.store.getLiveSession(resolved.tenant, resolved.key);
   // A continuing session keeps its own config and agent; the options shape only a new one.
   if (live && resolved.backendAsked && live.backend !== resolved.backend) {
@@ -190,4 +190,14 @@ async function lastTurn(ctx: AcceptContext, tenant: string, key: string): Promis
   // Busy, expired, or no longer the last turn by the time it is journaled: the store refuses.
   if (last.prompt === COMPACT_PROMPT) throw new TetherError(ErrorCode.INVALID_INPUT, `the last turn of "${key}" compacted its conversation; there is no reply to regenerate`);
   return last;
+}
+
+/**
+ * The message's options over what its key implies: a `team:A->B` message runs in B's project with
+ * B's settings whoever sends it (the MCP tools, the CLI, another daemon), unless it names its own.
+ */
+function withKeyDefaults(ctx: Pick<AcceptContext, 'keyDefaults'>, key: string, options: SendOptions): SendOptions {
+  const implied = typeof key === 'string' ? ctx.keyDefaults(key) : null;
+  if (!implied) return options;
+  return { ...implied, ...options, labels: { ...implied.labels, ...options.labels } };
 }

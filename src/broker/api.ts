@@ -3,6 +3,7 @@ import type { TetherEvent, TetherEventType, TurnResult } from '../domain/events.
 import type { BackendName, ContextInfo, Labels, SessionConfig, SessionRecord, SessionStatus, TurnRecord } from '../domain/types.js';
 import type { OnBusy, StoreStats } from '../store/store.js';
 import type { SessionBundle } from './bundle.js';
+import type { TeamsService } from '../teams/service.js';
 import type { RunnerPoolStats } from './runners/pool.js';
 
 /** Options of one message. Session settings (`cwd`, `model`, …) apply when it creates a session. */
@@ -138,6 +139,21 @@ export interface CompactResult {
   context: ContextInfo;
 }
 
+/**
+ * What `Tether.wake` did. `pid`: the agent process, when one runs for the session here.
+ * - `woken`: a process was started now;
+ * - `awake`: a warm process was there already (nothing done);
+ * - `busy`: a turn is running or queued (it is warm, or about to be; nothing done);
+ * - `new`: the session has no agent conversation yet, so there is nothing to resume (its first
+ *   turn starts it, on a parked spare when there is one);
+ * - `cold`: the session's backend starts its process only with a turn (Codex), so nothing was
+ *   started; its next turn starts cold.
+ */
+export interface WakeResult {
+  status: 'woken' | 'awake' | 'busy' | 'new' | 'cold';
+  pid: number | null;
+}
+
 /** The library facade: everything a bridge, the CLI and the HTTP daemon do goes through it. */
 export interface Tether {
   /** Sends a prompt to the key's conversation, creating the session on first use. */
@@ -192,6 +208,22 @@ export interface Tether {
    * session is refused unless `replace`. `cwd` replaces a working directory that does not exist here.
    */
   import(bundle: unknown, options?: { tenant?: string; key?: string; replace?: boolean; cwd?: string }): Promise<SessionRecord>;
+  /**
+   * Starts (prewarms) the agent process of the key's live session on this node, resuming its
+   * conversation, so that its next turn runs warm: see WakeResult. The process is an idle warm
+   * runner like any other: it hibernates after the idle timeout, and a turn of the session run
+   * elsewhere in between makes it stale (the next turn here resumes cold). It takes a slot as a
+   * turn would (a free one, else the least recently used idle runner hibernates) but never waits:
+   * LIMIT_REACHED when every process runs a turn or turns wait for one. NOT_FOUND without a live
+   * session; AGENT_FAILED when the process could not start.
+   */
+  wake(key: string, options?: { tenant?: string }): Promise<WakeResult>;
+  /**
+   * Hibernates the key's session on this node: ends its idle warm agent process, and resolves once
+   * it has exited. The session stays; its next turn resumes cold. `slept: false` when no idle
+   * process of it runs here; a process running a turn is never ended. NOT_FOUND without a live session.
+   */
+  sleep(key: string, options?: { tenant?: string }): Promise<{ slept: boolean }>;
   /** Removes the key with its history. */
   delete(key: string, options?: { tenant?: string }): Promise<void>;
   stats(options?: { tenant?: string }): Promise<TetherStats>;
@@ -232,6 +264,11 @@ export interface Tether {
   startupSweep?(): GcResult | null;
   /** Subscribes to every event of every key (`'*'`) or of one type. Returns the unsubscribe. */
   on(type: TetherEventType | '*', listener: TetherListener): () => void;
+  /**
+   * The teams of the teams file (TETHER_TEAMS), when this Tether runs them: what the MCP tools
+   * call. Absent without a teams file, and on a client (`connectTether`).
+   */
+  readonly teams?: TeamsService;
   /** Waits for running turns (interrupting them after `graceMs`), stops the janitor, closes the store. */
   close(options?: { graceMs?: number }): Promise<void>;
 }

@@ -19,6 +19,7 @@ import type {
   TetherListener,
   TetherStats,
   TurnHandle,
+  WakeResult,
 } from './api.js';
 import type { SessionBundle } from './bundle.js';
 import { COMPACT_PROMPT } from '../agents/agent.js';
@@ -30,6 +31,8 @@ import type { Janitor } from './janitor.js';
 import type { BrokerNode } from './node.js';
 import * as ops from './session-ops.js';
 import { followTurn } from './turn-follow.js';
+import { sleepKey, wakeKey } from './warmth.js';
+import type { TeamsService } from '../teams/service.js';
 
 const DEFAULT_GRACE_MS = 30_000;
 
@@ -37,7 +40,8 @@ const DEFAULT_GRACE_MS = 30_000;
  * Tether in this process: the `Tether` interface (api.ts) over a store, agent processes and the
  * parts in this folder, each of which does one thing — accepting turns (accept.ts), running them
  * (run-turn.ts, outcome.ts), leases (lease-wait.ts, leases.ts), turn events (turn-events/),
- * session operations (session-ops.ts, copying.ts), the janitor, and this node's heartbeat and
+ * session operations (session-ops.ts, copying.ts), waking and hibernating agent processes
+ * (warmth.ts), the janitor, and this node's heartbeat and
  * shutdown (node.ts). `connectTether` gives the same interface over HTTP. Built by `createTether`.
  */
 export class Broker implements Tether {
@@ -46,6 +50,9 @@ export class Broker implements Tether {
   readonly #janitor: Janitor;
   readonly #node: BrokerNode;
   readonly #accept: AcceptContext;
+
+  #teams: { service: TeamsService; close: () => Promise<void> } | null = null;
+  #closed: Promise<void> | null = null;
 
   constructor(ctx: BrokerContext, parts: { accept: AcceptContext; inFlight: TurnsInFlight; janitor: Janitor; node: BrokerNode }) {
     this.#ctx = ctx;
@@ -131,6 +138,14 @@ export class Broker implements Tether {
     return compactionOf(this.#submit(key, COMPACT_PROMPT, { tenant }, 'internal'), key);
   }
 
+  wake(key: string, options?: { tenant?: string }): Promise<WakeResult> {
+    return wakeKey(this.#ctx, this.#tenant(options), key);
+  }
+
+  sleep(key: string, options?: { tenant?: string }): Promise<{ slept: boolean }> {
+    return sleepKey(this.#ctx, this.#tenant(options), key);
+  }
+
   stats(options?: { tenant?: string }): Promise<TetherStats> {
     return ops.statsOf(this.#ctx, this.#inFlight, options);
   }
@@ -172,7 +187,19 @@ export class Broker implements Tether {
     return this.#ctx.emitter.on(type, listener);
   }
 
+  /** The teams of TETHER_TEAMS (set by createTether once the broker exists), or undefined. */
+  get teams(): TeamsService | undefined {
+    return this.#teams?.service;
+  }
+
+  /** Serves `service`'s teams; `close` ends them after the broker's turns have ended. */
+  useTeams(service: TeamsService, close: () => Promise<void>): void {
+    this.#teams = { service, close };
+  }
+
   close(options: { graceMs?: number } = {}): Promise<void> {
-    return this.#node.close(options.graceMs ?? DEFAULT_GRACE_MS);
+    // The teams close last: a turn still draining may be a team agent waiting on a remote team.
+    this.#closed ??= this.#node.close(options.graceMs ?? DEFAULT_GRACE_MS).then(() => this.#teams?.close());
+    return this.#closed;
   }
 }

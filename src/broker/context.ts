@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
-import type { AgentBackend } from '../agents/agent.js';
+import type { AgentBackend, InProcessTools } from '../agents/agent.js';
 import type { TetherConfig } from '../config.js';
 import type { Clock } from '../domain/clock.js';
 import type { ContextPolicy } from '../domain/context-policy.js';
-import type { BackendName } from '../domain/types.js';
+import type { BackendName, SessionRecord } from '../domain/types.js';
 import { ErrorCode, TetherError } from '../errors.js';
 import type { Store } from '../store/store.js';
+import type { SendOptions } from './api.js';
 import type { ApprovalDesk } from './approvals.js';
 import type { Emitter } from './emitter.js';
 import type { LeaseKeeper } from './leases.js';
@@ -42,6 +43,10 @@ export interface BrokerContext {
   policy: ContextPolicy;
   /** What agents inherit: the environment plus the marker naming this broker (see reaper.ts). */
   agentEnv: NodeJS.ProcessEnv;
+  /** The MCP servers Tether serves in process to a session's agent (a team's tools), if any. */
+  agentTools: (session: SessionRecord) => InProcessTools[];
+  /** Session settings a key implies (a team's, for `team:A->B`), under the message's own options. */
+  keyDefaults: (key: string) => SendOptions | null;
   /** `TETHER_LABEL_QUOTAS`, or null when there are none. */
   labelQuotas: Record<string, number> | null;
 }

@@ -29,6 +29,7 @@ import { MemoryTurnEvents } from './turn-events/memory.js';
 import type { TurnEvents } from './turn-events/port.js';
 import { UsageGates } from './usage-gate.js';
 import { Wakeups } from './wakeups.js';
+import type { TeamsRuntime } from '../teams/runtime.js';
 
 /** Library options: any setting of `config.ts`, plus what cannot come from the environment. */
 export interface CreateTetherOptions extends Partial<TetherConfigInput> {
@@ -73,6 +74,9 @@ export async function createTether(options: CreateTetherOptions = {}): Promise<T
       // Locks of a node that hangs mid-transaction are freed well within a lease TTL.
       idleInTransactionTimeoutMs: Math.max(1_000, Math.min(5_000, Math.floor(config.leaseTtlMs / 3))),
     });
+  // Before anything is started: a bad teams file refuses the start, every problem listed.
+  // Loaded only with a teams file: the MCP SDK is a third of the start-up time of every command.
+  const teams: TeamsRuntime | null = config.teams ? (await import('../teams/runtime.js')).TeamsRuntime.open(config, { logger: log.child({ component: 'teams' }), clock }) : null;
   const owner = createOwnerId();
   const agentEnv = { ...env, [OWNER_MARKER]: owner.id };
   const allBackends: Partial<Record<BackendName, AgentBackend>> = {
@@ -137,16 +141,20 @@ export async function createTether(options: CreateTetherOptions = {}): Promise<T
     policy: contextPolicy ?? resetAtRatio(config.resetAt),
     agentEnv,
     labelQuotas: Object.keys(config.labelQuotas).length > 0 ? config.labelQuotas : null,
+    agentTools: (session) => teams?.agentTools(session) ?? [],
+    keyDefaults: (key) => teams?.keyDefaults(key) ?? null,
   };
   const inFlight = new TurnsInFlight();
   const accept: AcceptContext = { ...ctx, inFlight, closing: () => node.closing };
   const janitor = new Janitor(ctx, config.orphanedTurns === 'rerun' ? (turns) => turns.forEach((turn) => runAdopted(accept, turn)) : null);
   const node = new BrokerNode(ctx, inFlight, janitor);
   const broker = new Broker(ctx, { accept, inFlight, janitor, node });
+  if (teams) broker.useTeams(teams.bind(broker), () => teams.close());
   try {
     await node.start();
   } catch (err) {
     await store.close().catch(() => undefined);
+    await teams?.close();
     throw err;
   }
   return broker;

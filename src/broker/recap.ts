@@ -12,11 +12,17 @@ const MAX_RECAP_CHARS = 12_000;
  * The opening of a conversation that replaces one the agent lost (its transcript gone from the
  * store and from disk): the session's last exchanges, from Tether's journal, so the agent picks
  * the thread up instead of starting blank. It is part of the new conversation's first message,
- * and so of its transcript: later resumes keep it.
+ * and so of its transcript: later resumes keep it. `before`: the turn it opens (its own and later
+ * turns are left out), or null for a process woken ahead of the next turn.
  */
-export async function recapFromJournal(store: Store, session: SessionRecord, before: TurnRecord): Promise<string> {
-  const turns = await store.listTurns({ tenant: session.tenant, key: session.key, afterSeq: Math.max(0, before.seq - 1 - MAX_EXCHANGES * 3) });
-  return recapOf(turns.filter((t) => t.sessionId === session.id && t.seq < before.seq && t.id !== before.regenerates), "[Tether: this conversation's history could not be restored, so it continues in a new agent conversation.");
+export async function recapFromJournal(store: Store, session: SessionRecord, before: TurnRecord | null): Promise<string> {
+  // Without a turn (a process woken ahead of one), every turn of the session came before.
+  const last = before ? before.seq - 1 : session.turnSeq;
+  const turns = await store.listTurns({ tenant: session.tenant, key: session.key, afterSeq: Math.max(0, last - MAX_EXCHANGES * 3) });
+  return recapOf(
+    turns.filter((t) => t.sessionId === session.id && t.seq <= last && t.id !== before?.regenerates),
+    "[Tether: this conversation's history could not be restored, so it continues in a new agent conversation.",
+  );
 }
 
 /**

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { AgentResult } from '../agents/agent.js';
 import { withRecap } from '../domain/recap.js';
 import type { Clock, Timer } from '../domain/clock.js';
@@ -11,14 +10,15 @@ import { reportInterrupted, waitForLease } from './lease-wait.js';
 import type { TurnAsks } from './approvals.js';
 import type { HeldLease } from './leases.js';
 import { recordOutcome, toTurnError } from './outcome.js';
-import { recapFromJournal, recapOfPreviousGeneration } from './recap.js';
+import { recapOfPreviousGeneration } from './recap.js';
+import { runnerSpecOf } from './runner-spec.js';
 import type { LentRunner } from './runners/pool.js';
 import type { TurnHandleImpl } from './turn-handle.js';
 
 /** What running a turn needs of the broker. */
 export type TurnContext = Pick<
   BrokerContext,
-  'store' | 'clock' | 'log' | 'config' | 'owner' | 'wakeups' | 'usageGates' | 'emitter' | 'pool' | 'leases' | 'backends' | 'agentEnv' | 'approvals'
+  'store' | 'clock' | 'log' | 'config' | 'owner' | 'wakeups' | 'usageGates' | 'emitter' | 'pool' | 'leases' | 'backends' | 'agentEnv' | 'agentTools' | 'approvals'
 >;
 
 /** The lease, when the store granted it with the enqueue (a quiet session). */
@@ -86,21 +86,8 @@ export async function runTurn(
   let prompt = resumed?.prompt ?? withRecap(await recapOfPreviousGeneration(ctx.store, current, turn).catch(() => ''), turn.prompt);
   const firstError = startError ?? resumed?.error ?? null;
 
-  const acquire = (): Promise<LentRunner> =>
-    ctx.pool.acquire(
-      current,
-      epoch,
-      {
-        config: current.config,
-        resume: current.agentSessionId,
-        newConversationId: randomUUID(),
-        env: { ...ctx.agentEnv, ...current.config.env },
-        priorCostUsd: current.usage.costUsd,
-        tenant: current.tenant,
-        recap: () => recapFromJournal(ctx.store, current, turn),
-      },
-      runAbort.signal,
-    );
+  // Built at each acquire: a turn that parked goes on in the conversation as it is by then.
+  const acquire = (): Promise<LentRunner> => ctx.pool.acquire(current, epoch, runnerSpecOf(ctx, current, turn), runAbort.signal);
   let lent: LentRunner | null = null;
   if (firstError === null) {
     try {

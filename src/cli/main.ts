@@ -10,6 +10,7 @@ import { registerGc } from './commands/gc.js';
 import { registerImport } from './commands/import.js';
 import { registerInterrupt } from './commands/interrupt.js';
 import { registerLs } from './commands/ls.js';
+import { registerMcp } from './commands/mcp.js';
 import { registerMockApi } from './commands/mock-api.js';
 import { registerRegenerate } from './commands/regenerate.js';
 import { registerReset } from './commands/reset.js';
@@ -18,8 +19,10 @@ import { registerSend } from './commands/send.js';
 import { registerServe } from './commands/serve.js';
 import { registerShow } from './commands/show.js';
 import { registerStats } from './commands/stats.js';
+import { registerTeams } from './commands/teams.js';
 import { registerTurns } from './commands/turns.js';
 import { registerUpdate } from './commands/update.js';
+import { registerSleep, registerWake } from './commands/warmth.js';
 import { EXIT_OK, EXIT_USAGE, printError, type CliContext, type CliIO } from './output.js';
 import { packageVersion } from '../lib/package-version.js';
 
@@ -89,14 +92,18 @@ function buildProgram(ctx: CliContext): Command {
   registerTurns(program, ctx);
   registerReset(program, ctx);
   registerCompact(program, ctx);
+  registerWake(program, ctx);
+  registerSleep(program, ctx);
   registerFork(program, ctx);
   registerExport(program, ctx);
   registerImport(program, ctx);
   registerInterrupt(program, ctx);
   registerApprovals(program, ctx);
+  registerTeams(program, ctx);
   registerRm(program, ctx);
   registerStats(program, ctx);
   registerGc(program, ctx);
+  registerMcp(program, ctx);
   registerMockApi(program, ctx);
   registerDemo(program, ctx);
 

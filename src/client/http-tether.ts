@@ -1,6 +1,6 @@
 import type { SessionBundle } from '../broker/bundle.js';
 import type { ApprovalRecord } from '../domain/approvals.js';
-import type { ApprovalDecisionInput, ApprovalListFilter, CompactResult, SessionUpdate, GcResult, ListFilter, Readiness, SendOptions, SequencedEvent, Tether, TetherListener, TetherStats, TurnHandle } from '../broker/api.js';
+import type { ApprovalDecisionInput, ApprovalListFilter, CompactResult, SessionUpdate, GcResult, ListFilter, Readiness, SendOptions, SequencedEvent, Tether, TetherListener, TetherStats, TurnHandle, WakeResult } from '../broker/api.js';
 import type { TetherEventType } from '../domain/events.js';
 import { validateKey } from '../domain/keys.js';
 import type { SessionRecord, TurnRecord } from '../domain/types.js';
@@ -8,7 +8,7 @@ import type { OnBusy } from '../store/store.js';
 import { ErrorCode, TetherError, isTetherError } from '../errors.js';
 import { EventTail } from './event-tail.js';
 import { HttpClient, readJSON } from './http.js';
-import { approvalAnswer, approvalsAnswer, compactAnswer, interruptAnswer, readinessAnswer, sessionAnswer, sessionsAnswer, statsAnswer, turnAnswer, turnsAnswer } from './records.js';
+import { approvalAnswer, approvalsAnswer, compactAnswer, interruptAnswer, readinessAnswer, sessionAnswer, sessionsAnswer, sleepAnswer, statsAnswer, turnAnswer, turnsAnswer, wakeAnswer } from './records.js';
 import { sendTurn, type TurnRequest } from './send-turn.js';
 import { DEFAULT_RETRY, SeqFilter, followTurn, type RetryPolicy } from './turn-stream.js';
 
@@ -198,6 +198,15 @@ class HttpTether implements Tether {
 
   async compact(key: string): Promise<CompactResult> {
     return compactAnswer(await this.#json('POST', `${this.#session(key)}/compact`));
+  }
+
+  /** The daemon's node wakes it: the process runs there, not in this client's process. */
+  async wake(key: string): Promise<WakeResult> {
+    return wakeAnswer(await this.#json('POST', `${this.#session(key)}/wake`));
+  }
+
+  async sleep(key: string): Promise<{ slept: boolean }> {
+    return sleepAnswer(await this.#json('POST', `${this.#session(key)}/sleep`));
   }
 
   async interrupt(key: string): Promise<{ turnId: string | null }> {

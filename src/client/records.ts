@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CompactResult, Readiness, TetherStats } from '../broker/api.js';
+import type { CompactResult, Readiness, TetherStats, WakeResult } from '../broker/api.js';
 import type { TetherEvent } from '../domain/events.js';
 import type { BackendName, CloseReason, PermissionMode, SessionConfig, SessionRecord, TurnRecord } from '../domain/types.js';
 import { SESSION_STATUSES, TURN_STATUSES } from '../domain/types.js';
@@ -12,8 +12,10 @@ import {
   interruptResponseSchema,
   sessionSchema,
   sessionsResponseSchema,
+  sleepResponseSchema,
   turnSchema,
   turnsResponseSchema,
+  wakeResponseSchema,
 } from '../server/schemas.js';
 
 /**
@@ -23,6 +25,7 @@ import {
  *
  * The JSON omits what is internal to the broker; those fields get honest defaults:
  * - `lease: null` — leases are not published; a `running` status is the visible sign of one;
+ * - `leaseEpoch: 0` — the fencing epoch is the broker's own;
  * - `turnSeq: turns` — the highest seq across generations is not published; `turns` is a lower
  *   bound, correct for a first generation;
  * - a turn's `owner: ''` and `epoch: null` — which broker process ran it is not published;
@@ -82,6 +85,7 @@ export function sessionFromJSON(s: SessionJSON): SessionRecord {
     closedAt: msOrNull(s.closedAt),
     closeReason: s.closeReason as CloseReason | null,
     lease: null,
+    leaseEpoch: 0,
   };
 }
 
@@ -158,6 +162,8 @@ export function readinessAnswer(value: unknown): Readiness {
 }
 
 export const compactAnswer = (value: unknown): CompactResult => parseAnswer(compactResponseSchema, value, 'compaction');
+export const wakeAnswer = (value: unknown): WakeResult => parseAnswer(wakeResponseSchema, value, 'wake answer');
+export const sleepAnswer = (value: unknown): { slept: boolean } => parseAnswer(sleepResponseSchema, value, 'sleep answer');
 export const interruptAnswer = (value: unknown): { interrupted: boolean; turnId: string | null } => parseAnswer(interruptResponseSchema, value, 'interrupt answer');
 
 /**

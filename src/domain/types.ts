@@ -95,6 +95,12 @@ export interface SessionRecord {
   closeReason: CloseReason | null;
   /** The current lease, when a turn holds one. */
   lease: Lease | null;
+  /**
+   * Epoch of the last lease granted (0 before any), kept after the lease is released: the next
+   * turn runs under `leaseEpoch + 1`. Internal to the broker (a woken agent process is fenced by
+   * it); not part of the session JSON.
+   */
+  leaseEpoch: number;
 }
 
 /** The right to run one turn of one session. */

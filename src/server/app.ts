@@ -14,10 +14,12 @@ import { registerOpenApi } from './openapi.js';
 import { registerApprovalRoutes } from './routes/approvals.js';
 import type { RouteContext } from './routes/context.js';
 import { registerEventRoutes } from './routes/events.js';
+import { registerMcpRoutes } from './routes/mcp.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerSessionRoutes } from './routes/sessions.js';
 import { registerTurnRoutes } from './routes/turns.js';
+import { registerWarmthRoutes } from './routes/warmth.js';
 import { SseHub } from './sse.js';
 import { serializerCompiler, validatorCompiler } from './type-provider.js';
 
@@ -171,10 +173,12 @@ export async function buildServer(tether: Tether, config: TetherConfig, options:
 
   registerMessageRoutes(app, ctx);
   registerSessionRoutes(app, ctx);
+  registerWarmthRoutes(app, ctx);
   registerTurnRoutes(app, ctx);
   registerEventRoutes(app, ctx);
   registerApprovalRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
+  registerMcpRoutes(app, ctx);
 
   app.addHook('preClose', async () => app.drain());
   app.addHook('onClose', async () => {

@@ -139,8 +139,8 @@ export function assertBindingAllowed(host: string, tokens: TokenTable): void {
   );
 }
 
-/** Whether a path is the API's (`/v1/*`): it needs a token, and the OpenAPI document says so. */
-export const isApiPath = (path: string): boolean => path === '/v1' || path.startsWith('/v1/');
+/** Whether a path is the API's (`/v1/*`, and MCP's `/mcp`): it needs a token, and the OpenAPI document says so. */
+export const isApiPath = (path: string): boolean => path === '/v1' || path.startsWith('/v1/') || path === '/mcp' || path.startsWith('/mcp/');
 
 /**
  * The route pattern decides, not only the raw URL: the router decodes percent-escapes, so

@@ -215,6 +215,22 @@ export const compactResponseSchema = z
 
 export const interruptResponseSchema = z.object({ interrupted: z.boolean(), turnId: z.string().nullable() }).meta({ id: 'Interrupt' });
 
+export const wakeResponseSchema = z
+  .object({
+    status: z
+      .enum(['woken', 'awake', 'busy', 'new', 'cold'])
+      .describe(
+        'woken: the process was started now; awake: a warm one was there already; busy: a turn runs or is queued; ' +
+          'new: no agent conversation yet (its first turn starts it); cold: the backend starts its process only with a turn (Codex).',
+      ),
+    pid: z.number().int().nullable().describe("The session's agent process on this node, when one runs."),
+  })
+  .meta({ id: 'Wake' });
+
+export const sleepResponseSchema = z
+  .object({ slept: z.boolean().describe('True when an idle agent process of the session was ended; false when none ran here, or it runs a turn.') })
+  .meta({ id: 'Sleep' });
+
 export const sessionsResponseSchema = z.object({ sessions: z.array(sessionSchema) });
 export const turnsResponseSchema = z.object({ turns: z.array(turnSchema) });
 

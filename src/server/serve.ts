@@ -75,6 +75,9 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     throw new TetherError(ErrorCode.INVALID_INPUT, `cannot listen on ${config.host}:${config.port}: ${code === 'EADDRINUSE' ? 'the port is in use' : (err as Error).message}`, { cause: err });
   }
 
+  // The teams file takes effect as it is edited, and at once on SIGHUP; a bad edit keeps the last good teams.
+  const stopTeams = followTeams(tether, log);
+
   const port = (app.server.address() as AddressInfo).port;
   const urlHost = isIPv6(config.host) ? `[${config.host}]` : config.host;
   const url = `http://${urlHost}:${port}`;
@@ -90,6 +93,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   function close(closeOptions: { graceMs?: number } = {}): Promise<void> {
     shutdown ??= stop(app, tether, log, closeOptions.graceMs ?? config.shutdownGraceSec * 1000).finally(() => {
       removeSignals();
+      stopTeams();
       resolveClosed();
     });
     return shutdown;
@@ -119,6 +123,19 @@ async function stop(app: FastifyInstance, tether: Tether, log: Logger, graceMs: 
     await appClosed;
     log.info('stopped');
   }
+}
+
+/** Watches the teams file and reloads it on SIGHUP; returns the stop. */
+function followTeams(tether: Tether, log: Logger): () => void {
+  const teams = tether.teams;
+  if (!teams) return () => undefined;
+  teams.watch();
+  const onHangup = (): void => {
+    log.info('SIGHUP: reloading the teams file');
+    teams.reload();
+  };
+  process.on('SIGHUP', onHangup);
+  return () => void process.off('SIGHUP', onHangup);
 }
 
 /** First SIGTERM/SIGINT: graceful shutdown. Second: exit now. Returns the unsubscribe. */

@@ -125,6 +125,7 @@ export function sessionFromRow(row: SessionRow, read: RowReader): SessionRecord 
     closedAt: row.closed_at,
     closeReason: row.close_reason as CloseReason | null,
     lease: leaseFromRow(row),
+    leaseEpoch: row.lease_epoch,
   };
 }
 

@@ -44,6 +44,12 @@ export interface ScriptedBackendOptions {
   /** Conversations to share with other backends (several Tethers standing for nodes of one fleet). */
   conversations?: Map<string, string[]>;
   contextWindow?: number;
+  /**
+   * How a runner's `warm` (a wake) starts its "process": by default at once; a function to hold
+   * or fail it; false for runners without `warm`, as a backend whose process starts only with a
+   * turn (Codex).
+   */
+  warm?: false | ((runner: ScriptedRunner) => Promise<void>);
 }
 
 const WINDOW = 200_000;
@@ -90,8 +96,14 @@ export class ScriptedBackend implements AgentBackend {
 
   open(spec: RunnerSpec): Runner {
     const runner = new ScriptedRunner(this, spec, this.runners.length + 1);
+    if (this.#options.warm === false) runner.warm = undefined;
     this.runners.push(runner);
     return runner;
+  }
+
+  /** What `warm` does before the runner counts as woken. */
+  get warming(): ((runner: ScriptedRunner) => Promise<void>) | undefined {
+    return this.#options.warm || undefined;
   }
 
   prewarm?: (env: NodeJS.ProcessEnv) => Promise<Spare> = async () => new ScriptedSpare(this);
@@ -127,6 +139,8 @@ export class ScriptedRunner implements Runner {
   readonly number: number;
   /** Prompts this runner played, in order. */
   readonly played: string[] = [];
+  /** Its "process" was started ahead of its first turn (a wake). */
+  woken = false;
   #backend: ScriptedBackend;
   #spec: RunnerSpec;
   #alive = true;
@@ -158,6 +172,17 @@ export class ScriptedRunner implements Runner {
     this.#settings = { ...change };
     return true;
   }
+
+  warm?: () => Promise<void> = async () => {
+    if (!this.#alive) throw new Error('the runner is closed');
+    try {
+      await this.#backend.warming?.(this);
+    } catch (err) {
+      this.#alive = false;
+      throw err;
+    }
+    this.woken = true;
+  };
 
   async close(): Promise<void> {
     this.#alive = false;

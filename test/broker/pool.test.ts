@@ -141,6 +141,45 @@ describe('RunnerPool', () => {
     expect(backend.runners).toHaveLength(2);
   });
 
+  it("wakes a session's process with the epoch of its last turn: the next turn takes it warm, a turn that missed one does not", async () => {
+    const { pool: p, backend } = pool();
+    const s = session('s1', 'conv-1');
+    expect(await p.wake(s, 3, spec(s))).toEqual({ status: 'woken', pid: expect.any(Number) });
+    expect(await p.wake(s, 3, spec(s))).toMatchObject({ status: 'awake' });
+    expect(p.stats).toMatchObject({ live: 1, idle: 1 });
+    expect(await turn(p, s, 4)).toBe('warm');
+    expect(await p.hibernate('s1')).toBe(true);
+    expect(await p.hibernate('s1')).toBe(false);
+    expect(p.stats.live).toBe(0);
+    await p.wake(s, 4, spec(s));
+    // Epoch 6: turn 5 ran elsewhere.
+    expect(await turn(p, s, 6)).toBe('cold');
+    await settle();
+    expect(backend.runners.map((r) => [r.woken, r.alive])).toEqual([
+      [true, false],
+      [true, false],
+      [false, true],
+    ]);
+  });
+
+  it('wakes at the cap by hibernating the least recently used idle runner, but never waits, nor goes ahead of a waiting turn', async () => {
+    const { pool: p, backend } = pool({ maxLive: 1 });
+    await turn(p, session('a', 'ca'), 1);
+    expect((await p.wake(session('b', 'cb'), 1, spec(session('b', 'cb')))).status).toBe('woken');
+    expect(backend.runners.map((r) => r.alive)).toEqual([false, true]);
+    // Every process runs a turn: refused at once.
+    const busy = await p.acquire(session('c', 'cc'), 1, spec(session('c', 'cc')), never);
+    await expect(p.wake(session('a', 'ca'), 1, spec(session('a', 'ca')))).rejects.toMatchObject({ code: 'LIMIT_REACHED' });
+    // A turn waits for the slot: a wake does not take it first.
+    const waiting = p.acquire(session('d', 'cd'), 1, spec(session('d', 'cd')), never);
+    await settle();
+    expect(p.stats.waiting).toBe(1);
+    busy.release({ ok: true, epoch: 1, agentSessionId: 'cc' });
+    await expect(p.wake(session('a', 'ca'), 1, spec(session('a', 'ca')))).rejects.toMatchObject({ code: 'LIMIT_REACHED' });
+    (await waiting).release({ ok: true, epoch: 1, agentSessionId: 'cd' });
+    expect(p.stats).toMatchObject({ live: 1, waiting: 0 });
+  });
+
   it('ends every process on close, and refuses turns after', async () => {
     const { pool: p, backend } = pool();
     await turn(p, session('a', 'ca'), 1);

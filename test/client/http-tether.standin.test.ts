@@ -49,6 +49,7 @@ const session: SessionRecord = {
   closedAt: null,
   closeReason: null,
   lease: null,
+  leaseEpoch: 0,
 };
 
 const turn: TurnRecord = {

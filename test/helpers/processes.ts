@@ -1,4 +1,5 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** What each agent's processes look like in `ps`: Claude Code's binary, Codex's app-server. */
 const AGENT_ARGS = {
@@ -54,4 +55,18 @@ export function listeningUrl(child: ChildProcess, what = 'serve'): Promise<strin
     });
     child.once('exit', () => reject(new Error(`${what} exited before listening`)));
   });
+}
+
+/** Pids of the processes whose environment holds `entry` (`NAME=value`): what a test's Tether and its agents inherit. */
+export function processesWithEnv(entry: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(entry)) pids.push(Number(name));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
 }

@@ -54,14 +54,14 @@ describe('health, readiness, metrics and the OpenAPI document (real agent)', () 
     const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
     const registered = s.app.registeredRoutes.map((r) => r.replace(/:(\w+)/g, '{$1}'));
     expect(documented.sort()).toEqual([...new Set(registered)].sort());
-    // Each route says what it is, and the document says which need a token (auth.ts's rule: /v1;
+    // Each route says what it is, and the document says which need a token (auth.ts's rule: /v1 and /mcp;
     // metrics-auth.ts's: /metrics, with a token of its own).
     const operations = Object.entries(doc.paths as Record<string, Record<string, Record<string, unknown>>>).flatMap(([path, ops]) => Object.values(ops).map((op) => ({ path, op })));
     const ids = operations.map(({ op }) => op.operationId);
     expect(new Set(ids).size).toBe(operations.length);
     for (const { path, op } of operations) {
       expect(op, path).toMatchObject({ operationId: expect.any(String), summary: expect.any(String), tags: [expect.any(String)] });
-      const v1 = path.startsWith('/v1/');
+      const v1 = path.startsWith('/v1/') || path === '/mcp';
       const metrics = path === '/metrics';
       expect(op.security, path).toEqual(v1 ? [{ bearer: [] }] : metrics ? [{ metricsBearer: [] }] : []);
       expect(Object.keys(op.responses as object).includes('401'), path).toBe(v1 || metrics);

@@ -15,6 +15,8 @@ import { isConversationMissing } from './transcripts.js';
 const INTERRUPT_GRACE_MS = 5_000;
 /** How long a process may take to confirm a new model or permission mode; past it, it is replaced. */
 const RECONFIGURE_TIMEOUT_MS = 10_000;
+/** How long a woken process may take to come up (a cold start takes 1–3 s; a loaded machine more). */
+const WARM_TIMEOUT_MS = 60_000;
 
 /**
  * One Claude Code conversation in one process, fed through the Agent SDK's streaming input:
@@ -34,6 +36,8 @@ export class ClaudeRunner implements Runner {
   #discard: (() => Promise<void>) | null;
   /** Set while the runner has yet to resume its conversation; used once. */
   #recovery: RunnerRecovery | null;
+  /** A lost conversation `warm` replaced: the next turn reports it and opens with the recap. */
+  #recovered: { event: AgentEvent; recap: string } | null = null;
   #input: AsyncQueue<SDKUserMessage> | null = null;
   #query: Query | null = null;
   #watch: ProcessWatch | null = null;
@@ -116,14 +120,11 @@ export class ClaudeRunner implements Runner {
         finished = true;
         return;
       }
-      // Verify before a cold resume: Claude Code would only answer "No conversation found".
-      if (this.#recovery && this.#query === null && this.#agentSessionId !== null) {
-        const resumable = await this.#recovery.canResume(this.#agentSessionId).catch(() => true);
-        if (!resumable) {
-          const recovered = await this.#recover('its transcript is gone from the store and from disk');
-          yield recovered.event;
-          message = userMessage(withRecap(recovered.recap, prompt));
-        }
+      const recovered = this.#recovered ?? (this.#query === null ? await this.#recoverIfGone() : null);
+      this.#recovered = null;
+      if (recovered) {
+        yield recovered.event;
+        message = userMessage(withRecap(recovered.recap, prompt));
       }
       this.#ensureStarted(this.#start);
       signal.addEventListener('abort', onAbort, { once: true });
@@ -211,6 +212,44 @@ export class ClaudeRunner implements Runner {
       // A consumer that walked away mid-turn leaves a process in an unknown state: end it.
       if (!finished) await this.close();
     }
+  }
+
+  /**
+   * Starts the process now, as a first turn would (a conversation found gone is replaced first,
+   * and reported by that turn), and resolves once it has answered the SDK's initialize request.
+   */
+  async warm(): Promise<void> {
+    if (this.#closed) throw new Error('runner is closed');
+    if (this.#busy) throw new Error('runner is already running a turn');
+    if (this.#query) return;
+    // Busy until it is up: no turn may start on a half-started process.
+    this.#busy = true;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      this.#recovered = await this.#recoverIfGone();
+      this.#ensureStarted(this.#start);
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the agent process did not come up within ${WARM_TIMEOUT_MS / 1000} s`)), WARM_TIMEOUT_MS);
+      });
+      await Promise.race([this.#query!.initializationResult(), timeout]);
+    } catch (err) {
+      const reason = this.#describeCrash(err);
+      await this.close();
+      throw new Error(reason, { cause: err });
+    } finally {
+      clearTimeout(timer);
+      this.#busy = false;
+    }
+  }
+
+  /**
+   * Before a cold resume, the conversation is checked (Claude Code would only answer "No
+   * conversation found"); one gone is replaced now. Null when it is there, or no check applies.
+   */
+  async #recoverIfGone(): Promise<{ event: AgentEvent; recap: string } | null> {
+    if (!this.#recovery || this.#agentSessionId === null) return null;
+    const resumable = await this.#recovery.canResume(this.#agentSessionId).catch(() => true);
+    return resumable ? null : this.#recover('its transcript is gone from the store and from disk');
   }
 
   /** Replaces the lost conversation by a new one (next start), once. */

@@ -91,6 +91,8 @@ function claimable(spec: RunnerSpec, parkedEnv: NodeJS.ProcessEnv): boolean {
   const { config } = spec;
   if (spec.resume !== null) return false;
   if (config.allowedTools || config.disallowedTools || config.maxTurns) return false;
+  // In-process tools are given at start-up, which a spare had without them.
+  if (spec.tools?.length) return false;
   if (config.env && Object.keys(config.env).length > 0) return false;
   // Permission prompts are answered by a callback registered at start-up, which a spare has not.
   if (config.approvals === 'ask') return false;

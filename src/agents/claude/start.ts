@@ -56,10 +56,18 @@ export function claudeOptions(spec: RunnerSpec, launch: ClaudeLaunch, watch: Pro
   else if (resume) options.model = env.ANTHROPIC_MODEL || 'default';
   if (config.permissionMode) options.permissionMode = config.permissionMode;
   if (config.permissionMode === 'bypassPermissions') options.allowDangerouslySkipPermissions = true;
-  if (canUseTool) options.canUseTool = canUseTool;
+  if (canUseTool) options.canUseTool = spec.tools?.length ? allowingOwnTools(canUseTool, spec.tools) : canUseTool;
   if (config.appendSystemPrompt) options.systemPrompt = { type: 'preset', preset: 'claude_code', append: config.appendSystemPrompt };
   if (config.maxTurns) options.maxTurns = config.maxTurns;
   if (config.allowedTools) options.allowedTools = config.allowedTools;
+  if (spec.tools?.length) {
+    // Served by Tether in this process: each started process gets servers of its own, and their
+    // tools are allowed (Tether's own tools are not a person's call to make): by an allow rule,
+    // or, when a person decides the other tools, by the permission callback (an allow rule
+    // would shadow the callback, which the SDK warns about).
+    options.mcpServers = Object.fromEntries(spec.tools.map((t) => [t.name, { type: 'sdk' as const, name: t.name, instance: t.create() }]));
+    if (!canUseTool) options.allowedTools = [...(options.allowedTools ?? []), ...spec.tools.map((t) => `mcp__${t.name}`)];
+  }
   if (config.disallowedTools) options.disallowedTools = config.disallowedTools;
   if (resume) options.resume = resume;
   else if (newConversationId) options.sessionId = newConversationId;
@@ -73,4 +81,10 @@ export function coldStart(spec: RunnerSpec, launch: ClaudeLaunch): ClaudeStart {
     const config = { ...spec.config, model: settings.model ?? undefined, permissionMode: settings.permissionMode ?? undefined };
     return { query: query({ prompt: input, options: claudeOptions({ ...spec, config }, launch, watch, canUseTool) }), watch };
   };
+}
+
+/** `canUseTool`, allowing every tool of Tether's own in-process servers without asking. */
+function allowingOwnTools(canUseTool: CanUseTool, tools: readonly { name: string }[]): CanUseTool {
+  const prefixes = tools.map((t) => `mcp__${t.name}__`);
+  return (name, input, options) => (prefixes.some((p) => name.startsWith(p)) ? Promise.resolve({ behavior: 'allow', updatedInput: input }) : canUseTool(name, input, options));
 }

@@ -1,29 +1,12 @@
-import type { Runner, RunnerSettings, RunnerSpec } from '../../agents/agent.js';
-import type { SessionConfig, SessionRecord } from '../../domain/types.js';
+import type { AgentBackend, Runner, RunnerSettings, RunnerSpec } from '../../agents/agent.js';
+import type { SessionRecord } from '../../domain/types.js';
 import { ErrorCode, TetherError } from '../../errors.js';
 import { SpareShelf } from './spares.js';
-import type { LentRunner, RunnerPoolOptions, RunnerPoolStats } from './types.js';
+import type { LentRunner, PoolWake, RunnerPoolOptions, RunnerPoolStats } from './types.js';
+import { Slots } from './slots.js';
+import { PIN_MS, earliestPinLapse, leastRecentlyUsedIdle, settingsOf, type Warm } from './warm-entry.js';
 
-export type { LentRunner, RunnerPoolOptions, RunnerPoolStats } from './types.js';
-
-interface Warm {
-  sessionId: string;
-  runner: Runner;
-  /** Lease epoch of the last turn this runner ran; -1 before its first. */
-  epoch: number;
-  agentSessionId: string | null;
-  busy: boolean;
-  lastUsed: number;
-  /** Until then (clock time), eviction passes this idle runner by: its session's next turn is about to take it. */
-  pinnedUntil: number;
-}
-
-/**
- * How long a released runner is kept for its session's waiting turn. That turn takes the lease
- * and the runner within milliseconds; without the pin, a turn of another session waiting for a
- * slot would evict the runner first, and under load every turn would start cold.
- */
-const PIN_MS = 2_000;
+export type { LentRunner, PoolWake, RunnerPoolOptions, RunnerPoolStats } from './types.js';
 
 /**
  * Warm agent processes for active sessions, within a budget.
@@ -36,6 +19,7 @@ const PIN_MS = 2_000;
  *   recently used idle runner hibernates (its process ends; its session resumes cold later),
  *   then a spare is given up; if every process is busy the turn waits, first come first served.
  * - New sessions start on a parked spare when one fits; the rest start cold.
+ * - A session's process may be started ahead of its next turn (`wake`) and ended early (`hibernate`).
  * - A session's model or permission mode may have changed since its runner's last turn (through
  *   any node: the session is read under the lease). The fresh runner is then switched in place
  *   before the turn, or replaced by a cold resume when it cannot be.
@@ -44,15 +28,23 @@ export class RunnerPool {
   readonly #o: RunnerPoolOptions;
   readonly #warm = new Map<string, Warm>();
   readonly #spares: SpareShelf;
-  /** Slots promised to turns that are opening their runner. */
-  #reserved = 0;
-  /** Processes asked to end that have not exited yet: they still count against the cap. */
-  #exiting = 0;
-  #waiters: Array<() => void> = [];
+  readonly #slots: Slots;
   #closed = false;
 
   constructor(options: RunnerPoolOptions) {
     this.#o = options;
+    this.#slots = new Slots({
+      maxLive: options.maxLive,
+      clock: options.clock,
+      logger: options.logger,
+      holder: {
+        held: () => this.#warm.size + this.#spares.size,
+        freeOne: () => this.#freeOne(),
+        pinLapse: () => earliestPinLapse(this.#warm.values(), this.#o.clock.now()),
+        closed: () => this.#closed,
+        exited: () => this.#replenish(),
+      },
+    });
     this.#spares = new SpareShelf({
       backend: options.spareBackend,
       target: options.spares,
@@ -60,17 +52,22 @@ export class RunnerPool {
       clock: options.clock,
       logger: options.logger,
       onChange: () => {
-        this.#wakeOne();
+        this.#slots.wakeOne();
         this.#replenish();
       },
-      retire: (close) => void this.#closeCounted(close),
+      retire: (close) => void this.#slots.closeCounted(close),
     });
   }
 
   get stats(): RunnerPoolStats {
     let busy = 0;
     for (const w of this.#warm.values()) if (w.busy) busy++;
-    return { live: this.#live(), busy, idle: this.#warm.size - busy, spares: this.#spares.parked, waiting: this.#waiters.length, maxLive: this.#o.maxLive };
+    return { live: this.#slots.live, busy, idle: this.#warm.size - busy, spares: this.#spares.parked, waiting: this.#slots.waiting, maxLive: this.#o.maxLive };
+  }
+
+  /** Pid of the session's agent process here, if one runs. */
+  pidOf(sessionId: string): number | null {
+    return this.#warm.get(sessionId)?.runner.pid ?? null;
   }
 
   /** Pids of every agent process the pool holds (for reaping and for tests). */
@@ -90,7 +87,10 @@ export class RunnerPool {
    */
   async acquire(session: SessionRecord, epoch: number, spec: RunnerSpec, signal: AbortSignal): Promise<LentRunner> {
     if (this.#closed) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'Tether is shutting down');
-    const existing = this.#warm.get(session.id);
+    let existing = this.#warm.get(session.id);
+    // A wake is starting this session's process: the turn takes it once it is up (bounded by the
+    // runner's start timeout) rather than start a second process beside it.
+    if (existing?.warming) existing = await this.#settled(session.id);
     if (existing && !existing.busy) {
       if (existing.runner.alive && existing.epoch === epoch - 1 && existing.agentSessionId === session.agentSessionId) {
         existing.busy = true;
@@ -102,35 +102,86 @@ export class RunnerPool {
       // process must not serve the conversation.
       this.#retire(existing);
     }
-    await this.#reserveSlot(signal);
+    await this.#slots.reserve(signal);
     let runner: Runner | null = null;
     let source: LentRunner['source'] = 'cold';
     try {
-      const backend = this.#o.backends[session.backend];
-      if (!backend) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `no ${session.backend} backend is configured`);
+      const backend = this.#backendOf(session);
       if (spec.resume === null && backend === this.#o.spareBackend) {
         const spare = this.#spares.take();
         if (spare) {
           runner = spare.claim(spec);
           if (runner) source = 'spare';
-          else void this.#closeCounted(() => spare.close());
+          else void this.#slots.closeCounted(() => spare.close());
         }
       }
       runner ??= backend.open(spec);
     } finally {
-      this.#reserved--;
+      this.#slots.filled();
     }
-    const entry: Warm = {
-      sessionId: session.id,
-      runner,
-      epoch: -1,
-      agentSessionId: session.agentSessionId,
-      busy: true,
-      lastUsed: this.#o.clock.now(),
-      pinnedUntil: 0,
-    };
-    this.#warm.set(session.id, entry);
-    return this.#lend(entry, source);
+    return this.#lend(this.#register(session, runner, -1), source);
+  }
+
+  /**
+   * Starts the agent process of `session` ahead of its next turn, registered as having run the
+   * turn of lease `epoch` (the last granted): the turn of `epoch + 1` takes it warm, and a turn
+   * run elsewhere meanwhile makes it stale, as any runner. It takes a slot as a turn would (a
+   * free one, else the least recently used idle runner hibernates or a spare is given up) but
+   * never waits behind busy processes nor ahead of waiting turns: then LIMIT_REACHED. `cold`:
+   * the backend's runners start their process only with a turn, so nothing was started.
+   */
+  async wake(session: SessionRecord, epoch: number, spec: RunnerSpec): Promise<PoolWake> {
+    if (this.#closed) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'Tether is shutting down');
+    const existing = await this.#settled(session.id);
+    if (existing?.busy) return { status: 'busy', pid: existing.runner.pid };
+    if (existing?.runner.alive && existing.epoch >= epoch) return { status: 'awake', pid: existing.runner.pid };
+    // Opening starts no process, so a runner that cannot warm has nothing to end.
+    const runner = this.#backendOf(session).open(spec);
+    if (!runner.warm) return { status: 'cold', pid: null };
+    // Stale (a turn ran elsewhere since) or dead.
+    if (existing) this.#retire(existing);
+    await this.#slots.reserve(new AbortController().signal, true).catch((err: unknown) => {
+      void runner.close();
+      throw err;
+    });
+    // A turn (or another wake) registered a runner while this one waited for its slot.
+    const taken = this.#warm.get(session.id);
+    if (taken) {
+      void runner.close();
+      this.#slots.giveBack();
+      return { status: taken.busy ? 'busy' : 'awake', pid: taken.runner.pid };
+    }
+    this.#slots.filled();
+    const entry = this.#register(session, runner, epoch);
+    entry.warming = runner.warm().then(() => null, (err: unknown) => err ?? new Error('unknown'));
+    const failed = await entry.warming;
+    entry.warming = null;
+    if (this.#closed) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'Tether is shutting down');
+    // Displaced by a turn that started meanwhile (which retired it): that turn is the session's now.
+    if (this.#warm.get(session.id) !== entry) return { status: 'busy', pid: this.pidOf(session.id) };
+    if (failed !== null || !runner.alive) {
+      this.#retire(entry);
+      const reason = failed instanceof Error ? failed.message : 'the process exited as it started';
+      throw new TetherError(ErrorCode.AGENT_FAILED, `the agent process could not be started: ${reason}`);
+    }
+    entry.busy = false;
+    entry.lastUsed = this.#o.clock.now();
+    this.#slots.wakeOne();
+    return { status: 'woken', pid: runner.pid };
+  }
+
+  /**
+   * Ends the session's idle runner now, as the idle sweep would, once its process has exited.
+   * False when there is none here or it is running a turn (never ended); one a wake is starting
+   * is ended once it is up.
+   */
+  async hibernate(sessionId: string): Promise<boolean> {
+    const entry = await this.#settled(sessionId);
+    if (!entry || entry.busy) return false;
+    const alive = entry.runner.alive;
+    this.#warm.delete(sessionId);
+    await this.#slots.closeCounted(() => entry.runner.close());
+    return alive;
   }
 
   /** Hibernates idle runners past their idle time and drops dead ones. Returns how many ended. */
@@ -151,17 +202,35 @@ export class RunnerPool {
   /** Ends every process; turns still waiting for a slot fail. Resolves once all have exited. */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const wake of this.#waiters.splice(0)) wake();
+    this.#slots.wakeAll();
     const closing = [...this.#warm.values()].map((w) => w.runner.close());
     this.#warm.clear();
     closing.push(...this.#spares.close());
     await Promise.all(closing);
-    // The processes still starting or exiting say when they are done (#closeCounted, the shelf).
-    while (this.#spares.starting > 0 || this.#exiting > 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    await this.#slots.drained(() => this.#spares.starting);
   }
 
-  #live(): number {
-    return this.#warm.size + this.#spares.size + this.#reserved + this.#exiting;
+  #backendOf(session: SessionRecord): AgentBackend {
+    const backend = this.#o.backends[session.backend];
+    if (!backend) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, `no ${session.backend} backend is configured`);
+    return backend;
+  }
+
+  /** Enters a new runner of `session`, busy: its turn's, or a wake's. */
+  #register(session: SessionRecord, runner: Runner, epoch: number): Warm {
+    // A wake that began after this turn looked (so it took no runner from it) is ended: its
+    // process would otherwise outlive its entry here, uncounted.
+    const displaced = this.#warm.get(session.id);
+    if (displaced?.warming) this.#retire(displaced);
+    const entry: Warm = { sessionId: session.id, runner, epoch, agentSessionId: session.agentSessionId, busy: true, lastUsed: this.#o.clock.now(), pinnedUntil: 0, warming: null };
+    this.#warm.set(session.id, entry);
+    return entry;
+  }
+
+  /** The session's runner once no wake is starting it. */
+  async #settled(sessionId: string): Promise<Warm | undefined> {
+    for (let warming = this.#warm.get(sessionId)?.warming; warming; warming = this.#warm.get(sessionId)?.warming) await warming;
+    return this.#warm.get(sessionId);
   }
 
   /** Whether the entry's process runs with `wanted`, switching it in place if need be. */
@@ -197,98 +266,32 @@ export class RunnerPool {
         entry.agentSessionId = agentSessionId;
         entry.lastUsed = this.#o.clock.now();
         entry.pinnedUntil = queued > 0 ? this.#o.clock.now() + PIN_MS : 0;
-        this.#wakeOne();
+        this.#slots.wakeOne();
       },
     };
   }
 
-  async #reserveSlot(signal: AbortSignal): Promise<void> {
-    // First come, first served: a newcomer queues behind turns already waiting, and a waiter
-    // woken without getting a slot keeps its place at the head.
-    let woken = false;
-    for (;;) {
-      if (this.#closed) throw new TetherError(ErrorCode.AGENT_UNAVAILABLE, 'Tether is shutting down');
-      if (signal.aborted) throw new TetherError(ErrorCode.INTERRUPTED, 'the turn was interrupted while waiting for an agent slot');
-      if (this.#live() < this.#o.maxLive && (woken || this.#waiters.length === 0)) {
-        this.#reserved++;
-        return;
-      }
-      // Each waiting turn frees at most one process: slots already on their way (processes
-      // exiting) are spoken for by the turns that wait before this one.
-      if (this.#exiting <= this.#waiters.length) {
-        const lru = this.#leastRecentlyUsedIdle();
-        const spare = lru ? undefined : this.#spares.take();
-        if (lru) this.#retire(lru);
-        else if (spare) void this.#closeCounted(() => spare.close());
-      }
-      // Wait for a process to exit or be released, or for the earliest pin to lapse (its turn
-      // may have been withdrawn, and nothing else would wake us then).
-      const pinLapse = this.#earliestPinLapse();
-      await new Promise<void>((resolve) => {
-        const timer = pinLapse === null ? null : this.#o.clock.timeout(pinLapse, () => wake());
-        const wake = (): void => {
-          timer?.cancel();
-          signal.removeEventListener('abort', wake);
-          this.#waiters = this.#waiters.filter((w) => w !== wake);
-          resolve();
-        };
-        signal.addEventListener('abort', wake, { once: true });
-        if (woken) this.#waiters.unshift(wake);
-        else this.#waiters.push(wake);
-      });
-      woken = true;
+  /** Frees a slot at the cap: the least recently used idle runner hibernates, else a spare is given up. */
+  #freeOne(): boolean {
+    const lru = leastRecentlyUsedIdle(this.#warm.values(), this.#o.clock.now());
+    if (lru) {
+      this.#retire(lru);
+      return true;
     }
-  }
-
-  #leastRecentlyUsedIdle(): Warm | null {
-    const now = this.#o.clock.now();
-    let lru: Warm | null = null;
-    for (const w of this.#warm.values()) {
-      if (!w.busy && w.pinnedUntil <= now && (!lru || w.lastUsed < lru.lastUsed)) lru = w;
-    }
-    return lru;
-  }
-
-  /** Milliseconds until the first pinned idle runner becomes evictable, or null if none is pinned. */
-  #earliestPinLapse(): number | null {
-    const now = this.#o.clock.now();
-    let earliest: number | null = null;
-    for (const w of this.#warm.values()) {
-      if (!w.busy && w.pinnedUntil > now) earliest = Math.min(earliest ?? Infinity, w.pinnedUntil - now);
-    }
-    return earliest === null ? null : Math.ceil(earliest) + 1;
+    const spare = this.#spares.take();
+    if (spare) void this.#slots.closeCounted(() => spare.close());
+    return spare !== undefined;
   }
 
   /** Takes a runner out of the pool and ends its process; its slot frees once it has exited. */
   #retire(entry: Warm): void {
     if (this.#warm.get(entry.sessionId) === entry) this.#warm.delete(entry.sessionId);
-    void this.#closeCounted(() => entry.runner.close());
-  }
-
-  async #closeCounted(close: () => Promise<void>): Promise<void> {
-    this.#exiting++;
-    try {
-      await close();
-    } catch (err) {
-      this.#o.logger.warn({ err }, 'closing an agent process failed');
-    } finally {
-      this.#exiting--;
-      this.#wakeOne();
-      this.#replenish();
-    }
-  }
-
-  #wakeOne(): void {
-    this.#waiters.shift()?.();
+    void this.#slots.closeCounted(() => entry.runner.close());
   }
 
   /** Parks spares up to the target while there is room under the cap and nobody waits. */
   #replenish(): void {
     if (this.#closed) return;
-    this.#spares.fill(() => this.#live() < this.#o.maxLive && this.#waiters.length === 0);
+    this.#spares.fill(() => this.#slots.spareRoom);
   }
-}
-
-function settingsOf(config: SessionConfig): RunnerSettings {
-  return { model: config.model ?? null, permissionMode: config.permissionMode ?? null };
 }

@@ -39,3 +39,13 @@ export interface RunnerPoolStats {
   waiting: number;
   maxLive: number;
 }
+
+/**
+ * What `RunnerPool.wake` did: `woken` started the process now; `awake` found a fresh warm one;
+ * `busy` found it running a turn (or a turn took it over meanwhile); `cold` started nothing, the
+ * backend's runners start their process only with a turn. `pid`: the process, when there is one.
+ */
+export interface PoolWake {
+  status: 'woken' | 'awake' | 'busy' | 'cold';
+  pid: number | null;
+}

@@ -18,8 +18,11 @@ export function leaseBehaviour(suite: Suite): void {
       expect((await store.acquireLease({ sessionId: enq.session.id, turnId: enq.turn.id, owner: OWNER, ttlMs: TTL })).status).toBe('gone');
       expect((await store.stats()).turns).toMatchObject({ queued: 0, running: 1 });
       await finish(enq.lease!, enq.turn.id);
+      // The epoch outlives the lease: the next turn runs under the one after it.
+      expect(await store.getSession(enq.session.id)).toMatchObject({ lease: null, leaseEpoch: 1 });
       const next = await enqueue({ leaseTtlMs: TTL });
       expect(next.lease?.epoch).toBe(2);
+      expect(next.session.leaseEpoch).toBe(2);
     });
 
     it('queues without a lease when asked on a busy session', async () => {
