@@ -160,8 +160,12 @@ export interface Tether {
   send(key: string, prompt: string, options?: SendOptions): TurnHandle;
   /** The key's current (or latest) session; null if the key is unknown. */
   get(key: string, options?: { tenant?: string }): Promise<SessionRecord | null>;
-  /** Read-only busy check: never locks, never counts, never creates. */
-  peek(key: string, options?: { tenant?: string }): Promise<{ exists: boolean; busy: boolean; sessionId: string | null; agentSessionId: string | null; queued: number }>;
+  /**
+   * Read-only busy check: never locks, never counts, never creates. `awake`: an agent process of
+   * this Tether serves the session now (warm or running a turn); absent where that is not known
+   * (the HTTP client: the daemon's processes are its own).
+   */
+  peek(key: string, options?: { tenant?: string }): Promise<{ exists: boolean; busy: boolean; sessionId: string | null; agentSessionId: string | null; queued: number; awake?: boolean }>;
   list(filter?: ListFilter): Promise<SessionRecord[]>;
   /** Turns of a key, oldest first, across generations. */
   turns(key: string, options?: { tenant?: string; limit?: number }): Promise<TurnRecord[]>;

@@ -29,10 +29,10 @@ export async function getSession(ctx: OpsContext, tenant: string, key: string): 
 export async function peekSession(ctx: OpsContext, tenant: string, key: string) {
   validateKey(key);
   const live = await ctx.store.getLiveSession(tenant, key);
-  if (!live) return { exists: false, busy: false, sessionId: null, agentSessionId: null, queued: 0 };
+  if (!live) return { exists: false, busy: false, sessionId: null, agentSessionId: null, queued: 0, awake: false };
   const now = await ctx.store.now();
   const leased = live.lease !== null && live.lease.expiresAt > now;
-  return { exists: true, busy: leased || live.queued > 0, sessionId: live.id, agentSessionId: live.agentSessionId, queued: live.queued };
+  return { exists: true, busy: leased || live.queued > 0, sessionId: live.id, agentSessionId: live.agentSessionId, queued: live.queued, awake: ctx.pool.holds(live.id) };
 }
 
 export function listSessions(ctx: OpsContext, tenant: string, filter: ListFilter): Promise<SessionRecord[]> {

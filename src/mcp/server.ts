@@ -176,10 +176,10 @@ async function askPerson(server: McpServer, extra: Extra, approval: ApprovalEven
   return decision;
 }
 
-function describePair(pair: { exists: boolean; busy: boolean; queued: number } | null): string {
+function describePair(pair: { exists: boolean; busy: boolean; queued: number; awake: boolean | null } | null): string {
   if (!pair) return ' [unreachable]';
   if (!pair.exists) return '';
-  return ` [conversation open${pair.busy ? ', busy' : ''}${pair.queued > 0 ? `, ${pair.queued} queued` : ''}]`;
+  return ` [conversation open${pair.awake ? ', awake' : pair.awake === false ? ', asleep' : ''}${pair.busy ? ', busy' : ''}${pair.queued > 0 ? `, ${pair.queued} queued` : ''}]`;
 }
 
 function fromTeamLabel(key: string): string {

@@ -24,7 +24,7 @@ const manages: ToolAnnotations = { readOnlyHint: false, destructiveHint: false, 
 export const TEAM_TOOLS = {
   team_list: {
     title: 'List teams',
-    description: 'The teams you can talk to: name, description, whether your conversation with each is open or busy, and its queue.',
+    description: 'The teams you can talk to: name, description, and your conversation with each: open, busy, queued messages, and awake (an agent process is up for it).',
     input: { fromTeam },
     output: {
       teams: z.array(
@@ -32,7 +32,7 @@ export const TEAM_TOOLS = {
           name: z.string(),
           description: z.string(),
           remote: z.string().nullable(),
-          conversation: z.looseObject({ exists: z.boolean(), busy: z.boolean(), queued: z.number() }).nullable(),
+          conversation: z.looseObject({ exists: z.boolean(), busy: z.boolean(), queued: z.number(), awake: z.boolean().nullable() }).nullable(),
         }),
       ),
     },

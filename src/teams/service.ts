@@ -54,8 +54,11 @@ export interface TeamInfo {
   description: string;
   /** The daemon that serves it, for a remote team; null for a local one. */
   remote: string | null;
-  /** The calling team's conversation with it: whether one is open, running, and its queue. */
-  conversation: { exists: boolean; busy: boolean; queued: number } | null;
+  /**
+   * The calling team's conversation with it: whether one is open, running, its queue, and whether
+   * an agent process serves it now (null: not known here, for a team of another daemon).
+   */
+  conversation: { exists: boolean; busy: boolean; queued: number; awake: boolean | null } | null;
 }
 
 export interface PairStatus {
@@ -121,7 +124,7 @@ export class TeamsService {
           name,
           description: team.description,
           remote: team.remote?.url ?? null,
-          conversation: peek ? { exists: peek.exists, busy: peek.busy, queued: peek.queued } : null,
+          conversation: peek ? { exists: peek.exists, busy: peek.busy, queued: peek.queued, awake: peek.awake ?? null } : null,
         };
       }),
     );

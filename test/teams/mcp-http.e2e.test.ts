@@ -104,8 +104,8 @@ describe('teams over MCP (Streamable HTTP) and remote teams', () => {
 
     const listed = await client.callTool({ name: 'team_list', arguments: {} });
     expect((listed.structuredContent as { teams: Array<{ name: string; conversation: unknown }> }).teams).toEqual([
-      expect.objectContaining({ name: 'backend', conversation: { exists: true, busy: false, queued: 0 } }),
-      expect.objectContaining({ name: 'ops', conversation: { exists: false, busy: false, queued: 0 } }),
+      expect.objectContaining({ name: 'backend', conversation: { exists: true, busy: false, queued: 0, awake: true } }),
+      expect.objectContaining({ name: 'ops', conversation: { exists: false, busy: false, queued: 0, awake: false } }),
     ]);
     const status = await client.callTool({ name: 'team_status', arguments: { toTeam: 'backend' } });
     expect(status.structuredContent).toMatchObject({ key: 'team:frontend->backend', busy: false, queued: 0, session: { turns: 1, tenant: 'acme' } });

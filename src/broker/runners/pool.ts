@@ -65,6 +65,11 @@ export class RunnerPool {
     return { live: this.#slots.live, busy, idle: this.#warm.size - busy, spares: this.#spares.parked, waiting: this.#slots.waiting, maxLive: this.#o.maxLive };
   }
 
+  /** Whether a live agent process of this pool serves the session (warm, or running its turn). */
+  holds(sessionId: string): boolean {
+    return this.#warm.get(sessionId)?.runner.alive === true;
+  }
+
   /** Pid of the session's agent process here, if one runs. */
   pidOf(sessionId: string): number | null {
     return this.#warm.get(sessionId)?.runner.pid ?? null;
