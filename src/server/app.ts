@@ -14,6 +14,7 @@ import { registerOpenApi } from './openapi.js';
 import { registerApprovalRoutes } from './routes/approvals.js';
 import type { RouteContext } from './routes/context.js';
 import { registerEventRoutes } from './routes/events.js';
+import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerMcpRoutes } from './routes/mcp.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerOpsRoutes } from './routes/ops.js';
@@ -179,6 +180,7 @@ export async function buildServer(tether: Tether, config: TetherConfig, options:
   registerApprovalRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
   registerMcpRoutes(app, ctx);
+  registerDashboardRoutes(app);
 
   app.addHook('preClose', async () => app.drain());
   app.addHook('onClose', async () => {

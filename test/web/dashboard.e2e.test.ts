@@ -1,0 +1,106 @@
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Tether } from '../../src/broker/api.js';
+import { loadConfig } from '../../src/config.js';
+import { buildServer } from '../../src/server/app.js';
+import { agentFixture, type AgentFixture } from '../helpers/agent-fixture.js';
+import { BROWSER_SKIP, launchBrowser } from '../helpers/browser.js';
+import { BUILT } from '../helpers/cli-fixture.js';
+
+const ACME = 'acme-dashboard-token-0123';
+const OTHER = 'other-dashboard-token-0123';
+
+/*
+ * The dashboard in a real browser (Debian's Chromium through playwright-core) against a daemon on
+ * a real socket, the real Claude Code answering through the mock API.
+ */
+describe.skipIf(BROWSER_SKIP || !BUILT)('the dashboard (Chromium)', () => {
+  let fx: AgentFixture;
+  let tether: Tether;
+  let app: FastifyInstance;
+  let url: string;
+  let browser: Browser;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    fx = await agentFixture();
+    tether = await fx.open();
+    const config = loadConfig({ db: fx.dbPath, defaultCwd: fx.cwd, allowedRoots: fx.dir, logLevel: 'silent', tokens: `${ACME}=acme,${OTHER}=other` }, fx.env);
+    app = await buildServer(tether, config, { logger: false });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    await tether.send('web:ada', 'first question', { tenant: 'acme', labels: { user: 'ada' } }).result;
+    await tether.send('web:bob', 'hello', { tenant: 'acme', labels: { user: 'bob' } }).result;
+    await tether.send('web:secret', 'not yours', { tenant: 'other' }).result;
+    browser = await launchBrowser();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await fx?.cleanup();
+  });
+
+  async function signedIn(token: string): Promise<Page> {
+    const page = await browser.newPage();
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(url);
+    await page.getByPlaceholder('API token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('table.sessions').waitFor();
+    return page;
+  }
+
+  it('is served with a strict CSP and nothing inline; without a token it asks for one', async () => {
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self'/);
+    const html = await res.text();
+    expect(html).not.toMatch(/<script>|<style>|\sstyle=|\son[a-z]+=/i);
+    const page = await browser.newPage();
+    await page.goto(url);
+    await expect.poll(() => page.getByRole('heading', { name: 'Sign in' }).isVisible()).toBe(true);
+    // The token is never in a URL.
+    await page.getByPlaceholder('API token').fill('not-a-valid-token-123456');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('That token was not accepted.').waitFor();
+    expect(page.url()).not.toContain('token');
+    await page.close();
+  });
+
+  it("lists only the tenant's sessions, filters them by label, and opens one", async () => {
+    const page = await signedIn(ACME);
+    const keys = async (): Promise<string[]> => page.locator('table.sessions td.key').allInnerTexts();
+    expect((await keys()).sort()).toEqual(['web:ada', 'web:bob']);
+    await page.getByPlaceholder('label, e.g. user=ada').fill('user=ada');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect.poll(keys).toEqual(['web:ada']);
+    await page.getByRole('link', { name: 'web:ada' }).click();
+    await page.locator('ol.timeline li').first().waitFor();
+    expect(await page.locator('ol.timeline .prompt').allInnerTexts()).toEqual(['first question']);
+    expect(await page.locator('dl.facts').innerText()).toContain('user=ada');
+    await page.close();
+  });
+
+  it('sends a message and shows the reply as it streams, then in the timeline', async () => {
+    const page = await signedIn(ACME);
+    await page.getByRole('link', { name: 'web:ada' }).click();
+    await page.locator('ol.timeline li').first().waitFor();
+    // The mock streams slowly enough to watch: the reply appears in the live item before the end.
+    fx.mock.enqueue({ text: 'a streamed answer in several chunks', chunks: 6, chunkDelayMs: 150 });
+    await page.getByPlaceholder('Send a message…').fill('second question');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await expect.poll(() => page.locator('li.live .reply').innerText().catch(() => ''), { timeout: 30_000 }).toMatch(/\S/);
+    // Once it ended, the live item gives way to the journaled turn.
+    await expect.poll(() => page.locator('li.live').count(), { timeout: 30_000 }).toBe(0);
+    await expect.poll(() => page.locator('ol.timeline .reply').allInnerTexts()).toEqual(['Reply #1: first question', 'a streamed answer in several chunks']);
+    // No script error and no CSP violation (the 401 of the first, token-less check is expected).
+    expect(problems.filter((p) => !/status of 401/.test(p))).toEqual([]);
+    // `TETHER_SCREENSHOT=docs/dashboard.png npm test` refreshes the README's picture.
+    if (process.env.TETHER_SCREENSHOT) await page.screenshot({ path: process.env.TETHER_SCREENSHOT, fullPage: true });
+    await page.close();
+  }, 60_000);
+});
