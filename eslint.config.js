@@ -42,8 +42,9 @@ export default tseslint.config(
     // - store/postgres/: the LISTEN reconnect and the retry jitter of a conflicting transaction
     //   wait on the network (the store's own time is the database clock);
     // - cli/: ages shown to a person are relative to the wall clock;
-    // - testing/: the mock model APIs stand for remote servers with their own time.
-    ignores: ['src/domain/clock.ts', 'src/agents/**', 'src/server/**', 'src/client/**', 'src/store/postgres/**', 'src/cli/**', 'src/testing/mock-anthropic.ts', 'src/testing/mock-http.ts', 'src/testing/mock-responses.ts', 'src/testing/mock-wire.ts'],
+    // - testing/: the mock model APIs stand for remote servers with their own time;
+    // - web/: the dashboard runs in a browser, on the browser's time.
+    ignores: ['src/domain/clock.ts', 'src/agents/**', 'src/server/**', 'src/client/**', 'src/web/**', 'src/store/postgres/**', 'src/cli/**', 'src/testing/mock-anthropic.ts', 'src/testing/mock-http.ts', 'src/testing/mock-responses.ts', 'src/testing/mock-wire.ts'],
     rules: TIME_RULES,
   },
   {

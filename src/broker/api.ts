@@ -52,6 +52,10 @@ export interface ListFilter {
   tenant?: string;
   status?: SessionStatus;
   labels?: Labels;
+  /** Keys that start with this (a search). */
+  keyPrefix?: string;
+  /** Sessions of this agent only. */
+  backend?: BackendName;
   /** Top-level metadata values that must match exactly (e.g. `{ taskId: 'T-1' }`). */
   metadata?: Record<string, string | number | boolean>;
   limit?: number;

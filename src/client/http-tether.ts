@@ -114,7 +114,7 @@ class HttpTether implements Tether {
       const limit = Math.min(SESSIONS_PAGE, wanted - out.length);
       const page = sessionsAnswer(
         await this.#json('GET', '/v1/sessions', {
-          query: { status: filter.status, label: label.length > 0 ? label : undefined, meta: meta.length > 0 ? meta : undefined, limit, offset },
+          query: { status: filter.status, q: filter.keyPrefix || undefined, backend: filter.backend, label: label.length > 0 ? label : undefined, meta: meta.length > 0 ? meta : undefined, limit, offset },
         }),
       );
       out.push(...page);

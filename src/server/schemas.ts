@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { approvalDecisionSchema } from '../broker/approvals.js';
 import { sessionSettingsShape, sessionUpdateSchema } from '../broker/send-options.js';
 import { APPROVAL_STATUSES } from '../domain/approvals.js';
-import { SESSION_STATUSES, TURN_STATUSES } from '../domain/types.js';
+import { BACKENDS, SESSION_STATUSES, TURN_STATUSES } from '../domain/types.js';
 
 /**
  * The HTTP contract in one place: routes are registered with these schemas, which validate
@@ -52,6 +52,8 @@ export const listSessionsQuerySchema = z
       .union([z.string(), z.array(z.string())])
       .optional()
       .describe('`name=value` of a top-level metadata string (links such as `taskId`); repeat for several (all must match).'),
+    q: z.string().min(1).max(256).optional().describe('Keys that start with this (a search: `discord:`, `team:frontend->`).'),
+    backend: z.enum(BACKENDS).optional().describe('Sessions of this agent only.'),
     limit: z.coerce.number().int().min(1).max(1000).optional(),
     offset: z.coerce.number().int().min(0).max(10_000_000).optional(),
   })

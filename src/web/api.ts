@@ -53,15 +53,16 @@ export interface StreamEvent {
 }
 
 /**
- * Sends a message and calls `onEvent` with each event of its turn as it streams (SSE over a
- * fetch, which, unlike EventSource, can carry the Authorization header). Resolves at the end.
+ * Runs a turn (a message, or a regenerate or continue) and calls `onEvent` with each of its events
+ * as it streams (SSE over a fetch, which, unlike EventSource, can carry the Authorization
+ * header). Resolves at the end.
  */
-export async function sendMessage(key: string, prompt: string, onEvent: (event: StreamEvent) => void, signal?: AbortSignal): Promise<void> {
-  const res = await fetch(`/v1/sessions/${encodeURIComponent(key)}/messages`, {
+export async function streamTurn(key: string, request: { prompt: string } | 'regenerate' | 'continue', onEvent: (event: StreamEvent) => void): Promise<void> {
+  const route = typeof request === 'string' ? request : 'messages';
+  const res = await fetch(`/v1/sessions/${encodeURIComponent(key)}/${route}`, {
     method: 'POST',
     headers: headers({ 'content-type': 'application/json', accept: 'text/event-stream' }),
-    body: JSON.stringify({ prompt }),
-    ...(signal ? { signal } : {}),
+    body: JSON.stringify(typeof request === 'string' ? {} : request),
   });
   if (!res.ok || !res.body) throw await failure(res);
   const parser = createParser({
@@ -79,3 +80,13 @@ export async function sendMessage(key: string, prompt: string, onEvent: (event: 
 }
 
 export const keyPath = (key: string): string => `/sessions/${encodeURIComponent(key)}`;
+
+/** Downloads `data` as a file (an export), without a server round trip or a URL with secrets. */
+export function download(name: string, data: unknown): void {
+  const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}

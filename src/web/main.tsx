@@ -1,12 +1,15 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, signIn, token } from './api.js';
+import { Approvals } from './approvals.js';
+import { UsageLimitBanner } from './banner.js';
 import { SessionPage } from './session.js';
 import { SessionsPage } from './sessions.js';
 import { SignIn } from './sign-in.js';
 
 /** `#/` the sessions; `#/s/<key>` one session. A hash route: the daemon serves one page. */
-function route(): { page: 'sessions' } | { page: 'session'; key: string } {
+function route(): { page: 'sessions' } | { page: 'approvals' } | { page: 'session'; key: string } {
+  if (location.hash === '#/approvals') return { page: 'approvals' };
   const match = /^#\/s\/(.+)$/.exec(location.hash);
   return match ? { page: 'session', key: decodeURIComponent(match[1]!) } : { page: 'sessions' };
 }
@@ -49,6 +52,12 @@ function App() {
         <h1>
           <a href="#/">Tether</a>
         </h1>
+        {signedIn && (
+          <nav class="tabs">
+            <a href="#/">Sessions</a>
+            <a href="#/approvals">Approvals</a>
+          </nav>
+        )}
         <span class="spacer" />
         {signedIn && token() && (
           <button
@@ -62,10 +71,16 @@ function App() {
         )}
       </header>
       {problem && signedIn !== false && <p class="error">{problem}</p>}
+      {signedIn && <UsageLimitBanner />}
       {signedIn === null ? (
         <p class="muted">Connecting…</p>
       ) : !signedIn ? (
         <SignIn message={problem} onDone={check} />
+      ) : where.page === 'approvals' ? (
+        <section>
+          <h2>Approvals waiting</h2>
+          <Approvals onError={onError} />
+        </section>
       ) : where.page === 'session' ? (
         <SessionPage sessionKey={where.key} onError={onError} />
       ) : (

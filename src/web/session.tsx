@@ -1,5 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, keyPath, sendMessage } from './api.js';
+import { api, download, keyPath, streamTurn } from './api.js';
+import { Approvals } from './approvals.js';
+import { useEvents } from './events.js';
 import { percent, tokensOf, usd, when, type Session, type Turn } from './types.js';
 
 interface Live {
@@ -17,6 +19,11 @@ export function SessionPage(props: { sessionKey: string; onError: (err: unknown)
   const [prompt, setPrompt] = useState('');
   const [live, setLive] = useState<Live | null>(null);
 
+  // Another client's turn on this key, a reset, an approval decided elsewhere: read again.
+  useEvents((type, event) => {
+    if (type === 'reconnected' || (event.key === key && (type.startsWith('turn.') || type.startsWith('session.')) && type !== 'turn.queued')) setVersion((v) => v + 1);
+  });
+
   useEffect(() => {
     let stale = false;
     Promise.all([api<Session>(keyPath(key)), api<{ turns: Turn[] }>(`${keyPath(key)}/turns`)])
@@ -29,11 +36,11 @@ export function SessionPage(props: { sessionKey: string; onError: (err: unknown)
     return () => void (stale = true);
   }, [key, version]);
 
-  const send = async (text: string): Promise<void> => {
-    const shown: Live = { prompt: text, text: '', status: 'queued' };
+  const run = async (request: { prompt: string } | 'regenerate' | 'continue'): Promise<void> => {
+    const shown: Live = { prompt: typeof request === 'string' ? `(${request})` : request.prompt, text: '', status: 'queued' };
     setLive({ ...shown });
     try {
-      await sendMessage(key, text, (event) => {
+      await streamTurn(key, request, (event) => {
         if (event.type === 'turn.started') shown.status = 'running';
         else if (event.type === 'text.delta') shown.text += String(event.text ?? '');
         else if (event.type === 'turn.completed') {
@@ -54,7 +61,21 @@ export function SessionPage(props: { sessionKey: string; onError: (err: unknown)
     }
   };
 
+  /** An operation on the session (POST or PATCH of /v1), then the page again. */
+  const act = async (what: () => Promise<unknown>): Promise<void> => {
+    try {
+      await what();
+    } catch (err) {
+      props.onError(err);
+    } finally {
+      setVersion((v) => v + 1);
+    }
+  };
+  const post = (op: string, body: unknown = {}) => act(() => api(`${keyPath(key)}/${op}`, { method: 'POST', body }));
+  const patch = (body: unknown) => act(() => api(keyPath(key), { method: 'PATCH', body }));
+
   if (session === null) return <p class="muted">Loading…</p>;
+  const idle = live === null && session.status !== 'running';
   return (
     <section>
       <h2 class="key">{session.key}</h2>
@@ -87,6 +108,55 @@ export function SessionPage(props: { sessionKey: string; onError: (err: unknown)
         <dt>last active</dt>
         <dd>{when(session.lastActiveAt)}</dd>
       </dl>
+      <div class="actions">
+        <button onClick={() => void post('interrupt')} disabled={idle}>
+          Interrupt
+        </button>
+        <button onClick={() => void run('regenerate')} disabled={!idle || turns.length === 0}>
+          Regenerate
+        </button>
+        <button onClick={() => void run('continue')} disabled={!idle || turns.length === 0}>
+          Continue
+        </button>
+        <button onClick={() => void post('compact')} disabled={!idle || session.agentSessionId === null}>
+          Compact
+        </button>
+        <button onClick={() => window.confirm(`Reset ${key}? Its next message starts a new conversation.`) && void post('reset')} disabled={!idle}>
+          Reset
+        </button>
+        <button
+          onClick={() => {
+            const to = window.prompt('Fork into the key:', `${key}-fork`);
+            if (to) void post('fork', { newKey: to }).then(() => (location.hash = `#/s/${encodeURIComponent(to)}`));
+          }}
+        >
+          Fork
+        </button>
+        <button onClick={() => void act(async () => download(`${key.replace(/[^\w.-]+/g, '_')}.json`, await api(`${keyPath(key)}/export`)))}>Export</button>
+        <select
+          name="permissionMode"
+          title="permission mode"
+          value={session.config.permissionMode ?? ''}
+          onChange={(e) => void patch({ permissionMode: e.currentTarget.value || null })}
+        >
+          <option value="">default permissions</option>
+          {['default', 'acceptEdits', 'plan', 'dontAsk', 'auto', 'bypassPermissions'].map((m) => (
+            <option value={m}>{m}</option>
+          ))}
+        </select>
+        <form
+          class="inline"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const model = new FormData(e.currentTarget).get('model');
+            void patch({ model: typeof model === 'string' && model.trim() ? model.trim() : null });
+          }}
+        >
+          <input name="model" placeholder="model" value={session.config.model ?? ''} key={session.config.model ?? ''} />
+          <button type="submit">Set model</button>
+        </form>
+      </div>
+      <Approvals sessionKey={key} onError={props.onError} />
       <ol class="timeline">
         {turns.map((t) => (
           <li key={t.id} class={`turn ${t.status}`}>
@@ -113,7 +183,7 @@ export function SessionPage(props: { sessionKey: string; onError: (err: unknown)
           const text = prompt.trim();
           if (!text || live) return;
           setPrompt('');
-          void send(text);
+          void run({ prompt: text });
         }}
       >
         <textarea name="prompt" placeholder="Send a message…" value={prompt} onInput={(e) => setPrompt(e.currentTarget.value)} />

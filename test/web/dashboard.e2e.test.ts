@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +86,57 @@ describe.skipIf(BROWSER_SKIP || !BUILT)('the dashboard (Chromium)', () => {
     expect(await page.locator('dl.facts').innerText()).toContain('user=ada');
     await page.close();
   });
+
+  it('searches keys by prefix and filters by agent, on the daemon', async () => {
+    const page = await signedIn(ACME);
+    const keys = async (): Promise<string[]> => page.locator('table.sessions td.key').allInnerTexts();
+    await page.getByPlaceholder('key starts with…').fill('web:b');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect.poll(keys).toEqual(['web:bob']);
+    await page.getByPlaceholder('key starts with…').fill('');
+    await page.locator('select[name=backend]').selectOption('codex');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByText('No sessions match.').waitFor();
+    await page.close();
+  });
+
+  it('shows a turn another client runs as it ends, without a reload', async () => {
+    const page = await signedIn(ACME);
+    await page.getByRole('link', { name: 'web:bob' }).click();
+    await page.locator('ol.timeline li').first().waitFor();
+    await tether.send('web:bob', 'from a bot', { tenant: 'acme' }).result;
+    await expect.poll(() => page.locator('ol.timeline .prompt').allInnerTexts(), { timeout: 20_000 }).toEqual(['hello', 'from a bot']);
+    await page.close();
+  });
+
+  it('decides an approval from the inbox; the turn goes on', async () => {
+    const target = join(fx.cwd, 'approved.txt');
+    fx.mock.enqueue({ toolUse: { name: 'Write', input: { file_path: target, content: 'approved\n' } } }, { text: 'written' });
+    const turn = tether.send('web:ask', 'write the file', { tenant: 'acme', approvals: 'ask' });
+    const page = await signedIn(ACME);
+    await page.getByRole('link', { name: 'Approvals' }).click();
+    await page.locator('li.approval').waitFor({ timeout: 30_000 });
+    expect(await page.locator('li.approval').innerText()).toContain('asks to use Write');
+    await page.getByRole('button', { name: 'Allow', exact: true }).click();
+    expect((await turn.result).text).toBe('written');
+    expect(readFileSync(target, 'utf8')).toBe('approved\n');
+    await page.getByText('No approvals are waiting.').waitFor();
+    await page.close();
+  }, 60_000);
+
+  it('resets and forks a session from its page', async () => {
+    const page = await signedIn(ACME);
+    await page.getByRole('link', { name: 'web:bob' }).click();
+    await page.locator('ol.timeline li').first().waitFor();
+    page.once('dialog', (d) => void d.accept('web:bob-copy'));
+    await page.getByRole('button', { name: 'Fork' }).click();
+    await expect.poll(() => page.locator('h2.key').innerText()).toBe('web:bob-copy');
+    expect((await tether.get('web:bob-copy', { tenant: 'acme' }))?.turns).toBeGreaterThan(0);
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Reset' }).click();
+    await expect.poll(async () => (await tether.get('web:bob-copy', { tenant: 'acme' }))?.status).toBe('closed');
+    await page.close();
+  }, 60_000);
 
   it('sends a message and shows the reply as it streams, then in the timeline', async () => {
     const page = await signedIn(ACME);

@@ -84,6 +84,8 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: RouteContext): 
       const sessions = await tether.list({
         tenant: request.tenant,
         ...(query.status ? { status: query.status } : {}),
+        ...(query.q ? { keyPrefix: query.q } : {}),
+        ...(query.backend ? { backend: query.backend } : {}),
         ...(labels ? { labels } : {}),
         ...(metadata ? { metadata } : {}),
         ...(query.limit !== undefined ? { limit: query.limit } : {}),

@@ -1,4 +1,4 @@
-import type { Labels, SessionRecord, SessionStatus, TurnRecord, TurnStatus, Usage } from '../../domain/types.js';
+import type { BackendName, Labels, SessionRecord, SessionStatus, TurnRecord, TurnStatus, Usage } from '../../domain/types.js';
 
 /** Reads of sessions, turns and totals. None of them changes anything. */
 export interface StoreReads {
@@ -30,6 +30,10 @@ export interface SessionFilter {
   status?: SessionStatus;
   /** Every given label must match exactly. */
   labels?: Labels;
+  /** Keys that start with this (a search: `discord:`, `team:frontend->`). */
+  keyPrefix?: string;
+  /** Sessions of this agent only. */
+  backend?: BackendName;
   /** Every given top-level metadata value must match exactly (as a JSON value of its type). */
   metadata?: Record<string, string | number | boolean>;
   limit?: number;

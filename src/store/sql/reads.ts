@@ -29,6 +29,10 @@ export async function listSessions(r: Reader, filter: SessionFilter): Promise<Se
   if (filter.tenant !== undefined) where.push(sql`tenant = ${filter.tenant}`);
   if (filter.key !== undefined) where.push(sql`key = ${filter.key}`);
   if (filter.status !== undefined) where.push(sql`status = ${filter.status}`);
+  if (filter.backend !== undefined) where.push(sql`backend = ${filter.backend}`);
+  // substr and length count characters in both databases (code points, as [...s] does); no
+  // LIKE, whose wildcards and case rules differ between them.
+  if (filter.keyPrefix) where.push(sql`substr(key, 1, ${[...filter.keyPrefix].length}) = ${filter.keyPrefix}`);
   for (const [name, value] of Object.entries(filter.labels ?? {})) where.push(d.hasLabel(name, value));
   for (const [name, value] of Object.entries(filter.metadata ?? {})) {
     const scalar = typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));

@@ -36,6 +36,21 @@ export function readBehaviour(suite: Suite): void {
       expect(keys(await store.listSessions({ status: 'idle', tenant: 'default' }))).toEqual(['default/a', 'default/b']);
     });
 
+    it('searches keys by prefix, literally and by characters, and filters by agent', async () => {
+      for (const key of ['discord:1', 'discord:2', 'Discord:3', 'disc%rd:4', 'slack:1', 'émoji:🙂a', 'émoji:🙂b', 'émojis']) await runTurn({ key });
+      const keys = async (keyPrefix: string) => (await store.listSessions({ keyPrefix })).map((s) => s.key).sort();
+      expect(await keys('discord:')).toEqual(['discord:1', 'discord:2']);
+      // No wildcards, and case counts.
+      expect(await keys('disc%')).toEqual(['disc%rd:4']);
+      expect(await keys('disc_')).toEqual([]);
+      expect(await keys('Disc')).toEqual(['Discord:3']);
+      // Characters beyond the BMP count as one, as the databases count them.
+      expect(await keys('émoji:🙂')).toEqual(['émoji:🙂a', 'émoji:🙂b']);
+      expect(await keys('zzz')).toEqual([]);
+      expect((await store.listSessions({ backend: 'claude', keyPrefix: 'slack' })).map((s) => s.key)).toEqual(['slack:1']);
+      expect(await store.listSessions({ backend: 'codex' })).toEqual([]);
+    });
+
     it('lists the turns of a key across generations in sequence order', async () => {
       await runTurn({ prompt: 'one' });
       await runTurn({ prompt: 'two' });
