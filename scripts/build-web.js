@@ -1,7 +1,7 @@
 // Builds the dashboard (src/web) into dist/web: one bundled, minified script and its stylesheet,
 // served by `tether serve` at `/`. Part of `npm run build`, so users never build it.
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,4 +22,6 @@ await build({
   logLevel: 'warning',
 });
 copyFileSync(join(root, 'src', 'web', 'index.html'), join(out, 'index.html'));
-copyFileSync(join(root, 'src', 'web', 'app.css'), join(out, 'assets', 'app.css'));
+// One stylesheet: the charts' (uPlot) and the page's own.
+const css = [join(root, 'node_modules', 'uplot', 'dist', 'uPlot.min.css'), join(root, 'src', 'web', 'app.css')].map((f) => readFileSync(f, 'utf8'));
+writeFileSync(join(out, 'assets', 'app.css'), css.join('\n'));

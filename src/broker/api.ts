@@ -3,6 +3,7 @@ import type { TetherEvent, TetherEventType, TurnResult } from '../domain/events.
 import type { BackendName, ContextInfo, Labels, SessionConfig, SessionRecord, SessionStatus, TurnRecord } from '../domain/types.js';
 import type { OnBusy, StoreStats } from '../store/store.js';
 import type { SessionBundle } from './bundle.js';
+import type { BucketSize, UsageGrouping, UsageSeries } from '../domain/usage-series.js';
 import type { TeamsService } from '../teams/service.js';
 import type { RunnerPoolStats } from './runners/pool.js';
 
@@ -46,6 +47,15 @@ export interface TurnHandle extends AsyncIterable<TetherEvent> {
   readonly result: Promise<TurnResult>;
   /** Stops the turn (same as aborting `signal`). */
   interrupt(): void;
+}
+
+export interface UsageOptions {
+  tenant?: string;
+  /** Epoch ms. */
+  since?: number;
+  until?: number;
+  bucket?: BucketSize;
+  by?: UsageGrouping;
 }
 
 export interface ListFilter {
@@ -235,6 +245,12 @@ export interface Tether {
   /** Removes the key with its history. */
   delete(key: string, options?: { tenant?: string }): Promise<void>;
   stats(options?: { tenant?: string }): Promise<TetherStats>;
+  /**
+   * Usage over time: the tenant's turns that ended in `[since, until)` (default: the last 24
+   * buckets), summed per bucket and group (model, agent or a label's value) with their tokens,
+   * cost, failures and latency percentiles. INVALID_INPUT for a bad window or grouping.
+   */
+  usage(options?: UsageOptions): Promise<UsageSeries>;
   /**
    * Stops the key's running turn (journaled `interrupted`). Returns its id, or null when no turn
    * of the key runs. A turn running in this process stops at once; one running in another

@@ -19,6 +19,7 @@ import type {
   TetherListener,
   TetherStats,
   TurnHandle,
+  UsageOptions,
   WakeResult,
 } from './api.js';
 import type { SessionBundle } from './bundle.js';
@@ -31,6 +32,8 @@ import type { Janitor } from './janitor.js';
 import type { BrokerNode } from './node.js';
 import * as ops from './session-ops.js';
 import { followTurn } from './turn-follow.js';
+import { usageOf } from './usage.js';
+import type { UsageSeries } from '../domain/usage-series.js';
 import { sleepKey, wakeKey } from './warmth.js';
 import type { TeamsService } from '../teams/service.js';
 
@@ -148,6 +151,10 @@ export class Broker implements Tether {
 
   stats(options?: { tenant?: string }): Promise<TetherStats> {
     return ops.statsOf(this.#ctx, this.#inFlight, options);
+  }
+
+  usage(options?: UsageOptions): Promise<UsageSeries> {
+    return usageOf(this.#ctx, options);
   }
 
   interrupt(key: string, options?: { tenant?: string }): Promise<{ turnId: string | null }> {

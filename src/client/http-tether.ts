@@ -1,6 +1,7 @@
 import type { SessionBundle } from '../broker/bundle.js';
 import type { ApprovalRecord } from '../domain/approvals.js';
-import type { ApprovalDecisionInput, ApprovalListFilter, CompactResult, SessionUpdate, GcResult, ListFilter, Readiness, SendOptions, SequencedEvent, Tether, TetherListener, TetherStats, TurnHandle, WakeResult } from '../broker/api.js';
+import type { ApprovalDecisionInput, ApprovalListFilter, CompactResult, SessionUpdate, GcResult, ListFilter, Readiness, SendOptions, SequencedEvent, Tether, TetherListener, TetherStats, TurnHandle, UsageOptions, WakeResult } from '../broker/api.js';
+import type { UsageSeries } from '../domain/usage-series.js';
 import type { TetherEventType } from '../domain/events.js';
 import { validateKey } from '../domain/keys.js';
 import type { SessionRecord, TurnRecord } from '../domain/types.js';
@@ -8,7 +9,7 @@ import type { OnBusy } from '../store/store.js';
 import { ErrorCode, TetherError, isTetherError } from '../errors.js';
 import { EventTail } from './event-tail.js';
 import { HttpClient, readJSON } from './http.js';
-import { approvalAnswer, approvalsAnswer, compactAnswer, interruptAnswer, readinessAnswer, sessionAnswer, sessionsAnswer, sleepAnswer, statsAnswer, turnAnswer, turnsAnswer, wakeAnswer } from './records.js';
+import { approvalAnswer, approvalsAnswer, compactAnswer, interruptAnswer, readinessAnswer, sessionAnswer, sessionsAnswer, sleepAnswer, statsAnswer, turnAnswer, turnsAnswer, usageAnswer, wakeAnswer } from './records.js';
 import { sendTurn, type TurnRequest } from './send-turn.js';
 import { DEFAULT_RETRY, SeqFilter, followTurn, type RetryPolicy } from './turn-stream.js';
 
@@ -174,6 +175,11 @@ class HttpTether implements Tether {
 
   async stats(): Promise<TetherStats> {
     return statsAnswer(await this.#json('GET', '/v1/stats'));
+  }
+
+  async usage(options: UsageOptions = {}): Promise<UsageSeries> {
+    const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
+    return usageAnswer(await this.#json('GET', '/v1/usage', { query: { since: iso(options.since), until: iso(options.until), bucket: options.bucket, by: options.by } }));
   }
 
   async update(key: string, patch: SessionUpdate): Promise<SessionRecord> {

@@ -5,6 +5,7 @@ import type { BackendName, CloseReason, PermissionMode, SessionConfig, SessionRe
 import { SESSION_STATUSES, TURN_STATUSES } from '../domain/types.js';
 import { ErrorCode, TetherError } from '../errors.js';
 import type { ApprovalRecord } from '../domain/approvals.js';
+import type { UsageGrouping, UsageSeries } from '../domain/usage-series.js';
 import {
   approvalSchema,
   approvalsResponseSchema,
@@ -149,6 +150,43 @@ const statsSchema = z.looseObject({
 });
 
 export const statsAnswer = (value: unknown): TetherStats => parseAnswer(statsSchema, value, 'stats answer');
+
+const usageSeriesSchema = z.looseObject({
+  since: z.string(),
+  until: z.string(),
+  bucketMs: z.number(),
+  by: z.string(),
+  groups: z.array(z.string()),
+  buckets: z.array(
+    z.looseObject({
+      at: z.string(),
+      group: z.string(),
+      turns: z.number(),
+      failed: z.number(),
+      inputTokens: z.number(),
+      outputTokens: z.number(),
+      cacheReadTokens: z.number(),
+      cacheWriteTokens: z.number(),
+      costUsd: z.number(),
+      latencyMs: z.object({ p50: z.number(), p90: z.number(), p99: z.number() }),
+    }),
+  ),
+  truncated: z.boolean(),
+});
+
+/** `GET /v1/usage` as the library returns it (times as epoch ms). */
+export const usageAnswer = (value: unknown): UsageSeries => {
+  const s = parseAnswer(usageSeriesSchema, value, 'usage answer');
+  return {
+    since: Date.parse(s.since),
+    until: Date.parse(s.until),
+    bucketMs: s.bucketMs,
+    by: s.by as UsageGrouping,
+    groups: s.groups,
+    buckets: s.buckets.map((b) => ({ ...b, at: Date.parse(b.at) })),
+    truncated: s.truncated,
+  };
+};
 
 const readySchema = z.object({
   status: z.enum(['ready', 'unavailable']),

@@ -51,7 +51,7 @@ export function splitMetaPair(pair: string): [string, string] | null {
   return [name, pair.slice(at + 1)];
 }
 
-const LABEL_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$/;
+export const LABEL_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$/;
 
 export function validateLabels(labels: unknown): Record<string, string> {
   if (labels === undefined) return {};

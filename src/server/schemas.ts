@@ -276,3 +276,43 @@ export const readinessResponseSchema = z
   .meta({ id: 'Readiness' });
 
 export const healthResponseSchema = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+
+export const usageQuerySchema = z
+  .object({
+    since: z.iso.datetime({ offset: true }).optional().describe('Start of the window (ISO time); default: 24 buckets before `until`.'),
+    until: z.iso.datetime({ offset: true }).optional().describe('End of the window (ISO time, excluded); default: now.'),
+    bucket: z.enum(['minute', 'hour', 'day']).optional().describe('Size of a bucket; default hour.'),
+    by: z
+      .string()
+      .regex(/^(none|model|backend|label:[A-Za-z0-9][A-Za-z0-9._/-]{0,63})$/, 'none, model, backend or label:NAME')
+      .optional()
+      .describe('Split by model, agent or the value of a label (`label:user`); default none.'),
+  })
+  .strict();
+
+const usageBucketSchema = z
+  .object({
+    at: z.string().describe('Start of the bucket (ISO time).'),
+    group: z.string(),
+    turns: z.number().int(),
+    failed: z.number().int().describe('Of those, the ones that failed or were interrupted.'),
+    inputTokens: z.number(),
+    outputTokens: z.number(),
+    cacheReadTokens: z.number(),
+    cacheWriteTokens: z.number(),
+    costUsd: z.number(),
+    latencyMs: z.object({ p50: z.number(), p90: z.number(), p99: z.number() }).describe('From accepted to ended, queueing included.'),
+  })
+  .meta({ id: 'UsageBucket' });
+
+export const usageResponseSchema = z
+  .object({
+    since: z.string(),
+    until: z.string(),
+    bucketMs: z.number().int(),
+    by: z.string(),
+    groups: z.array(z.string()).describe('The groups seen, most turns first.'),
+    buckets: z.array(usageBucketSchema).describe('Buckets with turns only, by time, then group.'),
+    truncated: z.boolean().describe('The window held more than 50,000 turns: the latest were counted.'),
+  })
+  .meta({ id: 'UsageSeries' });

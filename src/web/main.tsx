@@ -3,13 +3,15 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, signIn, token } from './api.js';
 import { Approvals } from './approvals.js';
 import { UsageLimitBanner } from './banner.js';
+import { ChartsPage } from './charts.js';
 import { SessionPage } from './session.js';
 import { SessionsPage } from './sessions.js';
 import { SignIn } from './sign-in.js';
 
 /** `#/` the sessions; `#/s/<key>` one session. A hash route: the daemon serves one page. */
-function route(): { page: 'sessions' } | { page: 'approvals' } | { page: 'session'; key: string } {
+function route(): { page: 'sessions' } | { page: 'approvals' } | { page: 'charts' } | { page: 'session'; key: string } {
   if (location.hash === '#/approvals') return { page: 'approvals' };
+  if (location.hash === '#/charts') return { page: 'charts' };
   const match = /^#\/s\/(.+)$/.exec(location.hash);
   return match ? { page: 'session', key: decodeURIComponent(match[1]!) } : { page: 'sessions' };
 }
@@ -56,6 +58,7 @@ function App() {
           <nav class="tabs">
             <a href="#/">Sessions</a>
             <a href="#/approvals">Approvals</a>
+            <a href="#/charts">Charts</a>
           </nav>
         )}
         <span class="spacer" />
@@ -81,6 +84,8 @@ function App() {
           <h2>Approvals waiting</h2>
           <Approvals onError={onError} />
         </section>
+      ) : where.page === 'charts' ? (
+        <ChartsPage onError={onError} />
       ) : where.page === 'session' ? (
         <SessionPage sessionKey={where.key} onError={onError} />
       ) : (

@@ -133,14 +133,15 @@ describe('session lifecycle: TTL, LRU, context (real agent, injected clock)', ()
 
   it('peek never creates, never locks, never counts', async () => {
     const tether = await fx.open({ clock, idleTimeoutSec: 60 });
-    expect(await tether.peek('peek:1')).toEqual({ exists: false, busy: false, sessionId: null, agentSessionId: null, queued: 0 });
+    expect(await tether.peek('peek:1')).toEqual({ exists: false, busy: false, sessionId: null, agentSessionId: null, queued: 0, awake: false });
     expect(await tether.get('peek:1')).toBeNull();
 
     await tether.send('peek:1', 'x').result;
     const before = (await tether.get('peek:1'))!;
     clock.advance(30_000);
     const peeked = await tether.peek('peek:1');
-    expect(peeked).toMatchObject({ exists: true, busy: false, sessionId: before.id, agentSessionId: before.agentSessionId });
+    // The turn's process stays warm after it: awake, on this Tether.
+    expect(peeked).toMatchObject({ exists: true, busy: false, sessionId: before.id, agentSessionId: before.agentSessionId, awake: true });
     const after = (await tether.get('peek:1'))!;
     expect(after.lastActiveAt).toBe(before.lastActiveAt);
     expect(after.expiresAt).toBe(before.expiresAt);

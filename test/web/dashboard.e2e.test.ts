@@ -138,6 +138,28 @@ describe.skipIf(BROWSER_SKIP || !BUILT)('the dashboard (Chromium)', () => {
     await page.close();
   }, 60_000);
 
+  it("charts the tenant's usage over time from /v1/usage", async () => {
+    const page = await signedIn(ACME);
+    await page.getByRole('link', { name: 'Charts' }).click();
+    await expect.poll(() => page.locator('.chart canvas').count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
+    expect(await page.locator('.chart').first().innerText()).toContain('Tokens');
+    await page.locator('select[name=by]').selectOption('model');
+    await expect.poll(() => page.locator('.u-legend').first().innerText()).toMatch(/\(default\)|claude/);
+    expect(problems.filter((p) => !/status of 401/.test(p))).toEqual([]);
+    if (process.env.TETHER_SCREENSHOT) await page.screenshot({ path: process.env.TETHER_SCREENSHOT.replace(/\.png$/, '-charts.png'), fullPage: true });
+    await page.close();
+
+    // The series counts every ended turn of the tenant, and only its own.
+    const res = await fetch(`${url}/v1/usage?bucket=minute&by=backend&since=${new Date(Date.now() - 3_600_000).toISOString()}`, { headers: { authorization: `Bearer ${ACME}` } });
+    const series = (await res.json()) as { groups: string[]; buckets: Array<{ turns: number; costUsd: number }> };
+    const ended = (await tether.list({ tenant: 'acme' })).reduce((n, s) => n + s.turns, 0);
+    expect(series.groups).toEqual(['claude']);
+    expect(series.buckets.reduce((n, b) => n + b.turns, 0)).toBe(ended);
+    expect(series.buckets.reduce((n, b) => n + b.costUsd, 0)).toBeGreaterThan(0);
+    const bad = await fetch(`${url}/v1/usage?by=label:%20x`, { headers: { authorization: `Bearer ${ACME}` } });
+    expect(bad.status).toBe(400);
+  }, 60_000);
+
   it('sends a message and shows the reply as it streams, then in the timeline', async () => {
     const page = await signedIn(ACME);
     await page.getByRole('link', { name: 'web:ada' }).click();

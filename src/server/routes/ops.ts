@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { healthResponseSchema, noQuerySchema, readinessResponseSchema, statsResponseSchema } from '../schemas.js';
+import type { UsageGrouping, UsageSeries } from '../../domain/usage-series.js';
+import { healthResponseSchema, noQuerySchema, readinessResponseSchema, statsResponseSchema, usageQuerySchema, usageResponseSchema } from '../schemas.js';
+import type { ZodTypeProvider } from '../type-provider.js';
 import type { RouteContext } from './context.js';
 import { errors, json } from './docs.js';
 
@@ -26,6 +28,30 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
       },
     },
     async (request) => tether.stats({ tenant: request.tenant }),
+  );
+
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/v1/usage',
+    {
+      schema: {
+        operationId: 'usage',
+        summary: "Usage over time: the caller's ended turns per bucket and group (tokens, cost, failures, latency)",
+        tags,
+        querystring: usageQuerySchema,
+        response: { 200: json('The series.', usageResponseSchema), ...errors(400) },
+      },
+    },
+    async (request) => {
+      const { query } = request;
+      const series = await tether.usage({
+        tenant: request.tenant,
+        ...(query.since ? { since: Date.parse(query.since) } : {}),
+        ...(query.until ? { until: Date.parse(query.until) } : {}),
+        ...(query.bucket ? { bucket: query.bucket } : {}),
+        ...(query.by ? { by: query.by as UsageGrouping } : {}),
+      });
+      return usageToJSON(series);
+    },
   );
 
   // Liveness: the process answers. Nothing else is checked, so a busy store never restarts it.
@@ -77,4 +103,10 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
     { schema: { operationId: 'openapi', summary: 'This document', tags, response: { 200: json('OpenAPI 3.1 document.', z.looseObject({})) } } },
     async () => app.swagger(),
   );
+}
+
+/** The series as JSON: times as ISO strings, like every time of the API. */
+export function usageToJSON(series: UsageSeries) {
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  return { ...series, since: iso(series.since), until: iso(series.until), buckets: series.buckets.map((b) => ({ ...b, at: iso(b.at) })) };
 }

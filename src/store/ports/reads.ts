@@ -1,3 +1,4 @@
+import type { EndedTurn } from '../../domain/usage-series.js';
 import type { BackendName, Labels, SessionRecord, SessionStatus, TurnRecord, TurnStatus, Usage } from '../../domain/types.js';
 
 /** Reads of sessions, turns and totals. None of them changes anything. */
@@ -20,9 +21,25 @@ export interface StoreReads {
   /** Turns of a key across its generations, in sequence order. */
   listTurns(filter: TurnFilter): Promise<TurnRecord[]>;
 
+  /**
+   * The tenant's turns that ended in `[since, until)`, latest first, at most `limit`, each with
+   * what its session says of it (agent, model, labels): what usage over time is made of.
+   */
+  endedTurns(filter: EndedTurnFilter): Promise<EndedTurn[]>;
+
   /** Counts by status and running totals; per tenant or, without one, overall. */
   stats(tenant?: string): Promise<StoreStats>;
 }
+
+export type { EndedTurn };
+
+export interface EndedTurnFilter {
+  tenant: string;
+  since: number;
+  until: number;
+  limit: number;
+}
+
 
 export interface SessionFilter {
   tenant?: string;

@@ -245,6 +245,11 @@ CREATE INDEX approvals_unanswered ON approvals (turn_id) WHERE answered_at IS NU
 CREATE INDEX approvals_tenant ON approvals (tenant, requested_at);
 `,
   },
+  {
+    // Usage over time (see the SQLite v9 migration).
+    version: 9,
+    up: `CREATE INDEX turns_ended ON turns (tenant, ended_at) WHERE ended_at IS NOT NULL;`,
+  },
 ];
 
 /** The schema version this code writes. */

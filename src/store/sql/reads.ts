@@ -1,7 +1,7 @@
-import type { SessionRecord, SessionStatus, TurnRecord } from '../../domain/types.js';
+import type { BackendName, Labels, SessionConfig, SessionRecord, SessionStatus, TurnRecord } from '../../domain/types.js';
 import { COUNTER_COLUMNS, statsFrom, type CounterColumn } from '../rules/index.js';
 import type { SessionRow, TurnRow } from '../rows.js';
-import type { SessionFilter, StoreStats, TurnFilter } from '../store.js';
+import type { EndedTurn, EndedTurnFilter, SessionFilter, StoreStats, TurnFilter } from '../store.js';
 import { liveRow, sessionRow, toSession, toTurn, turnRow } from './lookups.js';
 import { empty, join, raw, sql, type Sql } from './query.js';
 import type { Reader } from './transaction.js';
@@ -49,6 +49,30 @@ export async function listSessions(r: Reader, filter: SessionFilter): Promise<Se
 export async function getTurn(r: Reader, id: string): Promise<TurnRecord | null> {
   const row = await turnRow(r, id);
   return row ? toTurn(r, row) : null;
+}
+
+export async function endedTurns(r: Reader, filter: EndedTurnFilter): Promise<EndedTurn[]> {
+  type Row = TurnRow & { session_backend: string; session_config: unknown; session_labels: unknown };
+  const rows = await r.rows<Row>(
+    sql`SELECT t.*, s.backend AS session_backend, s.config AS session_config, s.labels AS session_labels
+      FROM turns t JOIN sessions s ON s.id = t.session_id
+      WHERE t.tenant = ${filter.tenant} AND t.ended_at IS NOT NULL AND t.ended_at >= ${filter.since} AND t.ended_at < ${filter.until}
+      ORDER BY t.ended_at DESC LIMIT ${filter.limit}`,
+  );
+  return rows.map((row) => {
+    const turn = toTurn(r, row);
+    return {
+      key: turn.key,
+      status: turn.status,
+      createdAt: turn.createdAt,
+      startedAt: turn.startedAt,
+      endedAt: turn.endedAt!,
+      usage: turn.usage,
+      backend: row.session_backend as BackendName,
+      model: r.dialect.object<Partial<SessionConfig>>(row.session_config, {}).model ?? null,
+      labels: r.dialect.object<Labels>(row.session_labels, {}),
+    };
+  });
 }
 
 export async function listTurns(r: Reader, filter: TurnFilter): Promise<TurnRecord[]> {

@@ -23,6 +23,8 @@ import type {
   TranscriptEntry,
   TranscriptRef,
   TurnFilter,
+  EndedTurn,
+  EndedTurnFilter,
 } from '../store.js';
 import { leaseLost } from '../rules/index.js';
 import * as approvals from './approvals.js';
@@ -157,6 +159,10 @@ export class SqlStore implements Store {
 
   getTurn(id: string): Promise<TurnRecord | null> {
     return this.#driver.read((r) => reads.getTurn(r, id));
+  }
+
+  endedTurns(filter: EndedTurnFilter): Promise<EndedTurn[]> {
+    return this.#driver.read((r) => reads.endedTurns(r, filter));
   }
 
   listTurns(filter: TurnFilter): Promise<TurnRecord[]> {

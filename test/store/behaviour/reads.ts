@@ -51,6 +51,25 @@ export function readBehaviour(suite: Suite): void {
       expect(await store.listSessions({ backend: 'codex' })).toEqual([]);
     });
 
+    it("reads a tenant's ended turns in a window of time, latest first, with their session's agent, model and labels", async () => {
+      const t0 = await store.now();
+      await runTurn({ key: 'u:1', labels: { user: 'ada' } }, { usage: usage(10, 0, 0.5) });
+      clock.advance(1_000);
+      await runTurn({ key: 'u:2', config: { cwd: '/tmp/work' } });
+      clock.advance(1_000);
+      await runTurn({ tenant: 'other', key: 'u:1' });
+      const queued = await enqueue({ key: 'u:3' });
+      const t1 = (await store.now()) + 1;
+      const ended = await store.endedTurns({ tenant: 'default', since: t0, until: t1, limit: 10 });
+      expect(ended.map((t) => t.key)).toEqual(['u:2', 'u:1']);
+      expect(ended[1]).toMatchObject({ status: 'succeeded', backend: 'claude', model: 'claude-sonnet-4-5', labels: { user: 'ada' }, usage: { inputTokens: 10, costUsd: 0.5 } });
+      expect(ended[0]).toMatchObject({ model: null, labels: {} });
+      expect(ended[0]!.endedAt).toBeGreaterThanOrEqual(ended[1]!.endedAt);
+      expect(await store.endedTurns({ tenant: 'default', since: t0, until: t1, limit: 1 })).toHaveLength(1);
+      expect(await store.endedTurns({ tenant: 'default', since: t1, until: t1 + 1000, limit: 10 })).toEqual([]);
+      expect(queued.turn.status).toBe('queued');
+    });
+
     it('lists the turns of a key across generations in sequence order', async () => {
       await runTurn({ prompt: 'one' });
       await runTurn({ prompt: 'two' });
