@@ -12,6 +12,7 @@ import { codex } from './benches/codex.js';
 import { coldVsResume } from './benches/cold-vs-resume.js';
 import { concurrency } from './benches/concurrency.js';
 import { controlPlane } from './benches/control-plane.js';
+import { dashboard } from './benches/dashboard.js';
 import { eventDelivery } from './benches/event-delivery.js';
 import { fleet } from './benches/fleet.js';
 import { restart } from './benches/restart.js';
@@ -22,7 +23,7 @@ import { warmVsSdk } from './benches/warm-vs-sdk.js';
 import { tableRow, writeResults } from './lib/report.js';
 import type { Benchmark, BenchResult } from './lib/types.js';
 
-const SUITE: Benchmark[] = [warmVsSdk, warmVsResume, coldVsResume, spareVsCold, controlPlane, restart, concurrency, fleet, eventDelivery, approvals, codex, teams];
+const SUITE: Benchmark[] = [warmVsSdk, warmVsResume, coldVsResume, spareVsCold, controlPlane, restart, concurrency, fleet, eventDelivery, approvals, codex, teams, dashboard];
 
 /** The repository: the first directory above this (compiled) file that holds bench/tsconfig.json. */
 function repoRoot(): string {

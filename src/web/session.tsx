@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, download, keyPath, streamTurn } from './api.js';
 import { Approvals } from './approvals.js';
 import { useEvents } from './events.js';
@@ -19,9 +19,27 @@ export function SessionPage(props: { sessionKey: string; onError: (err: unknown)
   const [prompt, setPrompt] = useState('');
   const [live, setLive] = useState<Live | null>(null);
 
-  // Another client's turn on this key, a reset, an approval decided elsewhere: read again.
+  // The turn this page sent, whose events its own stream shows.
+  const ownTurn = useRef<string | null>(null);
+  const sending = useRef(false);
+  // Another client's turn on this key, streamed as it runs (from the tenant's events).
+  const [other, setOther] = useState<{ turnId: string; text: string } | null>(null);
   useEvents((type, event) => {
-    if (type === 'reconnected' || (event.key === key && (type.startsWith('turn.') || type.startsWith('session.')) && type !== 'turn.queued')) setVersion((v) => v + 1);
+    if (type === 'reconnected') {
+      setOther(null);
+      setVersion((v) => v + 1);
+      return;
+    }
+    if (event.key !== key) return;
+    const turnId = typeof event.turnId === 'string' ? event.turnId : null;
+    // While this page's own send has not yet learnt its turn id, a turn's events may be its own.
+    const others = turnId !== null && turnId !== ownTurn.current && (sending.current === false || ownTurn.current !== null);
+    if (others && type === 'turn.started') setOther({ turnId, text: '' });
+    else if (others && type === 'text.delta') setOther((o) => ({ turnId, text: (o?.turnId === turnId ? o.text : '') + String(event.text ?? '') }));
+    else if (type === 'turn.completed' || type === 'turn.failed' || type.startsWith('session.')) {
+      if (others) setOther(null);
+      setVersion((v) => v + 1);
+    }
   });
 
   useEffect(() => {
@@ -39,8 +57,11 @@ export function SessionPage(props: { sessionKey: string; onError: (err: unknown)
   const run = async (request: { prompt: string } | 'regenerate' | 'continue'): Promise<void> => {
     const shown: Live = { prompt: typeof request === 'string' ? `(${request})` : request.prompt, text: '', status: 'queued' };
     setLive({ ...shown });
+    ownTurn.current = null;
+    sending.current = true;
     try {
       await streamTurn(key, request, (event) => {
+        if (typeof event.turnId === 'string') ownTurn.current = event.turnId;
         if (event.type === 'turn.started') shown.status = 'running';
         else if (event.type === 'text.delta') shown.text += String(event.text ?? '');
         else if (event.type === 'turn.completed') {
@@ -57,6 +78,7 @@ export function SessionPage(props: { sessionKey: string; onError: (err: unknown)
       props.onError(err);
     } finally {
       setLive(null);
+      sending.current = false;
       setVersion((v) => v + 1);
     }
   };
@@ -168,6 +190,12 @@ export function SessionPage(props: { sessionKey: string; onError: (err: unknown)
             <div class="text reply">{t.text ?? (t.error ? `${t.error.code}: ${t.error.message}` : '')}</div>
           </li>
         ))}
+        {other && (
+          <li class="turn other running">
+            <div class="who">running (another client)</div>
+            <div class="text reply">{other.text}</div>
+          </li>
+        )}
         {live && (
           <li class={`turn live ${live.status}`}>
             <div class="who">{live.status}</div>

@@ -100,12 +100,17 @@ describe.skipIf(BROWSER_SKIP || !BUILT)('the dashboard (Chromium)', () => {
     await page.close();
   });
 
-  it('shows a turn another client runs as it ends, without a reload', async () => {
+  it('streams a turn another client runs, then shows it in the timeline, without a reload', async () => {
     const page = await signedIn(ACME);
     await page.getByRole('link', { name: 'web:bob' }).click();
     await page.locator('ol.timeline li').first().waitFor();
-    await tether.send('web:bob', 'from a bot', { tenant: 'acme' }).result;
+    fx.mock.enqueue({ text: 'a bot answer, word by word, slowly', chunks: 8, chunkDelayMs: 150 });
+    const turn = tether.send('web:bob', 'from a bot', { tenant: 'acme' });
+    // Part of the reply is on screen while the turn still runs.
+    await expect.poll(() => page.locator('li.other .reply').innerText().catch(() => ''), { timeout: 20_000 }).toMatch(/^a bot/);
+    await turn.result;
     await expect.poll(() => page.locator('ol.timeline .prompt').allInnerTexts(), { timeout: 20_000 }).toEqual(['hello', 'from a bot']);
+    expect(await page.locator('li.other').count()).toBe(0);
     await page.close();
   });
 

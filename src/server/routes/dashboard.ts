@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
@@ -26,13 +27,21 @@ const ASSETS: Record<string, string> = {
   'app.css': 'text/css; charset=utf-8',
 };
 
-/** dist/web beside the compiled server, or, when the server runs from its sources (tests), the repository's dist/web. */
+/**
+ * The built page: dist/web beside the compiled server (dist/server/routes → dist/web), or, when
+ * the server runs from elsewhere (its sources in tests, a compiled copy of the benchmarks), the
+ * nearest dist/web above it.
+ */
 function webRoot(): string | null {
-  for (const relative of ['../../web/', '../../../dist/web/']) {
-    const dir = fileURLToPath(new URL(relative, import.meta.url));
-    if (existsSync(`${dir}assets/app.js`) && existsSync(`${dir}index.html`)) return dir;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    for (const candidate of [join(dir, 'web'), join(dir, 'dist', 'web')]) {
+      if (existsSync(join(candidate, 'assets', 'app.js')) && existsSync(join(candidate, 'index.html'))) return `${candidate}/`;
+    }
+    const up = dirname(dir);
+    if (up === dir) return null;
+    dir = up;
   }
-  return null;
 }
 
 function secure(reply: FastifyReply, type: string): FastifyReply {
