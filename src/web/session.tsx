@@ -127,6 +127,10 @@ export function SessionPage(props: { sessionKey: string; onError: (err: unknown)
         </dd>
         <dt>labels</dt>
         <dd>{Object.entries(session.labels).map(([k, v]) => `${k}=${v}`).join(', ') || '—'}</dd>
+        <dt>metadata</dt>
+        <dd>
+          {Object.keys(session.metadata ?? {}).length > 0 ? <code>{JSON.stringify(session.metadata)}</code> : '—'}
+        </dd>
         <dt>last active</dt>
         <dd>{when(session.lastActiveAt)}</dd>
       </dl>

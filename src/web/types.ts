@@ -16,6 +16,7 @@ export interface Session {
   agentSessionId: string | null;
   config: { model?: string; cwd: string; permissionMode?: string };
   labels: Record<string, string>;
+  metadata?: Record<string, unknown>;
   turns: number;
   queued: number;
   usage: Usage;

@@ -33,7 +33,7 @@ describe.skipIf(BROWSER_SKIP || !BUILT)('the dashboard (Chromium)', () => {
     app = await buildServer(tether, config, { logger: false });
     await app.listen({ port: 0, host: '127.0.0.1' });
     url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    await tether.send('web:ada', 'first question', { tenant: 'acme', labels: { user: 'ada' } }).result;
+    await tether.send('web:ada', 'first question', { tenant: 'acme', labels: { user: 'ada' }, metadata: { taskId: 'T-7' } }).result;
     await tether.send('web:bob', 'hello', { tenant: 'acme', labels: { user: 'bob' } }).result;
     await tether.send('web:secret', 'not yours', { tenant: 'other' }).result;
     browser = await launchBrowser();
@@ -84,6 +84,7 @@ describe.skipIf(BROWSER_SKIP || !BUILT)('the dashboard (Chromium)', () => {
     await page.locator('ol.timeline li').first().waitFor();
     expect(await page.locator('ol.timeline .prompt').allInnerTexts()).toEqual(['first question']);
     expect(await page.locator('dl.facts').innerText()).toContain('user=ada');
+    expect(await page.locator('dl.facts').innerText()).toContain('{"taskId":"T-7"}');
     await page.close();
   });
 
