@@ -6,10 +6,8 @@ import { loadConfig } from '../../config.js';
 import { systemClock } from '../../domain/clock.js';
 import { ErrorCode, TetherError, invalidInput } from '../../errors.js';
 import { createLogger } from '../../lib/logger.js';
-import { resolveAllowedRoots } from '../../lib/paths.js';
 import { TEAM_NAME } from '../../teams/config.js';
-import { TeamsRegistry } from '../../teams/registry.js';
-import { TeamsService } from '../../teams/service.js';
+import type { TeamsService } from '../../teams/service.js';
 import { checkGlobals, globalsOf, serverOf } from '../open.js';
 import { EXIT_OK, type CliContext, type CliIO } from '../output.js';
 import { onStopSignals } from '../signals.js';
@@ -56,13 +54,11 @@ async function run(cmd: Command, io: CliIO, flags: McpFlags): Promise<number> {
   } else {
     const token = g.token ?? io.env.TETHER_TOKEN;
     tether = connectTether({ url: server, ...(token ? { token } : {}) });
-    const roots = resolveAllowedRoots(config.allowedRoots, process.cwd()).real;
-    const registry = TeamsRegistry.open({ file: config.teams, roots, logger, clock: systemClock });
-    service = new TeamsService({ tether, teams: registry, limits: { maxDepth: config.teamsMaxDepth, maxAsks: config.teamsMaxAsks }, clock: systemClock });
-    closeTeams = async () => {
-      registry.close();
-      await service.close();
-    };
+    // The same teams, limits and registry as a daemon's, sending through the client.
+    const { TeamsRuntime } = await import('../../teams/runtime.js');
+    const runtime = TeamsRuntime.open(config, { logger, clock: systemClock })!;
+    service = runtime.bind(tether);
+    closeTeams = () => runtime.close();
   }
   try {
     if (flags.team !== undefined && !service.hasTeam(flags.team)) {
